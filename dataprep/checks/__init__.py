@@ -1,0 +1,74 @@
+"""The registry of checks: one module per rule, listed here once.
+
+A check module has `CODE` (stable, never reused), `NAME` (kebab-case, the contract), a docstring
+that is its user documentation (summary, Why it hurts training, Bad, Good, Options, Fix),
+`FORMATS`/`KINDS` it applies to, a frozen `Options` dataclass, and one or more of:
+
+- `FIX`: the default fix for problems of this name met while reading or normalising (parse and
+  schema rules: the reader sees the broken bytes, the check module documents and reports them);
+- `check(sample, opts) -> Iterator[Hit]`: a per-record check over the normalised Sample;
+- `new_state(ctx)`, `observe(state, record, sample)`, `merge(a, b, offset)` and
+  `finish(state, opts, ctx)`: a dataset-level check whose state is passed in, and merged across
+  `--jobs` chunks (`offset` = lines and records before chunk b).
+
+Severity and options live in `rules/*.yaml`, not here. Checks say what is wrong and where inside
+the record (a Hit); the linter adds provenance and severity to make the Finding.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+from dataprep.checks.config import column_reset, unknown_column
+from dataprep.checks.parse import (
+    duplicate_key,
+    invalid_json,
+    invalid_utf8,
+    json_array_file,
+    missing_field,
+    mixed_format,
+    not_an_object,
+    unknown_format,
+    wrong_type,
+)
+from dataprep.checks.structure import (
+    empty_conversation,
+    invalid_role,
+    no_final_response,
+    prompt_mismatch,
+    role_order,
+)
+
+ALL: tuple[ModuleType, ...] = (
+    invalid_json,
+    invalid_utf8,
+    not_an_object,
+    unknown_format,
+    missing_field,
+    wrong_type,
+    mixed_format,
+    json_array_file,
+    duplicate_key,
+    empty_conversation,
+    invalid_role,
+    role_order,
+    no_final_response,
+    prompt_mismatch,
+    column_reset,
+    unknown_column,
+)
+
+BY_NAME: dict[str, ModuleType] = {}
+for _module in ALL:
+    for _key in (_module.NAME, _module.CODE, *getattr(_module, "ALIASES", ())):
+        BY_NAME[_key] = _module
+        BY_NAME[_key.lower()] = _module
+
+
+def get(code_or_name: str) -> ModuleType | None:
+    """The check with this name, code or alias (case-insensitive), or None."""
+    return BY_NAME.get(code_or_name) or BY_NAME.get(code_or_name.lower())
+
+
+def family(module: ModuleType) -> str:
+    return module.__name__.rsplit(".", 2)[-2]

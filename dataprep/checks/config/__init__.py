@@ -1,0 +1,1 @@
+"""LLaMA-Factory configuration checks: dataset_info.json entries that silently drop data."""

@@ -1,0 +1,1 @@
+"""Conversation structure checks: roles, their order, and where the answer is."""

@@ -1,0 +1,246 @@
+"""`dataprep`: a thin command line over the library. Errors print once, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from collections.abc import Sequence
+
+from dataprep import __version__, checks
+from dataprep.errors import ConfigError, DataprepError
+from dataprep.formats import FORMAT_ALIASES, FORMATS, Spec, resolve_format
+
+EXIT_OK, EXIT_FINDINGS, EXIT_FAILED = 0, 1, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_OK
+    try:
+        return args.run(args)
+    except (DataprepError, ConfigError) as exc:
+        print(f"dataprep: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("dataprep: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `dataprep lint ... | head`: the reader left; that is not our failure.
+        sys.stderr.close()
+        return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="dataprep",
+        description="Find what is wrong with fine-tuning data before a GPU hour is spent.",
+        epilog="Example:\n  dataprep lint data.jsonl",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    data_formats = ", ".join([*FORMATS, *FORMAT_ALIASES])
+    lint = sub.add_parser(
+        "lint",
+        help="report every problem in data files, with file:line, rule and fix",
+        description=textwrap.dedent(
+            f"""\
+            Read JSONL, JSON arrays, .gz, folders or stdin (-) in any supported format
+            ({", ".join(FORMATS)}), detected per record, and report every problem found.
+
+            Exit codes: 0 no errors; 1 errors found (or warnings with --strict);
+            2 dataprep could not run (bad arguments, unreadable file, bad rule pack)."""
+        ),
+        epilog=textwrap.dedent(
+            """\
+            Examples:
+              dataprep lint data.jsonl
+              dataprep lint data/ --format json > findings.jsonl
+              dataprep lint --dataset-info data/dataset_info.json --dataset alpaca_en_demo
+              cat data.jsonl | dataprep lint - --input-format sharegpt --select role-order"""
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    lint.add_argument("paths", nargs="*", metavar="PATH", help="data files or folders; - for stdin")
+    lint.add_argument(
+        "--format",
+        default="text",
+        metavar="FORMAT",
+        help="output: text (default), json (JSON Lines), github, parsable. A data format name "
+        f"({data_formats}) here means --input-format",
+    )
+    lint.add_argument(
+        "--input-format",
+        "--data-format",
+        dest="input_format",
+        metavar="NAME",
+        help="read every record as this format instead of detecting it",
+    )
+    lint.add_argument(
+        "--dataset-info",
+        metavar="FILE",
+        help="lint the datasets of a LLaMA-Factory dataset_info.json",
+    )
+    lint.add_argument(
+        "--dataset",
+        action="append",
+        metavar="NAME",
+        help="with --dataset-info: dataset(s) to lint (repeat or comma-separate; default: all local)",
+    )
+    lint.add_argument(
+        "--rules", metavar="FILE", help="rule pack YAML (default: rules/default.yaml)"
+    )
+    lint.add_argument(
+        "--select", metavar="RULES", help="only these rules (names or codes, comma-separated)"
+    )
+    lint.add_argument(
+        "--ignore", metavar="RULES", help="skip these rules (names or codes, comma-separated)"
+    )
+    lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    lint.add_argument(
+        "--jobs",
+        "-j",
+        type=int,
+        default=1,
+        metavar="N",
+        help="processes for large JSONL files (default 1)",
+    )
+    lint.add_argument(
+        "--max-examples", type=int, default=3, metavar="N", help="examples per rule in text output"
+    )
+    lint.add_argument(
+        "--color", choices=("auto", "always", "never"), default="auto", help="colour in text output"
+    )
+    lint.add_argument("--no-progress", action="store_true", help="never show the progress line")
+    lint.add_argument("--explain", metavar="RULE", help="print a rule's documentation and exit")
+    lint.set_defaults(run=_lint)
+
+    rules = sub.add_parser(
+        "rules",
+        help="list the rules, or explain one",
+        description="List every rule with its code, severity and summary, or explain one rule.",
+        epilog="Examples:\n  dataprep rules\n  dataprep rules role-order\n  dataprep rules PA01",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    rules.add_argument("name", nargs="?", metavar="RULE", help="a rule name or code")
+    rules.add_argument("--rules", metavar="FILE", help="show severities from this rule pack")
+    rules.set_defaults(run=_rules)
+    return parser
+
+
+def _split(values: str | list[str] | None) -> list[str] | None:
+    if not values:
+        return None
+    if isinstance(values, str):
+        values = [values]
+    return [v.strip() for item in values for v in item.split(",") if v.strip()]
+
+
+def _lint(args: argparse.Namespace) -> int:
+    from dataprep import output
+    from dataprep.linter import PackArgs, Summary, lint_paths
+    from dataprep.progress import Bar
+
+    if args.explain:
+        return _explain(args.explain)
+    out_format = args.format
+    input_format = args.input_format
+    if out_format not in output.OUTPUT_FORMATS:
+        if resolve_format(out_format) is None:
+            raise DataprepError(
+                f"unknown --format {out_format!r}",
+                fix=f"output formats: {', '.join(output.OUTPUT_FORMATS)}; "
+                f"data formats: {', '.join(FORMATS)}",
+            )
+        input_format, out_format = out_format, "text"
+    spec = None
+    if input_format:
+        name = resolve_format(input_format)
+        if name is None:
+            raise DataprepError(
+                f"unknown input format {input_format!r}", fix=f"use one of {', '.join(FORMATS)}"
+            )
+        spec = Spec(formatting=name)
+    if not args.paths and not args.dataset_info:
+        raise DataprepError(
+            "nothing to lint", fix="name data files or folders, - for stdin, or --dataset-info"
+        )
+    if args.dataset and not args.dataset_info:
+        raise DataprepError(
+            "--dataset needs --dataset-info", fix="add --dataset-info path/to/dataset_info.json"
+        )
+    if args.dataset_info and spec is not None:
+        raise DataprepError(
+            "--input-format and --dataset-info both say how to read records", fix="use one of them"
+        )
+    if args.jobs < 1:
+        raise DataprepError("--jobs must be at least 1")
+    select, ignore = _split(args.select), _split(args.ignore)
+    pack = PackArgs(
+        args.rules, tuple(select) if select else None, tuple(ignore) if ignore else None
+    )
+    pack.load()  # a bad pack fails here, before any file is read
+    summary = Summary()
+    bar = Bar() if sys.stderr.isatty() and not args.no_progress else None
+    findings = lint_paths(
+        args.paths,
+        pack,
+        summary,
+        spec=spec,
+        info=args.dataset_info,
+        datasets=_split(args.dataset),
+        jobs=args.jobs,
+        progress=bar.for_file if bar else None,
+    )
+    try:
+        tally = output.write(
+            findings,
+            summary,
+            out_format,
+            sys.stdout,
+            colour=output.use_colour(args.color, sys.stdout),
+            examples=args.max_examples,
+        )
+    finally:
+        if bar:
+            bar.close()
+    for error in summary.errors:
+        print(f"dataprep: error: {error}", file=sys.stderr)
+    if summary.errors:
+        return EXIT_FAILED
+    if tally.severity["error"] or (args.strict and tally.severity["warning"]):
+        return EXIT_FINDINGS
+    return EXIT_OK
+
+
+def _explain(name: str) -> int:
+    module = checks.get(name)
+    if module is None:
+        raise DataprepError(f"no rule {name!r}", fix="`dataprep rules` lists them")
+    print(f"{module.CODE} {module.NAME}\n")
+    print(textwrap.dedent(module.__doc__ or "").strip())
+    return EXIT_OK
+
+
+def _rules(args: argparse.Namespace) -> int:
+    from dataprep import rulepack
+
+    if args.name:
+        return _explain(args.name)
+    pack = rulepack.load(args.rules)
+    width = max(len(m.NAME) for m in checks.ALL)
+    for module in checks.ALL:
+        setting = pack.settings[module.NAME]
+        severity = setting.severity if setting.enabled else "off"
+        summary = (module.__doc__ or "").strip().splitlines()[0]
+        print(f"{module.CODE}  {module.NAME:<{width}}  {severity:<7}  {summary}")
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

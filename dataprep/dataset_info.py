@@ -1,0 +1,312 @@
+"""LLaMA-Factory's `dataset_info.json`, read with exactly its semantics.
+
+LLaMA-Factory's DatasetAttr starts from defaults (alpaca columns instruction/input/output,
+sharegpt `conversations` with from/value and human/gpt tags). When an entry has a `columns` block,
+*every* known column is set from it, so a column the block omits becomes None rather than its
+default; the same holds for `tags`. That is how `"columns": {"prompt": "instruction",
+"response": "output"}` silently drops every `input`. We mirror it so users lint the setup they
+run, and report those traps.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from dataprep.errors import DataprepError
+from dataprep.formats import Spec
+from dataprep.records import Problem
+from dataprep.sample import ASSISTANT, FUNCTION_CALL, OBSERVATION, SYSTEM, USER
+
+COLUMNS = (
+    "prompt",
+    "query",
+    "response",
+    "history",
+    "messages",
+    "system",
+    "tools",
+    "images",
+    "videos",
+    "audios",
+    "chosen",
+    "rejected",
+    "kto_tag",
+)
+DEFAULT_COLUMNS: dict[str, str | None] = {
+    "prompt": "instruction",
+    "query": "input",
+    "response": "output",
+    "messages": "conversations",
+}
+TAGS = (
+    "role_tag",
+    "content_tag",
+    "user_tag",
+    "assistant_tag",
+    "observation_tag",
+    "function_tag",
+    "system_tag",
+)
+DEFAULT_TAGS = {
+    "role_tag": "from",
+    "content_tag": "value",
+    "user_tag": "human",
+    "assistant_tag": "gpt",
+    "observation_tag": "observation",
+    "function_tag": "function_call",
+    "system_tag": "system",
+}
+TAG_ROLES = {
+    "user_tag": USER,
+    "assistant_tag": ASSISTANT,
+    "observation_tag": OBSERVATION,
+    "function_tag": FUNCTION_CALL,
+    "system_tag": SYSTEM,
+}
+ENTRY_KEYS = (
+    "hf_hub_url",
+    "ms_hub_url",
+    "om_hub_url",
+    "script_url",
+    "cloud_file_name",
+    "file_name",
+    "file_sha1",
+    "subset",
+    "split",
+    "folder",
+    "revision",
+    "ranking",
+    "formatting",
+    "columns",
+    "tags",
+    "num_samples",
+    "media_dir",
+)
+FORMATTINGS = ("alpaca", "sharegpt", "openai")
+
+
+@dataclass
+class Entry:
+    """One dataset of a dataset_info.json: its files, its Spec and its configuration findings."""
+
+    name: str
+    info_path: str
+    line: int  # line of the entry in dataset_info.json
+    files: list[Path]
+    spec: Spec
+    columns_given: bool
+    tags_given: bool
+    columns_block: dict[str, str]  # the columns the entry names, as written
+    notes: list[tuple[int, Problem]] = field(default_factory=list)  # (line in info file, problem)
+
+
+def load(info_path: str, names: list[str] | None) -> tuple[list[Entry], list[str]]:
+    """The entries to lint (all local ones when `names` is None) and the names skipped."""
+    path = Path(info_path)
+    try:
+        text = path.read_bytes()
+    except OSError as exc:
+        raise DataprepError(f"cannot read: {exc.strerror}", path=info_path) from None
+    try:
+        info = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise DataprepError(
+            f"not valid JSON: {exc.msg}",
+            path=info_path,
+            line=getattr(exc, "lineno", None),
+            fix="fix the JSON syntax of dataset_info.json",
+        ) from None
+    if type(info) is not dict:
+        raise DataprepError(
+            "dataset_info.json must be an object of dataset entries", path=info_path
+        )
+    skipped: list[str] = []
+    if names is None:
+        names = []
+        for name, attrs in info.items():
+            if type(attrs) is dict and "file_name" in attrs:
+                names.append(name)
+            else:
+                skipped.append(name)
+        if not names:
+            raise DataprepError(
+                "no entry has a local file_name to lint",
+                path=info_path,
+                fix="hub datasets (hf_hub_url/ms_hub_url) must be downloaded first",
+            )
+    entries = []
+    for name in names:
+        if name not in info:
+            close = difflib.get_close_matches(name, list(info), n=1)
+            raise DataprepError(
+                f"no dataset named {name!r}",
+                path=info_path,
+                fix=f"did you mean {close[0]!r}?" if close else "check the --dataset name",
+            )
+        entries.append(_entry(name, info[name], path, text))
+    return entries, skipped
+
+
+def _entry(name: str, attrs: object, path: Path, text: bytes) -> Entry:
+    display = str(path)
+    line = _line_of(text, f'"{name}"', 0, anchored=True)
+    if type(attrs) is not dict:
+        raise DataprepError(f"entry {name!r} is not an object", path=display, line=line)
+    if "file_name" not in attrs:
+        where = attrs.get("hf_hub_url") or attrs.get("ms_hub_url") or attrs.get("script_url")
+        raise DataprepError(
+            f"dataset {name!r} loads from {where!r}, not from a local file",
+            path=display,
+            line=line,
+            fix="download it to a local file, or lint a dataset with file_name",
+        )
+    formatting = attrs.get("formatting", "alpaca")
+    if formatting not in FORMATTINGS:
+        close = difflib.get_close_matches(str(formatting), FORMATTINGS, n=1)
+        raise DataprepError(
+            f"dataset {name!r} has formatting {formatting!r}, which LLaMA-Factory does not know",
+            path=display,
+            line=line,
+            fix=f"use {close[0]!r}" if close else f"use one of {', '.join(FORMATTINGS)}",
+        )
+    notes: list[tuple[int, Problem]] = []
+    start = _offset_of(text, f'"{name}"')
+
+    def note(key: str, problem: Problem) -> None:
+        notes.append((_line_of(text, f'"{key}"', start) or line, problem))
+
+    for key in attrs:
+        if key not in ENTRY_KEYS:
+            notes.append((line, _unknown(f"{name}.{key}", key, ENTRY_KEYS, "entry key")))
+    columns = dict(DEFAULT_COLUMNS)
+    columns_given = type(attrs.get("columns")) is dict
+    if columns_given:
+        for key in attrs["columns"]:
+            if key not in COLUMNS:
+                note(key, _unknown(f"{name}.columns.{key}", key, COLUMNS, "column"))
+        # LLaMA-Factory's set_attr(column, columns) with default None: omitted means unread.
+        columns = {c: attrs["columns"].get(c) for c in COLUMNS}
+    tags = dict(DEFAULT_TAGS)
+    tags_given = type(attrs.get("tags")) is dict
+    if tags_given:
+        for key in attrs["tags"]:
+            if key not in TAGS:
+                note(key, _unknown(f"{name}.tags.{key}", key, TAGS, "tag"))
+        tags = {t: attrs["tags"].get(t) for t in TAGS}
+        if formatting != "alpaca":
+            for t in ("role_tag", "content_tag"):
+                if tags[t] is None:
+                    note(
+                        "tags",
+                        Problem(
+                            "column-reset",
+                            f"{name}.tags.{t}",
+                            f"the tags block omits {t}, so LLaMA-Factory sets it to None, not "
+                            f"{DEFAULT_TAGS[t]!r}: every message lookup fails",
+                            f'add "{t}": "{DEFAULT_TAGS[t]}" (or your field name) to tags',
+                        ),
+                    )
+    ranking = bool(attrs.get("ranking", False))
+    if ranking and (not columns.get("chosen") or not columns.get("rejected")):
+        note(
+            "ranking",
+            Problem(
+                "column-reset",
+                f"{name}.columns",
+                "ranking is true but columns name no chosen/rejected fields: LLaMA-Factory "
+                "reads the pair from a None column and fails",
+                'add "chosen": "chosen", "rejected": "rejected" to columns',
+            ),
+        )
+    role_map = {tags[t]: role for t, role in TAG_ROLES.items() if tags.get(t)}
+    fields = {tags[t]: t for t in TAG_ROLES if tags.get(t)}
+    if formatting == "alpaca":
+        spec = Spec(
+            formatting="alpaca",
+            ranking=ranking,
+            strict=True,
+            prompt=columns.get("prompt"),
+            query=columns.get("query"),
+            response=columns.get("response"),
+            history=columns.get("history"),
+            system=columns.get("system"),
+            tools=columns.get("tools"),
+            images=columns.get("images"),
+            videos=columns.get("videos"),
+            audios=columns.get("audios"),
+            chosen=columns.get("chosen"),
+            rejected=columns.get("rejected"),
+            kto_tag=columns.get("kto_tag"),
+            origin=f"{path.name}:{name}",
+        )
+    else:
+        spec = Spec(
+            formatting="sharegpt" if formatting == "sharegpt" else "openai",
+            ranking=ranking,
+            strict=True,
+            messages=columns.get("messages"),
+            system=columns.get("system"),
+            tools=columns.get("tools"),
+            images=columns.get("images"),
+            videos=columns.get("videos"),
+            audios=columns.get("audios"),
+            chosen=columns.get("chosen"),
+            rejected=columns.get("rejected"),
+            kto_tag=columns.get("kto_tag"),
+            role_tag=tags.get("role_tag") or "from",
+            content_tag=tags.get("content_tag") or "value",
+            role_map=role_map,
+            origin=f"{path.name}:{name}",
+            fields=fields,
+        )
+    if formatting != "alpaca" and not spec.messages:
+        note(
+            "columns",
+            Problem(
+                "column-reset",
+                f"{name}.columns.messages",
+                "the columns block omits messages, so LLaMA-Factory reads no conversation",
+                'add "messages": "conversations" (or your field name) to columns',
+            ),
+        )
+    file_path = path.parent / attrs["file_name"]
+    if file_path.is_dir():
+        files = sorted(
+            f for f in file_path.rglob("*") if f.is_file() and not f.name.startswith(".")
+        )
+    else:
+        files = [file_path]
+    block = {k: v for k, v in attrs.get("columns", {}).items() if k in COLUMNS and type(v) is str}
+    return Entry(name, display, line or 1, files, spec, columns_given, tags_given, block, notes)
+
+
+def _unknown(where: str, key: str, known: tuple[str, ...], what: str) -> Problem:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+    return Problem(
+        "unknown-column",
+        where,
+        f"LLaMA-Factory knows no {what} {key!r} and ignores it",
+        hint,
+    )
+
+
+def _offset_of(text: bytes, needle: str) -> int:
+    m = re.search(rb"^[ \t]*" + re.escape(needle.encode()) + rb"\s*:", text, re.MULTILINE)
+    return m.start() if m else 0
+
+
+def _line_of(text: bytes, needle: str, start: int, anchored: bool = False) -> int | None:
+    if anchored:
+        m = re.search(rb"^[ \t]*" + re.escape(needle.encode()) + rb"\s*:", text, re.MULTILINE)
+        pos = m.start() if m else -1
+    else:
+        pos = text.find(needle.encode(), start)
+    if pos < 0:
+        return None
+    return text.count(b"\n", 0, pos) + 1

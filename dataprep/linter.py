@@ -1,0 +1,334 @@
+"""Run the checks of a rule pack over data files: records in, Findings out.
+
+Per record: reader problems, then normalisation problems, then the sample checks that apply to
+the record's format and kind. Per file: dataset-level checks see every record and report at the
+end. With `jobs > 1`, a large JSONL file is cut into byte ranges linted by worker processes; the
+line numbers, record indexes and dataset-level states of the chunks are stitched back in order,
+so the output is the same as a serial run.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dataprep import dataset_info, readers
+from dataprep.errors import DataprepError
+from dataprep.findings import Finding, Hit
+from dataprep.formats import Spec, normalise
+from dataprep.records import UNPARSED, Problem, Record
+from dataprep.rulepack import Pack, Setting
+from dataprep.rulepack import load as load_pack
+from dataprep.sample import Sample
+
+CHUNK_BYTES = 32 << 20  # a --jobs work unit; small enough to balance, large enough to amortise
+MIN_PARALLEL_BYTES = 8 << 20  # below this, starting workers costs more than it saves
+
+
+@dataclass(frozen=True)
+class FileContext:
+    """What dataset-level checks may know about the file they look at."""
+
+    path: str
+    spec: Spec | None = None
+    entry: dataset_info.Entry | None = None
+
+
+@dataclass
+class FileStats:
+    path: str
+    records: int = 0
+    formats: Counter = field(default_factory=Counter)  # "alpaca sft" -> count
+
+
+@dataclass
+class Summary:
+    """Filled in while findings stream out: what was read, and what could not be."""
+
+    files: list[FileStats] = field(default_factory=list)
+    errors: list[DataprepError] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # dataset_info entries not linted
+
+    @property
+    def records(self) -> int:
+        return sum(f.records for f in self.files)
+
+
+@dataclass(frozen=True)
+class PackArgs:
+    """How to rebuild a Pack in a worker process (modules do not pickle)."""
+
+    path: str | None = None
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] | None = None
+
+    def load(self) -> Pack:
+        return load_pack(
+            self.path,
+            list(self.select) if self.select else None,
+            list(self.ignore) if self.ignore else None,
+        )
+
+
+class Plan:
+    """A pack turned into dispatch tables, so a clean record costs no check call it cannot fail."""
+
+    def __init__(self, pack: Pack):
+        self.pack = pack
+        enabled = pack.enabled()
+        self.by_problem = {s.module.NAME: s for s in enabled}
+        self.sample_rules = [s for s in enabled if hasattr(s.module, "check")]
+        self.dataset_rules = [s for s in enabled if hasattr(s.module, "finish")]
+        self._for: dict[tuple[str, str], list[Setting]] = {}
+
+    def for_sample(self, sample: Sample) -> list[Setting]:
+        key = (sample.format, sample.kind)
+        found = self._for.get(key)
+        if found is None:
+            found = self._for[key] = [
+                s
+                for s in self.sample_rules
+                if _applies(s.module.FORMATS, sample.format)
+                and _applies(s.module.KINDS, sample.kind)
+            ]
+        return found
+
+
+def _applies(allowed: tuple[str, ...], value: str) -> bool:
+    return "*" in allowed or value in allowed
+
+
+def lint_paths(
+    paths: list[str],
+    pack: Pack | PackArgs | None = None,
+    summary: Summary | None = None,
+    *,
+    spec: Spec | None = None,
+    info: str | None = None,
+    datasets: list[str] | None = None,
+    jobs: int = 1,
+    progress: Callable[[str, int | None], Callable[[int], None] | None] | None = None,
+) -> Iterator[Finding]:
+    """Findings for data files (or the entries of a dataset_info.json), file by file.
+
+    Files that cannot be read are recorded in `summary.errors` and linting goes on.
+    `progress(path, size)` may return a callback that receives bytes read so far.
+    """
+    pack_args = pack if isinstance(pack, PackArgs) else None
+    pack = pack_args.load() if pack_args else (pack or load_pack())
+    plan = Plan(pack)
+    summary = summary if summary is not None else Summary()
+    units: list[tuple[FileContext, readers.Source]] = []
+    if info:
+        entries, summary.skipped = dataset_info.load(info, datasets)
+        for entry in entries:
+            yield from _entry_notes(entry, plan)
+            for path in entry.files:
+                display = str(path)
+                if not path.exists():
+                    summary.errors.append(
+                        DataprepError(
+                            f"dataset {entry.name!r}: file_name points to a missing file",
+                            path=display,
+                            fix=f"check file_name of {entry.name!r} in {entry.info_path}",
+                        )
+                    )
+                    continue
+                kind = "text" if path.name.endswith(readers.TEXT_SUFFIXES) else "json"
+                source = readers.Source(display, path, kind)
+                units.append((FileContext(display, entry.spec, entry), source))
+    if paths:
+        for source in readers.expand(paths):
+            units.append((FileContext(source.display, spec), source))
+    for ctx, source in units:
+        stats = FileStats(source.display)
+        summary.files.append(stats)
+        size = readers.file_size(source)
+        tick = progress(source.display, size) if progress else None
+        try:
+            if jobs > 1 and _splittable(source, size):
+                yield from _lint_parallel(
+                    source, ctx, plan, pack_args or PackArgs(), jobs, stats, tick
+                )
+            else:
+                yield from _lint_serial(source, ctx, plan, stats, tick)
+        except DataprepError as exc:
+            summary.errors.append(exc)
+
+
+def _lint_serial(
+    source: readers.Source,
+    ctx: FileContext,
+    plan: Plan,
+    stats: FileStats,
+    tick: Callable[[int], None] | None,
+) -> Iterator[Finding]:
+    states = _new_states(plan, ctx)
+    notes: list[Problem] = []
+    yield from lint_records(readers.read_source(source, tick, notes), ctx, plan, states, stats)
+    for problem in notes:
+        yield from _problem_findings(plan, problem, source.display, None, None)
+    yield from _finish(plan, states, ctx)
+
+
+def lint_records(
+    records: Iterable[Record],
+    ctx: FileContext,
+    plan: Plan,
+    states: list[tuple[Setting, Any]],
+    stats: FileStats,
+) -> Iterator[Finding]:
+    """The per-record part of linting: parse and schema problems, then sample checks."""
+    spec = ctx.spec
+    formats = stats.formats
+    for record in records:
+        stats.records += 1
+        if record.problems:
+            for problem in record.problems:
+                yield from _problem_findings(
+                    plan, problem, record.source, record.line, record.index
+                )
+        if record.value is UNPARSED:
+            continue
+        sample, problems = normalise(record, spec)
+        for problem in problems:
+            yield from _problem_findings(plan, problem, record.source, record.line, record.index)
+        for setting, state in states:
+            setting.module.observe(state, record, sample)
+        if sample is None:
+            continue
+        formats[f"{sample.format} {sample.kind}"] += 1
+        for setting in plan.for_sample(sample):
+            for hit in setting.module.check(sample, setting.options):
+                yield _finding(setting, hit, record.source, record.line, record.index)
+
+
+def _finding(setting: Setting, hit: Hit, path: str, line: int | None, index: int | None) -> Finding:
+    module = setting.module
+    if hit.where is not None:
+        path, line, index = hit.where.path, hit.where.line, hit.where.record
+    return Finding(
+        path,
+        line,
+        index,
+        module.CODE,
+        module.NAME,
+        setting.severity,
+        hit.field,
+        hit.message,
+        hit.fix,
+    )
+
+
+def _problem_findings(
+    plan: Plan, problem: Problem, path: str, line: int | None, index: int | None
+) -> Iterator[Finding]:
+    setting = plan.by_problem.get(problem.rule)
+    if setting is None:
+        return
+    fix = problem.fix or getattr(setting.module, "FIX", "")
+    yield _finding(setting, Hit(problem.field, problem.message, fix), path, line, index)
+
+
+def _entry_notes(entry: dataset_info.Entry, plan: Plan) -> Iterator[Finding]:
+    for line, problem in entry.notes:
+        yield from _problem_findings(plan, problem, entry.info_path, line, None)
+
+
+def _new_states(plan: Plan, ctx: FileContext) -> list[tuple[Setting, Any]]:
+    states = []
+    for setting in plan.dataset_rules:
+        state = setting.module.new_state(ctx)
+        if state is not None:
+            states.append((setting, state))
+    return states
+
+
+def _finish(plan: Plan, states: list[tuple[Setting, Any]], ctx: FileContext) -> Iterator[Finding]:
+    for setting, state in states:
+        for hit in setting.module.finish(state, setting.options, ctx):
+            yield _finding(setting, hit, ctx.path, None, None)
+
+
+# --- --jobs: byte ranges of one JSONL file across processes -------------------------------
+
+
+def _splittable(source: readers.Source, size: int | None) -> bool:
+    """Plain (uncompressed) JSONL files large enough to be worth splitting."""
+    if source.path is None or size is None or size < MIN_PARALLEL_BYTES or source.kind != "json":
+        return False
+    with open(source.path, "rb") as f:
+        head = f.read(readers.SNIFF_BYTES)
+    if head[:2] == b"\x1f\x8b":
+        return False
+    body = head.lstrip(b"\xef\xbb\xbf").lstrip()
+    return body[:1] == b"{" and not body.startswith(b"{\n") and not body.startswith(b"{\r\n")
+
+
+def _lint_parallel(
+    source: readers.Source,
+    ctx: FileContext,
+    plan: Plan,
+    pack_args: PackArgs,
+    jobs: int,
+    stats: FileStats,
+    tick: Callable[[int], None] | None,
+) -> Iterator[Finding]:
+    # Sniffing refuses non-data files before any worker starts.
+    raw, stream = readers.open_stream(source)
+    try:
+        readers.sniff(source, stream)
+    finally:
+        raw.close()
+    size = os.path.getsize(source.path)  # type: ignore[arg-type]
+    count = max(jobs, -(-size // CHUNK_BYTES))
+    bounds = [size * i // count for i in range(count + 1)]
+    tasks = [(source, ctx, bounds[i], bounds[i + 1]) for i in range(count)]
+    lines = records = 0
+    states = _new_states(plan, ctx)
+    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+    with context.Pool(jobs, initializer=_init_worker, initargs=(pack_args,)) as pool:
+        for i, chunk in enumerate(pool.imap(_lint_chunk, tasks)):
+            findings, chunk_lines, chunk_records, chunk_states, formats = chunk
+            for f in findings:
+                yield f.shifted(lines, records)
+            for (setting, state), other in zip(states, chunk_states, strict=False):
+                setting.module.merge(state, other, (lines, records))
+            lines += chunk_lines
+            records += chunk_records
+            stats.records += chunk_records
+            stats.formats.update(formats)
+            if tick:
+                tick(bounds[i + 1])
+    yield from _finish(plan, states, ctx)
+
+
+_WORKER_PLAN: Plan | None = None
+
+
+def _init_worker(pack_args: PackArgs) -> None:
+    global _WORKER_PLAN
+    _WORKER_PLAN = Plan(pack_args.load())
+
+
+def _lint_chunk(task: tuple) -> tuple:
+    source, ctx, start, end = task
+    plan = _WORKER_PLAN
+    assert plan is not None
+    stats = FileStats(source.display)
+    states = _new_states(plan, ctx)
+    counted = {"lines": 0}
+
+    def records() -> Iterator[Record]:
+        for lines, record in readers.read_range(Path(source.path), source.display, start, end):
+            counted["lines"] = lines
+            if record is not None:
+                yield record
+
+    findings = list(lint_records(records(), ctx, plan, states, stats))
+    return findings, counted["lines"], stats.records, [s for _, s in states], stats.formats

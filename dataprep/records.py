@@ -1,0 +1,35 @@
+"""Record: one item read from a data file, before it is understood (datatrove's Document)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+UNPARSED: Any = object()
+"""`Record.value` when the bytes could not be parsed (a parse problem says why)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something a reader or normaliser noticed; the check module named `rule` reports it."""
+
+    rule: str
+    field: str | None
+    message: str
+    fix: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """Provenance plus the parsed value: `source:line` points back to the user's file."""
+
+    source: str
+    line: int  # 1-based line where the record starts
+    index: int  # 0-based position among the records of its file
+    value: Any  # the parsed JSON value, or UNPARSED
+    raw: bytes  # the record's bytes as read (for rejects and hashing)
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return f"{self.source}:{self.line}"

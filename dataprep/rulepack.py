@@ -1,0 +1,204 @@
+"""Load rule packs (rules/*.yaml): severity, enabled and options per rule, with `extends`.
+
+Every problem in a pack is collected and raised together as one ConfigError (exit 2), each
+with the file and key, so a user fixes a pack in one go.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import yaml
+
+from dataprep import checks, resources
+from dataprep.errors import ConfigError
+from dataprep.findings import SEVERITIES
+
+
+@dataclass(frozen=True)
+class Setting:
+    module: ModuleType
+    severity: str
+    enabled: bool
+    options: Any
+
+
+@dataclass(frozen=True)
+class Pack:
+    source: str
+    settings: dict[str, Setting]  # by rule name
+
+    def enabled(self) -> list[Setting]:
+        return [s for s in self.settings.values() if s.enabled]
+
+    def get(self, name: str) -> Setting | None:
+        setting = self.settings.get(name)
+        return setting if setting is not None and setting.enabled else None
+
+
+def load(
+    path: str | Path | None = None,
+    select: list[str] | None = None,
+    ignore: list[str] | None = None,
+) -> Pack:
+    """The pack at `path` (default: the bundled default pack), then --select / --ignore."""
+    problems: list[str] = []
+    raw: dict[str, dict] = {}
+    source = str(path) if path else "rules/default.yaml"
+    _merge_file(Path(path) if path else resources.rule_pack("default"), raw, problems, set())
+    settings: dict[str, Setting] = {}
+    for name, entry in raw.items():
+        module = checks.get(name)
+        if module is None:
+            continue  # already reported by _merge_file
+        settings[module.NAME] = _setting(module, entry, entry.get("__file__", source), problems)
+    for module in checks.ALL:
+        if module.NAME not in settings:
+            problems.append(f"{source}: rule {module.NAME!r} is missing from the pack")
+    for flag, names in (("--select", select), ("--ignore", ignore)):
+        for name in names or ():
+            if checks.get(name) is None:
+                problems.append(f"{flag}: unknown rule {name!r}{_suggest(name)}")
+    if problems:
+        raise ConfigError(source, problems)
+    if select:
+        chosen = {checks.get(n).NAME for n in select}  # type: ignore[union-attr]
+        settings = {k: dataclasses.replace(s, enabled=k in chosen) for k, s in settings.items()}
+    if ignore:
+        dropped = {checks.get(n).NAME for n in ignore}  # type: ignore[union-attr]
+        settings = {
+            k: dataclasses.replace(s, enabled=s.enabled and k not in dropped)
+            for k, s in settings.items()
+        }
+    return Pack(source, settings)
+
+
+def _merge_file(path: Path, raw: dict, problems: list[str], seen: set[Path]) -> None:
+    where = str(path)
+    if path.resolve() in seen:
+        problems.append(f"{where}: `extends` loops back to this file")
+        return
+    seen.add(path.resolve())
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        problems.append(f"{where}: cannot read ({exc.strerror})")
+        return
+    except yaml.YAMLError as exc:
+        problems.append(f"{where}: not valid YAML ({exc})")
+        return
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.append(f"{where}: a rule pack is a mapping with `extends` and `rules`")
+        return
+    for key in data:
+        if key not in ("extends", "rules"):
+            problems.append(f"{where}: unknown key {key!r} (a pack has `extends` and `rules`)")
+    parent = data.get("extends")
+    if parent is not None:
+        if not isinstance(parent, str):
+            problems.append(f"{where}: extends: must be a pack name or a path")
+        else:
+            parent_path = path.parent / parent
+            if not parent_path.suffix:
+                bundled = resources.rule_pack(parent)
+                parent_path = bundled if bundled.exists() else parent_path.with_suffix(".yaml")
+            _merge_file(parent_path, raw, problems, seen)
+    rules = data.get("rules") or {}
+    if not isinstance(rules, dict):
+        problems.append(f"{where}: rules: must be a mapping of rule name to settings")
+        return
+    for name, entry in rules.items():
+        module = checks.get(str(name))
+        if module is None:
+            problems.append(f"{where}: rules.{name}: unknown rule{_suggest(str(name))}")
+            continue
+        if entry is None:
+            entry = {}
+        if not isinstance(entry, dict):
+            problems.append(
+                f"{where}: rules.{name}: must be a mapping (severity, enabled, options)"
+            )
+            continue
+        merged = dict(raw.get(module.NAME, {}))
+        for key, value in entry.items():
+            if key == "options" and isinstance(value, dict):
+                merged["options"] = {**merged.get("options", {}), **value}
+            else:
+                merged[key] = value
+        merged["__file__"] = where
+        raw[module.NAME] = merged
+
+
+def _setting(module: ModuleType, entry: dict, where: str, problems: list[str]) -> Setting:
+    prefix = f"{where}: rules.{module.NAME}"
+    severity = entry.get("severity", "error")
+    if severity not in SEVERITIES:
+        problems.append(f"{prefix}.severity: {severity!r} is not one of {', '.join(SEVERITIES)}")
+        severity = "error"
+    enabled = entry.get("enabled", True)
+    if not isinstance(enabled, bool):
+        problems.append(f"{prefix}.enabled: must be true or false, not {enabled!r}")
+        enabled = True
+    for key in entry:
+        if key not in ("severity", "enabled", "options", "__file__"):
+            problems.append(f"{prefix}: unknown key {key!r} (severity, enabled, options)")
+    options_raw = entry.get("options") or {}
+    if not isinstance(options_raw, dict):
+        problems.append(f"{prefix}.options: must be a mapping")
+        options_raw = {}
+    return Setting(module, severity, enabled, _options(module, options_raw, prefix, problems))
+
+
+def _options(module: ModuleType, values: dict, prefix: str, problems: list[str]) -> Any:
+    cls = module.Options
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    hints = typing.get_type_hints(cls)
+    good = {}
+    for key, value in values.items():
+        if key not in fields:
+            known = ", ".join(fields) or "none"
+            problems.append(f"{prefix}.options: unknown option {key!r} (known: {known})")
+            continue
+        expected = hints[key]
+        if not _type_ok(value, expected):
+            problems.append(
+                f"{prefix}.options.{key}: expected {_type_name(expected)}, got {value!r}"
+            )
+            continue
+        good[key] = tuple(value) if isinstance(value, list) else value
+    return cls(**good)
+
+
+def _type_ok(value: Any, expected: Any) -> bool:
+    origin = typing.get_origin(expected)
+    if origin in (tuple, list):
+        args = [a for a in typing.get_args(expected) if a is not Ellipsis]
+        return isinstance(value, list) and all(_type_ok(v, args[0]) for v in value)
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if isinstance(expected, type):
+        return isinstance(value, expected)
+    return True
+
+
+def _type_name(expected: Any) -> str:
+    origin = typing.get_origin(expected)
+    if origin in (tuple, list):
+        return f"a list of {_type_name(typing.get_args(expected)[0])}"
+    return getattr(expected, "__name__", str(expected))
+
+
+def _suggest(name: str) -> str:
+    names = [m.NAME for m in checks.ALL]
+    close = difflib.get_close_matches(name, names, n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,54 @@
+"""Sample: the one normalised view of a record, whatever format it came in."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Canonical roles, as LLaMA-Factory names them after alignment.
+SYSTEM, USER, ASSISTANT = "system", "user", "assistant"
+FUNCTION_CALL, OBSERVATION = "function_call", "observation"
+ROLES = (SYSTEM, USER, ASSISTANT, FUNCTION_CALL, OBSERVATION)
+PROMPT_ROLES = (USER, OBSERVATION)  # turns the model reads
+ANSWER_ROLES = (ASSISTANT, FUNCTION_CALL)  # turns the model learns to write
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """One message. `role` is canonical, or the record's own tag when `known` is False."""
+
+    role: str
+    content: str | None
+    field: str  # where the content lives in the record, e.g. "conversations[3].value"
+    known: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    """What training would see of one record.
+
+    `messages` is the whole conversation for SFT and KTO, and the prompt for preference data,
+    whose answers are `chosen` and `rejected` (usually one assistant turn each).
+    """
+
+    source: str
+    line: int
+    index: int
+    format: str  # alpaca | sharegpt | openai | trl | pretrain
+    kind: str  # sft | dpo | kto | pretrain
+    messages: tuple[Turn, ...]
+    system: str | None = None
+    tools: str | None = None
+    chosen: tuple[Turn, ...] = ()
+    rejected: tuple[Turn, ...] = ()
+    images: tuple[str, ...] = ()
+    label: bool | None = None  # KTO: desirable or not
+    messages_field: str = "messages"
+
+    @property
+    def is_preference(self) -> bool:
+        return self.kind == "dpo"
+
+
+def article(role: str) -> str:
+    """`a user`, `an assistant`, `an observation`: for messages."""
+    return f"{'an' if role[:1] in 'aeiou' else 'a'} {role}"
