@@ -90,7 +90,7 @@ def _parser() -> argparse.ArgumentParser:
         "--dataset",
         action="append",
         metavar="NAME",
-        help="with --dataset-info: dataset(s) to lint (repeat or comma-separate; default: all local)",
+        help="with --dataset-info: datasets to lint (repeatable, comma-separated; default all)",
     )
     lint.add_argument(
         "--rules", metavar="FILE", help="rule pack YAML (default: rules/default.yaml)"
