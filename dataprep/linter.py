@@ -30,20 +30,30 @@ CHUNK_BYTES = 32 << 20  # a --jobs work unit; small enough to balance, large eno
 MIN_PARALLEL_BYTES = 8 << 20  # below this, starting workers costs more than it saves
 
 
-@dataclass(frozen=True)
-class FileContext:
-    """What dataset-level checks may know about the file they look at."""
-
-    path: str
-    spec: Spec | None = None
-    entry: dataset_info.Entry | None = None
-
-
 @dataclass
 class FileStats:
     path: str
     records: int = 0
-    formats: Counter = field(default_factory=Counter)  # "alpaca sft" -> count
+    formats: Counter = field(default_factory=Counter)  # (format, kind) -> records
+    first: dict = field(default_factory=dict)  # (format, kind) -> (line, index) of its first record
+
+    def add(self, other: FileStats, lines: int, records: int) -> None:
+        """Fold in the stats of a later chunk of the same file."""
+        self.records += other.records
+        self.formats.update(other.formats)
+        for key, (line, index) in other.first.items():
+            self.first.setdefault(key, (line + lines, index + records))
+
+
+@dataclass(frozen=True)
+class FileContext:
+    """What dataset-level checks may know about the file they look at; `stats` is complete by
+    the time `finish` runs."""
+
+    path: str
+    stats: FileStats
+    spec: Spec | None = None
+    entry: dataset_info.Entry | None = None
 
 
 @dataclass
@@ -87,14 +97,16 @@ class Plan:
         self._for: dict[tuple[str, str], list[Setting]] = {}
 
     def for_sample(self, sample: Sample) -> list[Setting]:
-        key = (sample.format, sample.kind)
-        found = self._for.get(key)
+        found = self._for.get((sample.format, sample.kind))
+        return found if found is not None else self.for_format(sample.format, sample.kind)
+
+    def for_format(self, fmt: str, kind: str) -> list[Setting]:
+        found = self._for.get((fmt, kind))
         if found is None:
-            found = self._for[key] = [
+            found = self._for[fmt, kind] = [
                 s
                 for s in self.sample_rules
-                if _applies(s.module.FORMATS, sample.format)
-                and _applies(s.module.KINDS, sample.kind)
+                if _applies(s.module.FORMATS, fmt) and _applies(s.module.KINDS, kind)
             ]
         return found
 
@@ -141,12 +153,12 @@ def lint_paths(
                     continue
                 kind = "text" if path.name.endswith(readers.TEXT_SUFFIXES) else "json"
                 source = readers.Source(display, path, kind)
-                units.append((FileContext(display, entry.spec, entry), source))
+                units.append((FileContext(display, FileStats(display), entry.spec, entry), source))
     if paths:
         for source in readers.expand(paths):
-            units.append((FileContext(source.display, spec), source))
+            units.append((FileContext(source.display, FileStats(source.display), spec), source))
     for ctx, source in units:
-        stats = FileStats(source.display)
+        stats = ctx.stats
         summary.files.append(stats)
         size = readers.file_size(source)
         tick = progress(source.display, size) if progress else None
@@ -170,7 +182,9 @@ def _lint_serial(
 ) -> Iterator[Finding]:
     states = _new_states(plan, ctx)
     notes: list[Problem] = []
-    yield from lint_records(readers.read_source(source, tick, notes), ctx, plan, states, stats)
+    claim = _claimer(plan, ctx, states, stats)
+    records = readers.read_source(source, tick, notes, claim)
+    yield from lint_records(records, ctx, plan, states, stats)
     for problem in notes:
         yield from _problem_findings(plan, problem, source.display, None, None)
     yield from _finish(plan, states, ctx)
@@ -186,26 +200,74 @@ def lint_records(
     """The per-record part of linting: parse and schema problems, then sample checks."""
     spec = ctx.spec
     formats = stats.formats
+    by_problem = plan.by_problem
+    for_sample = plan.for_sample
+    observing = [(s, state) for s, state in states if hasattr(s.module, "observe")]
+    count = 0
     for record in records:
-        stats.records += 1
+        count += 1
         if record.problems:
             for problem in record.problems:
-                yield from _problem_findings(
-                    plan, problem, record.source, record.line, record.index
-                )
+                if problem.rule in by_problem:
+                    yield from _problem_findings(
+                        plan, problem, record.source, record.line, record.index
+                    )
         if record.value is UNPARSED:
             continue
         sample, problems = normalise(record, spec)
         for problem in problems:
             yield from _problem_findings(plan, problem, record.source, record.line, record.index)
-        for setting, state in states:
+        for setting, state in observing:
             setting.module.observe(state, record, sample)
         if sample is None:
             continue
-        formats[f"{sample.format} {sample.kind}"] += 1
-        for setting in plan.for_sample(sample):
+        key = (sample.format, sample.kind)
+        if key not in formats:
+            stats.first[key] = (record.line, record.index)
+        formats[key] += 1
+        for setting in for_sample(sample):
             for hit in setting.module.check(sample, setting.options):
                 yield _finding(setting, hit, record.source, record.line, record.index)
+    stats.records += count
+
+
+def _claimer(
+    plan: Plan, ctx: FileContext, states: list[tuple[Setting, Any]], stats: FileStats
+) -> readers.Claim | None:
+    """The fast path: plain alpaca SFT records that no active check can flag are only counted.
+
+    Eligible when formats are detected (no Spec), no sample check applies to alpaca SFT and no
+    dataset check observes records one by one. A record is claimed only when normalising it
+    could raise no problem: exactly instruction/output (and input), all strings, and no quote
+    beyond the 4 per key/value pair, which also rules out duplicate keys. Everything else takes
+    the general path; tests/test_fast_path.py checks that both paths agree.
+    """
+    if ctx.spec is not None or plan.for_format("alpaca", "sft"):
+        return None
+    if any(hasattr(s.module, "observe") for s, _ in states):
+        return None
+    key = ("alpaca", "sft")
+    formats = stats.formats
+    first = stats.first
+
+    def claim(value: dict, raw: bytes, line: int, index: int) -> bool:
+        n = len(value)
+        if n == 3:
+            if type(value.get("input")) is not str:
+                return False
+        elif n != 2:
+            return False
+        if type(value.get("instruction")) is not str or type(value.get("output")) is not str:
+            return False
+        if raw.count(b'"') != 4 * n:
+            return False
+        if key not in formats:
+            first[key] = (line, index)
+        formats[key] += 1
+        stats.records += 1
+        return True
+
+    return claim
 
 
 def _finding(setting: Setting, hit: Hit, path: str, line: int | None, index: int | None) -> Finding:
@@ -294,15 +356,15 @@ def _lint_parallel(
     context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
     with context.Pool(jobs, initializer=_init_worker, initargs=(pack_args,)) as pool:
         for i, chunk in enumerate(pool.imap(_lint_chunk, tasks)):
-            findings, chunk_lines, chunk_records, chunk_states, formats = chunk
+            findings, chunk_lines, chunk_states, chunk_stats = chunk
             for f in findings:
                 yield f.shifted(lines, records)
-            for (setting, state), other in zip(states, chunk_states, strict=False):
-                setting.module.merge(state, other, (lines, records))
+            for (setting, state), other in zip(states, chunk_states, strict=True):
+                if hasattr(setting.module, "merge"):
+                    setting.module.merge(state, other, (lines, records))
+            stats.add(chunk_stats, lines, records)
             lines += chunk_lines
-            records += chunk_records
-            stats.records += chunk_records
-            stats.formats.update(formats)
+            records += chunk_stats.records
             if tick:
                 tick(bounds[i + 1])
     yield from _finish(plan, states, ctx)
@@ -322,13 +384,8 @@ def _lint_chunk(task: tuple) -> tuple:
     assert plan is not None
     stats = FileStats(source.display)
     states = _new_states(plan, ctx)
-    counted = {"lines": 0}
-
-    def records() -> Iterator[Record]:
-        for lines, record in readers.read_range(Path(source.path), source.display, start, end):
-            counted["lines"] = lines
-            if record is not None:
-                yield record
-
-    findings = list(lint_records(records(), ctx, plan, states, stats))
-    return findings, counted["lines"], stats.records, [s for _, s in states], stats.formats
+    lines = [0]
+    claim = _claimer(plan, ctx, states, stats)
+    records = readers.read_range(Path(source.path), source.display, start, end, lines, claim)
+    findings = list(lint_records(records, ctx, plan, states, stats))
+    return findings, lines[0], [s for _, s in states], stats

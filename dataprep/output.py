@@ -126,7 +126,10 @@ def _text(
         if len(kept) < examples:
             kept.append(f)
     for stats in summary.files:
-        formats = ", ".join(f"{k} ×{v:,}" for k, v in stats.formats.most_common()) or "no records"
+        formats = (
+            ", ".join(f"{fmt} {kind} ×{n:,}" for (fmt, kind), n in stats.formats.most_common())
+            or "no records"
+        )
         out.write(_paint(f"{stats.path}: {stats.records:,} records ({formats})", "dim", colour))
         out.write("\n")
     if first:

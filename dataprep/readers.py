@@ -13,7 +13,7 @@ import os
 import re
 import sys
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -30,6 +30,9 @@ BUFFER = 1 << 20
 PROGRESS_EVERY = 4096  # records between progress callbacks
 
 Progress = Callable[[int], None]
+Claim = Callable[[dict, bytes, int, int], bool]
+"""`claim(value, raw, line, index)`: True when the caller has fully handled a parsed object, which
+is then not yielded (the linter's fast path for records no active rule can flag)."""
 
 _BOM = b"\xef\xbb\xbf"
 _MAGIC = {
@@ -92,7 +95,10 @@ def expand(paths: list[str]) -> list[Source]:
 
 
 def read_source(
-    source: Source, progress: Progress | None = None, notes: list[Problem] | None = None
+    source: Source,
+    progress: Progress | None = None,
+    notes: list[Problem] | None = None,
+    claim: Claim | None = None,
 ) -> Iterator[Record]:
     """Every record of one source, in file order. Raises DataprepError for non-data files.
 
@@ -109,7 +115,7 @@ def read_source(
         elif _looks_like_object_document(head):
             yield from _json_document(source.display, _read_all(source, stream), False, notes)
         else:
-            yield from _jsonl(source.display, stream, raw, progress)
+            yield from _records(source.display, stream, raw, progress, claim)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise DataprepError(
             f"compressed stream is damaged or truncated ({exc})",
@@ -121,33 +127,36 @@ def read_source(
             raw.close()
 
 
-def read_range(path: Path, display: str, start: int, end: int) -> Iterator[tuple[int, Record]]:
+def read_range(
+    path: Path,
+    display: str,
+    start: int,
+    end: int,
+    lines: list[int],
+    claim: Claim | None = None,
+) -> Iterator[Record]:
     """JSONL records whose first byte lies in [start, end), for `--jobs` chunks.
 
-    Lines and record indexes are relative to the chunk; the caller adds the offsets of the
-    chunks before it. Yields (lines consumed so far, record) so the caller learns the count.
+    Lines and record indexes are relative to the chunk (the caller adds the offsets of the
+    chunks before it); `lines[0]` counts the lines consumed, blank ones included.
     """
     with open(path, "rb", buffering=BUFFER) as f:
         if start > 0:
             f.seek(start - 1)
             if f.read(1) != b"\n":
                 f.readline()  # this line started in the previous chunk
-        pos = f.tell()
-        line_no = 0
-        index = 0
-        while pos < end:
-            raw = f.readline()
-            if not raw:
-                break
-            pos += len(raw)
-            line_no += 1
-            if start == 0 and line_no == 1 and raw.startswith(_BOM):
-                raw = raw[3:]
-            record = _parse(display, line_no, index, raw)
-            if record is not None:
-                index += 1
-                yield line_no, record
-        yield line_no, None  # type: ignore[misc]  # the final count
+
+        def chunk_lines() -> Iterator[bytes]:
+            pos = f.tell()
+            while pos < end:
+                raw = f.readline()
+                if not raw:
+                    break
+                pos += len(raw)
+                lines[0] += 1
+                yield raw
+
+        yield from _records(display, chunk_lines(), None, None, claim)
 
 
 def open_stream(source: Source) -> tuple[BinaryIO, io.BufferedReader]:
@@ -233,20 +242,61 @@ def _read_all(source: Source, stream: io.BufferedReader) -> bytes:
     return data[3:] if data.startswith(_BOM) else data
 
 
-def _jsonl(
-    display: str, stream: io.BufferedReader, raw: BinaryIO, progress: Progress | None
+def _records(
+    display: str,
+    stream: Iterable[bytes],
+    raw: BinaryIO | None,
+    progress: Progress | None,
+    claim: Claim | None = None,
 ) -> Iterator[Record]:
+    """JSONL lines as Records (blank lines skipped, broken ones carrying their problem)."""
+    # The hot loop of lint: _parse is inlined for the common case (a valid object on a line).
+    loads = orjson.loads
+    decode_error = orjson.JSONDecodeError
     index = 0
     line_no = 0
-    for line_no, line in enumerate(stream, 1):
+    for line in stream:
+        line_no += 1
         if line_no == 1 and line.startswith(_BOM):
             line = line[3:]
-        record = _parse(display, line_no, index, line)
-        if record is not None:
-            index += 1
-            if progress is not None and index % PROGRESS_EVERY == 0:
-                progress(_position(raw))
-            yield record
+        try:
+            value = loads(line)
+        except decode_error:
+            record = _parse(display, line_no, index, line)
+            if record is None:
+                continue
+        else:
+            if type(value) is dict:
+                if claim is not None and claim(value, line, line_no, index):
+                    index += 1
+                    continue
+                if line.count(b'":') != _key_count(value):
+                    record = _parse(display, line_no, index, line)
+                else:
+                    record = Record(display, line_no, index, value, line)
+            else:
+                record = Record(display, line_no, index, value, line)
+        index += 1
+        if progress is not None and not index % PROGRESS_EVERY:
+            progress(_position(raw))  # type: ignore[arg-type]
+        yield record
+
+
+def _key_count(value: dict) -> int:
+    """Keys in an object and in the objects of its list values (the shapes of every format).
+
+    When the raw line holds exactly this many `":` sequences, no key can be duplicated, and the
+    line needs no closer look.
+    """
+    count = len(value)
+    for v in value.values():
+        if type(v) is list:
+            for item in v:
+                if type(item) is dict:
+                    count += len(item)
+        elif type(v) is dict:
+            count += len(v)
+    return count
 
 
 def _text_lines(
@@ -286,7 +336,7 @@ def _parse(display: str, line_no: int, index: int, raw: bytes) -> Record | None:
         if not raw.strip():
             return None
         return Record(display, line_no, index, UNPARSED, raw, (_json_problem(raw, exc),))
-    if type(value) is dict and len(value) > 0:
+    if type(value) is dict and len(value) > 0 and raw.count(b'":') != _key_count(value):
         dup = _duplicate_keys(raw, value)
         if dup:
             return Record(display, line_no, index, value, raw, dup)
@@ -370,13 +420,13 @@ def _json_document(
             value = orjson.loads(data)
         except orjson.JSONDecodeError:
             # Not one object after all: a JSONL file whose first line is a lone "{".
-            yield from _jsonl(display, io.BufferedReader(io.BytesIO(data)), io.BytesIO(), None)
+            yield from _records(display, io.BytesIO(data), None, None)
             return
         yield Record(display, 1, 0, value, data)
         return
     found = _array_spans(data)
     if found is None:  # e.g. JSONL whose lines are arrays
-        yield from _jsonl(display, io.BufferedReader(io.BytesIO(data)), io.BytesIO(), None)
+        yield from _records(display, io.BytesIO(data), None, None)
         return
     spans, broken_end = found
     line = 1

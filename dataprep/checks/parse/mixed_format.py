@@ -40,41 +40,23 @@ class Options:
 
 
 def new_state(ctx) -> dict:
-    return {}
-
-
-def observe(state: dict, record, sample) -> None:
-    if sample is None:
-        return
-    key = f"{sample.format} {'preference' if sample.kind == 'dpo' else sample.kind}"
-    seen = state.get(key)
-    if seen is None:
-        state[key] = [1, sample.line, sample.index]
-    else:
-        seen[0] += 1
-
-
-def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
-    lines, records = offset  # b's lines and indexes are relative to its chunk
-    for key, (count, line, index) in b.items():
-        if key in a:
-            a[key][0] += count
-        else:
-            a[key] = [count, line + lines, index + records]
-    return a
+    return {}  # everything needed is in ctx.stats: records per (format, kind), first lines
 
 
 def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
-    if len(state) < 2:
+    counts = ctx.stats.formats
+    if len(counts) < 2:
         return
-    ranked = sorted(state.items(), key=lambda kv: (-kv[1][0], kv[1][1]))
-    main, (main_count, _, _) = ranked[0]
+    first = ctx.stats.first
+    ranked = sorted(counts, key=lambda key: (-counts[key], first[key][0]))
+    names = {key: f"{key[0]} {'preference' if key[1] == 'dpo' else key[1]}" for key in counts}
+    main = names[ranked[0]]
     others = ", ".join(
-        f"{key} ×{count} (first at line {line})" for key, (count, line, _) in ranked[1:]
+        f"{names[key]} ×{counts[key]} (first at line {first[key][0]})" for key in ranked[1:]
     )
     yield Hit(
         None,
-        f"the file mixes formats: {main} ×{main_count}, {others}",
+        f"the file mixes formats: {main} ×{counts[ranked[0]]}, {others}",
         f"convert the other records to {main}, or move them to their own file",
         Where(ctx.path),
     )
