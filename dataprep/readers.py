@@ -402,7 +402,7 @@ def _json_problem(raw: bytes, exc: orjson.JSONDecodeError) -> Problem:
 
 
 def _utf8_problem(exc: UnicodeDecodeError) -> Problem:
-    bad = exc.object[exc.start : exc.start + 4]
+    bad = exc.object[exc.start : max(exc.end, exc.start + 1)]
     return Problem(
         "invalid-utf8",
         None,

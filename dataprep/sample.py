@@ -51,4 +51,4 @@ class Sample:
 
 def article(role: str) -> str:
     """`a user`, `an assistant`, `an observation`: for messages."""
-    return f"{'an' if role[:1] in 'aeiou' else 'a'} {role}"
+    return f"{'an' if role[:1] in 'aeio' else 'a'} {role}"

@@ -1,4 +1,4 @@
-"""A line whose bytes are not valid UTF-8.
+r"""A line whose bytes are not valid UTF-8.
 
 Why it hurts training:
     JSON text must be UTF-8. Tokenizers and `datasets` fail on the file, or a lenient reader

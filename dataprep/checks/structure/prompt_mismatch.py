@@ -1,4 +1,4 @@
-"""A preference pair whose prompt or answers are not where a DPO trainer expects them.
+r"""A preference pair whose prompt or answers are not where a DPO trainer expects them.
 
 Why it hurts training:
     DPO compares two answers to the *same* prompt. The prompt must end on a user turn, and

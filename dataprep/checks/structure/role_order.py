@@ -1,4 +1,4 @@
-"""Turns out of order: two user turns in a row, an assistant first, a system prompt mid-way.
+r"""Turns out of order: two user turns in a row, an assistant first, a system prompt mid-way.
 
 Why it hurts training:
     Chat templates and LLaMA-Factory expect an optional system prompt, then user (or tool

@@ -1,0 +1,66 @@
+r"""One parametrised runner over tests/checks/cases/<CODE>.yaml: real bad and good records per rule.
+
+A case gives `lines` (JSONL, `\xNN` for raw bytes) or `text` (a whole file), an optional
+`suffix`, `input_format` or `dataset_info` entry, and the exact findings the rule must report:
+`expect` is a list of {line, field, message} (message: a substring), in order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from dataprep import checks
+from dataprep.formats import Spec, resolve_format
+from dataprep.linter import Summary, lint_paths
+from dataprep.rulepack import load
+from tests.conftest import unescape
+
+CASES = Path(__file__).parent / "cases"
+
+
+def _cases():
+    for path in sorted(CASES.glob("*.yaml")):
+        spec = yaml.safe_load(path.read_text(encoding="utf-8"))
+        for case in spec["cases"]:
+            yield pytest.param(spec["rule"], case, id=f"{path.stem}-{case['name']}")
+
+
+def run_case(tmp_path: Path, rule: str, case: dict) -> list:
+    data = tmp_path / f"data{case.get('suffix', '.jsonl')}"
+    if "text" in case:
+        data.write_bytes(unescape(case["text"]))
+    else:
+        data.write_bytes(b"".join(unescape(line) + b"\n" for line in case["lines"]))
+    info = None
+    paths = [str(data)]
+    if "dataset_info" in case:
+        entry = {"file_name": data.name, **case["dataset_info"]}
+        info = tmp_path / "dataset_info.json"
+        info.write_bytes(orjson.dumps({"my_data": entry}, option=orjson.OPT_INDENT_2))
+        paths = []
+    spec = Spec(formatting=resolve_format(case["input_format"])) if "input_format" in case else None
+    summary = Summary()
+    found = list(lint_paths(paths, load(), summary, spec=spec, info=str(info) if info else None))
+    assert not summary.errors, summary.errors
+    return [f for f in found if f.name == rule]
+
+
+@pytest.mark.parametrize(("rule", "case"), list(_cases()))
+def test_case(tmp_path, rule, case):
+    assert checks.get(rule) is not None, f"unknown rule {rule}"
+    found = run_case(tmp_path, rule, case)
+    expected = case.get("expect", [])
+    got = [(f.line, f.field, f.message) for f in found]
+    assert len(found) == len(expected), f"expected {expected}, got {got}"
+    for finding, want in zip(found, expected, strict=True):
+        if "line" in want:
+            assert finding.line == want["line"], got
+        if "field" in want:
+            assert finding.field == want["field"], got
+        if "message" in want:
+            assert want["message"] in finding.message, got
+        assert finding.code == checks.get(rule).CODE

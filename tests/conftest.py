@@ -1,0 +1,50 @@
+"""Shared test helpers: run the CLI in process, write data files, find ../shared."""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pytest
+
+from dataprep.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SHARED = ROOT.parent / "shared"
+LLAMAFACTORY = SHARED / "corpus" / "llamafactory"
+REALWORLD = SHARED / "corpus" / "realworld"
+
+needs_shared = pytest.mark.skipif(
+    not LLAMAFACTORY.is_dir(), reason="../shared/corpus is not present (only in CI and sessions)"
+)
+
+
+def unescape(line: str) -> bytes:
+    r"""A test line as bytes; `\xNN` stands for a raw byte (JSON itself never contains `\x`)."""
+    if "\\x" not in line:
+        return line.encode("utf-8")
+    out = b""
+    for i, part in enumerate(line.split("\\x")):
+        if i == 0:
+            out += part.encode("utf-8")
+        else:
+            out += codecs.decode(part[:2], "hex") + part[2:].encode("utf-8")
+    return out
+
+
+def write_lines(path: Path, lines: list[str], newline: str = "\n") -> Path:
+    path.write_bytes(b"".join(unescape(line) + newline.encode() for line in lines))
+    return path
+
+
+@pytest.fixture
+def cli(capsys):
+    """Run `dataprep ARGS...` in process: returns (exit code, stdout, stderr)."""
+
+    def run(*args: str) -> tuple[int, str, str]:
+        code = main([str(a) for a in args])
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run
