@@ -171,7 +171,9 @@ def open_stream(source: Source) -> tuple[BinaryIO, io.BufferedReader]:
     buffered = raw if isinstance(raw, io.BufferedReader) else io.BufferedReader(raw, BUFFER)
     if buffered.peek(2)[:2] == b"\x1f\x8b":
         gz = gzip.GzipFile(fileobj=buffered, mode="rb")
-        return raw, io.BufferedReader(gz, BUFFER)  # type: ignore[arg-type]
+        # A small buffer, so sniffing a truncated archive does not hit the damage before the
+        # records in front of it are read.
+        return raw, io.BufferedReader(gz, SNIFF_BYTES)  # type: ignore[arg-type]
     return raw, buffered
 
 
@@ -181,9 +183,9 @@ def sniff(source: Source, stream: io.BufferedReader) -> bytes:
         head = stream.peek(SNIFF_BYTES)[:SNIFF_BYTES]
     except (EOFError, OSError, zlib.error) as exc:
         raise DataprepError(
-            f"not a readable gzip file ({exc})",
+            f"compressed stream is damaged or truncated ({exc})",
             path=source.display,
-            fix="check that the file is really gzip-compressed and complete",
+            fix="re-download or re-compress the file",
         ) from None
     if head.startswith(b"version https://git-lfs.github.com/spec/"):
         raise DataprepError(
@@ -390,7 +392,7 @@ def _json_problem(raw: bytes, exc: orjson.JSONDecodeError) -> Problem:
     snippet = raw[max(0, pos - 20) : pos + 20].decode("utf-8", "replace").strip()
     if re.search(rb"(?<![\"\w])(NaN|-?Infinity)(?![\"\w])", raw):
         fix = "NaN and Infinity are not JSON: write null (or a string) instead"
-    elif "recursion" in text.lower():
+    elif "recursion" in text.lower() or "depth" in text.lower():
         fix = "the record is nested deeper than 1024 levels; flatten it"
     elif raw.rstrip().endswith((b",", b"[", b"{", b":")) or "EOF" in text or "end of" in text:
         fix = "the line is cut short: a record must be one complete JSON object on one line"

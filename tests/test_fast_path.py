@@ -1,0 +1,66 @@
+"""The linter's fast path for plain alpaca records gives exactly what the general path gives."""
+
+from __future__ import annotations
+
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dataprep.linter import FileContext, FileStats, Plan, _claimer, lint_records
+from dataprep.readers import _parse
+from dataprep.rulepack import load
+
+PLAN = Plan(load())
+TEXT = st.text(alphabet=st.sampled_from(list('ab "\\\n中:{}[],')), max_size=12)
+FIELD = st.sampled_from(["instruction", "input", "output", "system", "history", "x"])
+VALUE = TEXT | st.none() | st.integers() | st.lists(TEXT, max_size=2)
+
+
+def _lines():
+    record = st.dictionaries(FIELD, VALUE, max_size=4)
+    plain = st.fixed_dictionaries({"instruction": TEXT, "output": TEXT}, optional={"input": TEXT})
+    return st.lists(
+        st.one_of(record, plain).map(lambda r: json.dumps(r, ensure_ascii=False))
+        | st.sampled_from(
+            [
+                '{"instruction": "a", "output": "b", "output": "c"}',
+                '{"instruction": "a", "input": "", "output": "b"}',
+                '{"instruction":"a","output":"b"}',
+                '{"instruction": "a", "output": "b\\"q\\""}',
+            ]
+        ),
+        max_size=8,
+    )
+
+
+def _run(lines: list[str], fast: bool):
+    stats = FileStats("p")
+    ctx = FileContext("p", stats)
+    claim = _claimer(PLAN, ctx, [], stats) if fast else None
+    assert (claim is not None) == fast
+
+    def records():  # lazy, like the reader: a claim happens after earlier records are linted
+        index = 0
+        for n, line in enumerate(lines, 1):
+            raw = line.encode() + b"\n"
+            value = json.loads(line)
+            if claim is not None and type(value) is dict and claim(value, raw, n, index):
+                index += 1
+                continue
+            yield _parse("p", n, index, raw)
+            index += 1
+
+    findings = list(lint_records(records(), ctx, PLAN, [], stats))
+    return findings, stats.records, dict(stats.formats), stats.first
+
+
+@settings(max_examples=300, deadline=None)
+@given(_lines())
+def test_fast_and_general_paths_agree(lines):
+    assert _run(lines, fast=True) == _run(lines, fast=False)
+
+
+def test_duplicate_keys_are_never_claimed():
+    findings, *_ = _run(['{"instruction": "a", "output": "b", "output": "c"}'], fast=True)
+    assert [f.name for f in findings] == ["duplicate-key"]

@@ -1,0 +1,56 @@
+"""`--jobs N` splits a JSONL file into byte ranges; the output equals a serial run."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from dataprep import linter
+
+
+def _file(tmp_path, n=6000):
+    rng = random.Random(1)
+    lines = []
+    for i in range(n):
+        kind = rng.random()
+        if kind < 0.9:
+            lines.append(
+                json.dumps(
+                    {"instruction": f"q{i}", "input": "", "output": "a" * rng.randint(1, 300)}
+                )
+            )
+        elif kind < 0.93:
+            lines.append('{"instruction": "broken", "output": ')
+        elif kind < 0.95:
+            lines.append("")
+        elif kind < 0.97:
+            lines.append(json.dumps({"conversations": [{"from": "human", "value": "hi"}]}))
+        else:
+            lines.append(json.dumps({"instruction": f"q{i}"}))
+    path = tmp_path / "d.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_parallel_equals_serial(tmp_path, monkeypatch):
+    path = _file(tmp_path)
+    monkeypatch.setattr(linter, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(linter, "CHUNK_BYTES", 50_000)  # many chunks, boundaries everywhere
+    serial_summary, parallel_summary = linter.Summary(), linter.Summary()
+    serial = list(linter.lint_paths([str(path)], None, serial_summary))
+    parallel = list(linter.lint_paths([str(path)], None, parallel_summary, jobs=2))
+    assert len(serial) > 100
+    assert parallel == serial
+    assert parallel_summary.records == serial_summary.records
+    assert parallel_summary.files[0].formats == serial_summary.files[0].formats
+    assert parallel_summary.files[0].first == serial_summary.files[0].first
+    assert any(f.name == "mixed-format" for f in parallel)
+
+
+def test_cli_jobs_output_is_identical(tmp_path, cli, monkeypatch):
+    path = _file(tmp_path, 3000)
+    monkeypatch.setattr(linter, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(linter, "CHUNK_BYTES", 40_000)
+    assert cli("lint", path, "--format", "json", "--jobs", "2") == cli(
+        "lint", path, "--format", "json"
+    )
