@@ -280,7 +280,11 @@ def _conversation(
     record: Record, obj: dict, spec: Spec, kind: str, problems: list[Problem]
 ) -> Sample | None:
     layout = spec.formatting
-    key = spec.messages or ("conversations" if "conversations" in obj else "messages")
+    key = spec.messages or (
+        "conversations"
+        if "conversations" in obj or ("messages" not in obj and layout == "sharegpt")
+        else "messages"
+    )
     role_tag = spec.role_tag or ("from" if layout == "sharegpt" else "role")
     content_tag = spec.content_tag or ("value" if layout == "sharegpt" else "content")
     roles = spec.role_map or (SHAREGPT_ROLES if layout == "sharegpt" else OPENAI_ROLES)

@@ -171,6 +171,8 @@ def lint_paths(
                 yield from _lint_serial(source, ctx, plan, stats, tick)
         except DataprepError as exc:
             summary.errors.append(exc)
+            if not stats.records:
+                summary.files.remove(stats)  # never read: the error says all there is
 
 
 def _lint_serial(

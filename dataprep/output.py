@@ -107,6 +107,10 @@ def _parsable_line(f: Finding) -> str:
     return f"{f.path}:{line}:{f.field or ''}: [{f.severity}] {f.message} ({f.code} {f.name})\n"
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'s' * (n != 1)}"
+
+
 def _paint(text: str, style: str, colour: bool) -> str:
     return f"\033[{_COLOURS[style]}m{text}\033[0m" if colour else text
 
@@ -126,11 +130,12 @@ def _text(
         if len(kept) < examples:
             kept.append(f)
     for stats in summary.files:
-        formats = (
-            ", ".join(f"{fmt} {kind} ×{n:,}" for (fmt, kind), n in stats.formats.most_common())
-            or "no records"
-        )
-        out.write(_paint(f"{stats.path}: {stats.records:,} records ({formats})", "dim", colour))
+        parts = [f"{fmt} {kind} ×{n:,}" for (fmt, kind), n in stats.formats.most_common()]
+        unread = stats.records - sum(stats.formats.values())
+        if unread:
+            parts.append(f"{unread:,} unreadable")
+        detail = f" ({', '.join(parts)})" if parts else ""
+        out.write(_paint(f"{stats.path}: {_count(stats.records, 'record')}{detail}", "dim", colour))
         out.write("\n")
     if first:
         out.write("\n")
@@ -151,18 +156,19 @@ def _text(
         if more > 0:
             out.write(f"    … and {more:,} more\n")
         out.write(f"    fix: {head.fix}\n")
+    if not summary.files and not first:
+        out.flush()
+        return  # nothing was read: the errors on stderr say everything
     counts = tally.severity
     files = len(summary.files)
+    errors = _count(counts["error"], "error")
     parts = [
-        _paint(f"{counts['error']:,} error{'s' * (counts['error'] != 1)}", "error", colour)
-        if counts["error"]
-        else "0 errors",
-        f"{counts['warning']:,} warning{'s' * (counts['warning'] != 1)}",
+        _paint(errors, "error", colour) if counts["error"] else errors,
+        _count(counts["warning"], "warning"),
         f"{counts['info']:,} info",
     ]
-    out.write(
-        f"\n{summary.records:,} records in {files} file{'s' * (files != 1)}: {', '.join(parts)}\n"
-    )
+    records = _count(summary.records, "record")
+    out.write(f"\n{records} in {_count(files, 'file')}: {', '.join(parts)}\n")
     if summary.skipped:
         out.write(
             _paint(
