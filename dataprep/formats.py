@@ -429,7 +429,9 @@ def _role_fix(tag: str, roles: dict[str, str], spec: Spec | None) -> str:
                     f'add "{tag_key}": "{tag}" to tags'
                 )
         return f"{spec.origin}: map {tag!r} in the tags block, or rename the role in the data"
-    canonical = {v: k for k, v in roles.items()}
+    canonical: dict[str, str] = {}
+    for spelling, role in roles.items():
+        canonical.setdefault(role, spelling)  # the format's own spelling comes first
     return (
         f"rename the role to one of {', '.join(roles)} "
         f"(assistant turns: {canonical.get(ASSISTANT, 'assistant')!r})"

@@ -148,14 +148,18 @@ def _text(
             f"{_paint(f'{head.severity:<7}', head.severity, colour)} "
             f"{_paint(f'{head.code} {name}', 'bold', colour)} ×{tally.rules[name]:,}  {doc}\n"
         )
+        one_fix = len({f.fix for f in sample}) == 1
         for f in sample:
             where = f.path if f.line is None else f"{f.path}:{f.line}"
             field_text = f" {f.field}:" if f.field else ""
             out.write(f"    {_paint(where, 'dim', colour)}{field_text} {f.message}\n")
+            if not one_fix:
+                out.write(f"      fix: {f.fix}\n")
         more = tally.rules[name] - len(sample)
         if more > 0:
             out.write(f"    … and {more:,} more\n")
-        out.write(f"    fix: {head.fix}\n")
+        if one_fix:
+            out.write(f"    fix: {head.fix}\n")
     if not summary.files and not first:
         out.flush()
         return  # nothing was read: the errors on stderr say everything
