@@ -18,7 +18,9 @@ def test_bar_waits_then_draws_then_clears(monkeypatch):
     now[0] += 1.0
     tick(100_000_000)
     assert (
-        "data.jsonl" in out.getvalue() and " 50%" in out.getvalue() and "100 MB/s" in out.getvalue()
+        "data.jsonl" in out.getvalue()
+        and " 50%" in out.getvalue()
+        and "100.0 MB/s" in out.getvalue()
     )
     bar.close()
     assert out.getvalue().endswith("\r\033[K")
