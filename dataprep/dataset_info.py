@@ -223,46 +223,32 @@ def _entry(name: str, attrs: object, path: Path, text: bytes) -> Entry:
                 'add "chosen": "chosen", "rejected": "rejected" to columns',
             ),
         )
-    role_map = {tags[t]: role for t, role in TAG_ROLES.items() if tags.get(t)}
-    fields = {tags[t]: t for t in TAG_ROLES if tags.get(t)}
+    # Every column is read from the (possibly reset) columns, as LLaMA-Factory does.
+    shared = {c: columns.get(c) for c in COLUMNS if c != "messages"}
     if formatting == "alpaca":
         spec = Spec(
             formatting="alpaca",
             ranking=ranking,
             strict=True,
-            prompt=columns.get("prompt"),
-            query=columns.get("query"),
-            response=columns.get("response"),
-            history=columns.get("history"),
-            system=columns.get("system"),
-            tools=columns.get("tools"),
-            images=columns.get("images"),
-            videos=columns.get("videos"),
-            audios=columns.get("audios"),
-            chosen=columns.get("chosen"),
-            rejected=columns.get("rejected"),
-            kto_tag=columns.get("kto_tag"),
             origin=f"{path.name}:{name}",
+            **shared,
         )
     else:
         spec = Spec(
             formatting="sharegpt" if formatting == "sharegpt" else "openai",
             ranking=ranking,
             strict=True,
+            origin=f"{path.name}:{name}",
             messages=columns.get("messages"),
-            system=columns.get("system"),
-            tools=columns.get("tools"),
-            images=columns.get("images"),
-            videos=columns.get("videos"),
-            audios=columns.get("audios"),
-            chosen=columns.get("chosen"),
-            rejected=columns.get("rejected"),
-            kto_tag=columns.get("kto_tag"),
             role_tag=tags.get("role_tag") or "from",
             content_tag=tags.get("content_tag") or "value",
-            role_map=role_map,
-            origin=f"{path.name}:{name}",
-            fields=fields,
+            role_map={tags[t]: role for t, role in TAG_ROLES.items() if tags.get(t)},
+            fields={tags[t]: t for t in TAG_ROLES if tags.get(t)},
+            **{
+                k: v
+                for k, v in shared.items()
+                if k not in ("prompt", "query", "response", "history")
+            },
         )
     if formatting != "alpaca" and not spec.messages:
         note(
