@@ -263,3 +263,18 @@ def test_array_spans_ignore_brackets_inside_strings():
     spans, broken = readers._array_spans(data)
     assert not broken
     assert [orjson.loads(data[a:b]) for a, b in spans] == [{"a": "],[{"}, {"b": '\\"]'}, 3]
+
+
+def test_gzipped_json_array(cli, tmp_path):
+    path = tmp_path / "d.json.gz"
+    path.write_bytes(
+        gzip.compress(
+            json.dumps([{"instruction": "a", "output": "b"}, {"instruction": "c"}]).encode()
+        )
+    )
+    code, findings, _ = lint_json(cli, path)
+    assert code == 1
+    assert [(f["record"], f["name"]) for f in findings] == [
+        (1, "missing-field"),
+        (None, "json-array-file"),
+    ]
