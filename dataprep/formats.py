@@ -67,7 +67,7 @@ OTHER_MEDIA_PARTS = ("video", "video_url", "audio", "audio_url", "input_audio")
 IMPLICIT_PROMPT = "chosen/rejected (shared prompt)"
 
 # Anthropic HH-RLHF transcripts: "\n\nHuman: ...\n\nAssistant: ..."
-_HH_TURN = re.compile(r"\n\n(Human|Assistant): ")
+_HH_TURN = re.compile(r"\n\n(Human|Assistant):[ ]?")
 
 
 @dataclass(frozen=True)
@@ -647,7 +647,8 @@ def _string(obj: dict, key: str | None, problems: list[Problem]) -> str | None:
     if value is None or type(value) is str:
         return value
     problems.append(Problem("wrong-type", key, f"{key!r} is {_type(value)}, not text"))
-    return None
+    # A number still reads as text (`42`), so later checks do not also call it empty.
+    return str(value) if type(value) in (int, float, bool) else None
 
 
 def _tools(obj: dict, key: str | None, problems: list[Problem]) -> str | None:

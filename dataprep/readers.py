@@ -85,6 +85,12 @@ def expand(paths: list[str]) -> list[Source]:
                 )
             sources.extend(Source(str(f), f, "json") for f in found)
         elif p.is_file():
+            if p.name == "dataset_info.json":
+                raise DataprepError(
+                    "this is a LLaMA-Factory dataset registry, not data",
+                    path=arg,
+                    fix=f"lint the datasets it describes: dataprep lint --dataset-info {arg}",
+                )
             kind = "text" if p.name.endswith(TEXT_SUFFIXES) else "json"
             sources.append(Source(arg, p, kind))
         elif p.exists():

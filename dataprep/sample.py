@@ -52,3 +52,30 @@ class Sample:
 def article(role: str) -> str:
     """`a user`, `an assistant`, `an observation`: for messages."""
     return f"{'an' if role[:1] in 'aeio' else 'a'} {role}"
+
+
+def answers(sample: Sample) -> list[Turn]:
+    """The turns the model learns to write: assistant turns, and both sides of a pair."""
+    found = [t for t in sample.messages if t.role == ASSISTANT and t.known]
+    if sample.kind == "dpo":
+        found.extend(t for t in sample.chosen + sample.rejected if t.role == ASSISTANT)
+    return found
+
+
+def prompts(sample: Sample) -> list[Turn]:
+    """The user turns the model reads."""
+    return [t for t in sample.messages if t.role == USER and t.known]
+
+
+def answer_for(sample: Sample, turn: Turn) -> Turn | None:
+    """The user turn a given answer responds to (the closest one before it)."""
+    if turn in sample.chosen or turn in sample.rejected:
+        users = prompts(sample)
+        return users[-1] if users else None
+    last = None
+    for t in sample.messages:
+        if t is turn:
+            return last
+        if t.role == USER and t.known:
+            last = t
+    return None

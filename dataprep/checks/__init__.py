@@ -22,6 +22,19 @@ from __future__ import annotations
 from types import ModuleType
 
 from dataprep.checks.config import column_reset, unknown_column
+from dataprep.checks.content import (
+    ai_disclaimer,
+    echo_output,
+    empty_instruction,
+    empty_output,
+    encoding_noise,
+    html_markup,
+    language_mismatch,
+    placeholder_output,
+    repetition,
+    script_content,
+    template_tokens,
+)
 from dataprep.checks.parse import (
     duplicate_key,
     invalid_json,
@@ -58,6 +71,17 @@ ALL: tuple[ModuleType, ...] = (
     prompt_mismatch,
     column_reset,
     unknown_column,
+    empty_output,
+    empty_instruction,
+    placeholder_output,
+    html_markup,
+    script_content,
+    template_tokens,
+    ai_disclaimer,
+    encoding_noise,
+    echo_output,
+    repetition,
+    language_mismatch,
 )
 
 BY_NAME: dict[str, ModuleType] = {}

@@ -1,0 +1,81 @@
+r"""An answer with an AI disclaimer or a refusal: "As an AI language model", "作为一个人工智能语言模型".
+
+Why it hurts training:
+    Distilled data carries the teacher model's identity and refusals. The fine-tuned model
+    learns to call itself a language model trained by OpenAI, to hedge, or to refuse harmless
+    requests. Persona openers such as "As an AI detective, ..." in role-play data are not
+    disclaimers and are not reported.
+
+Bad:
+    {"instruction": "Tell me a joke.", "input": "", "output": "As an AI language model, I don't have a sense of humour."}
+    {"instruction": "写一首诗。", "input": "", "output": "作为一个人工智能语言模型，我无法创作诗歌。"}
+
+Good:
+    {"instruction": "Tell me a joke.", "input": "", "output": "Why did the scarecrow win an award? He was outstanding in his field."}
+    {"instruction": "Stay in character.", "input": "", "output": "As an AI detective, I always follow the evidence."}
+
+Options:
+    None.
+
+Fix:
+    Rewrite the answer without the disclaimer (or give the real answer), or drop the record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dataprep.findings import Hit
+from dataprep.sample import Sample, answers
+from dataprep.text import snippet
+
+CODE = "CT07"
+NAME = "ai-disclaimer"
+FORMATS = ("*",)
+KINDS = ("sft", "dpo", "kto")
+
+# An AI identity alone ("I am X, an AI assistant developed by Y") is what identity data teaches;
+# it is a disclaimer when the ChatGPT phrase is used or a refusal or denial follows.
+_NEGATION = (
+    r"[^.!?\n]{0,60}?\b(?:i |it )?(?:do not|don't|does not|cannot|can't|am not able|am unable|"
+    r"have no|lack|am not capable|do not have|don't have)"
+)
+DISCLAIMER = re.compile(
+    r"\bas an? (?:ai|artificial intelligence) language model\b"
+    r"|\b(?:as|i(?:'m| am)) (?:just |only |merely )?an? (?:ai|artificial intelligence)(?:[- ]powered)?"
+    r"(?: language)? (?:model|assistant|chatbot|program)\b"
+    + _NEGATION
+    + r"|\bi(?:'m| am) (?:just |only )?an? (?:ai )?language model\b"
+    r"|\bi (?:was|am|'m) (?:trained|developed|created) by openai\b"
+    r"|\bi(?:'m| am) (?:sorry|afraid),? (?:but )?i (?:can(?:no|')t|am (?:not able|unable) to|won't) "
+    r"(?:help|assist|provide|fulfill|comply|do that|answer|generate|create|write)"
+    r"|\bi cannot (?:fulfill|comply with|help with) (?:this|that|your) request"
+    r"|\bmy (?:knowledge|training data) (?:cutoff|cut-off)"
+    r"|作为(?:一个|一名|一位|一款)?(?:人工智能|ai)?(?:语言)?模型"
+    r"|作为(?:一个|一名|一位|一款)?(?:人工智能|ai)(?:助手|程序|机器人)?[，,]\s*我(?:无法|不能|没有|并不|不具备)"
+    r"|我是(?:一个|一名|一款)?(?:由\s*openai\s*(?:训练|开发)的)?(?:人工智能)?语言模型"
+    r"|我(?:是|也是)?由\s*openai\s*(?:训练|开发)"
+    r"|(?:抱歉|对不起|很抱歉)[，,]?\s*(?:但是?)?(?:作为.{0,12}?)?我(?:无法|不能)(?:提供|回答|帮助|满足|完成|为您)",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    pass
+
+
+def check(sample: Sample, opts: Options) -> Iterator[Hit]:
+    for turn in answers(sample):
+        text = turn.content
+        if not text:
+            continue
+        match = DISCLAIMER.search(text)
+        if match is not None:
+            yield Hit(
+                turn.field,
+                f"AI disclaimer or refusal {match.group(0)!r}: {snippet(text, match.start(), match.end())}",
+                "rewrite the answer without the disclaimer, or drop the record",
+            )

@@ -1,0 +1,78 @@
+r"""An answer that repeats its prompt (or the input) instead of answering it.
+
+Why it hurts training:
+    The model learns that copying the question is an answer: it parrots prompts back. Common
+    in generated data where the generator failed and echoed its input. Tasks that ask to
+    repeat, copy or correct text (where an unchanged text can be right) are not reported.
+
+Bad:
+    {"instruction": "Explain photosynthesis.", "input": "", "output": "Explain photosynthesis."}
+    {"instruction": "Summarise the text.", "input": "Cats sleep a lot. They nap up to 16 hours a day.", "output": "Cats sleep a lot. They nap up to 16 hours a day."}
+
+Good:
+    {"instruction": "Explain photosynthesis.", "input": "", "output": "Plants turn light, water and CO2 into sugar and oxygen."}
+    {"instruction": "Correct the grammar.", "input": "She likes tea.", "output": "She likes tea."}
+
+Options:
+    min_chars: ignore answers shorter than this (a one-word prompt and answer can match by chance).
+
+Fix:
+    Write the real answer, or drop the record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dataprep.findings import Hit
+from dataprep.sample import Sample, answer_for, answers
+from dataprep.text import squash
+
+CODE = "CT09"
+NAME = "echo-output"
+FORMATS = ("*",)
+KINDS = ("sft", "dpo", "kto")
+
+COPY_TASK = re.compile(
+    r"\b(?:repeat|copy|echo|verbatim|same|correct|fix|proofread|edit|rewrite|paraphrase|"
+    r"reformat|format|capitali[sz]e|punctuat|spell|grammar|identical|unchanged)|重复|原样|照抄|"
+    r"改正|修改|纠正|改写|润色|校对|标点|格式",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    min_chars: int = 8
+
+
+def check(sample: Sample, opts: Options) -> Iterator[Hit]:
+    for turn in answers(sample):
+        answer = turn.content
+        if not answer or len(answer) < opts.min_chars:
+            continue
+        prompt = answer_for(sample, turn)
+        if prompt is None or not prompt.content:
+            continue
+        text = prompt.content
+        # The parts an echo can copy: the whole prompt, and (alpaca) instruction and input.
+        parts = [text, *text.split("\n", 1)] if "\n" in text else [text]
+        # Lengths first: most answers are far longer or shorter than anything they could copy.
+        close = [p for p in parts if 0.8 * len(p) <= len(answer) <= 1.25 * len(p) + 5]
+        if not close:
+            continue
+        target = squash(answer)
+        if len(target) < opts.min_chars:
+            continue
+        for part in close:
+            if squash(part) == target:
+                if COPY_TASK.search(text):
+                    return
+                yield Hit(
+                    turn.field,
+                    f"the answer repeats the prompt: {answer[:60]!r}",
+                    "write the real answer, or drop the record",
+                )
+                break

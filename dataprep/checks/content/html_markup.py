@@ -1,0 +1,97 @@
+r"""HTML tags or entities left in the text (`<div>`, `<br>`, `&nbsp;`, `&lt;nooutput&gt;`).
+
+Why it hurts training:
+    Scraped and machine-translated data keeps the markup of the page it came from; the model
+    learns to write `<p>` and `&quot;` in plain-text answers. Markup the task asks for (an
+    instruction about HTML) and markup inside code blocks is content, not residue, and is not
+    reported; neither are generics like `List<int>`, comparisons like `a < b > c`, the media
+    placeholders `<image>`, `<video>`, `<audio>`, or tool results (a fetched page is data).
+
+Bad:
+    {"instruction": "Name a colour.", "input": "", "output": "<p>Blue is a colour.</p>"}
+    {"instruction": "输出“你好”。", "input": "", "output": "&lt;nooutput&gt;"}
+
+Good:
+    {"instruction": "Write an HTML paragraph that says hi.", "input": "", "output": "<p>Hi</p>"}
+    {"instruction": "Declare a list in Java.", "input": "", "output": "Use List<Integer> xs = new ArrayList<>();"}
+
+Options:
+    allow_when_asked: skip a record whose prompt mentions HTML, XML, markup or web pages.
+
+Fix:
+    Strip the markup to text and unescape the entities (`dataprep clean` does both, outside code).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dataprep.findings import Hit
+from dataprep.sample import Sample, prompts
+from dataprep.text import snippet, without_code
+
+CODE = "CT04"
+NAME = "html-markup"
+FORMATS = ("*",)
+KINDS = ("*",)
+
+TAG_NAMES = (
+    "a|abbr|address|article|aside|b|blockquote|body|br|button|canvas|caption|center|cite|"
+    "code|col|colgroup|dd|del|details|div|dl|dt|em|figcaption|figure|font|footer|form|h[1-6]|"
+    "head|header|hr|html|i|iframe|img|input|ins|kbd|label|li|link|main|mark|meta|nav|noscript|"
+    "ol|option|p|picture|pre|q|samp|section|select|small|source|span|strong|style|sub|summary|"
+    "sup|svg|table|tbody|td|textarea|tfoot|th|thead|time|title|tr|u|ul|var|script"
+)
+# `(?<![\w<])<`: a tag does not follow an identifier, so `List<a>` is a generic, not a link.
+TAG = re.compile(
+    rf"(?<![\w<])</?(?:{TAG_NAMES})(?:\s+[a-zA-Z_:][-\w:.]*(?:\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s<>]+))?)*\s*/?>",
+    re.I,
+)
+ENTITY = re.compile(
+    r"&(?:#\d{1,7}|#[xX][0-9a-fA-F]{1,6}|nbsp|lt|gt|amp|quot|apos|hellip|mdash|ndash|rsquo|lsquo|"
+    r"rdquo|ldquo|copy|reg|trade|middot|bull|times|divide|euro|pound|yen|laquo|raquo|deg|"
+    r"plusmn|frac12|para|sect|shy|ensp|emsp|thinsp|zwj|zwnj);"
+)
+ASKED = re.compile(
+    r"html|xml|xhtml|svg|markup|web ?page|website|\btags?\b|css|jsx|dom\b|react|vue|angular|"
+    r"bootstrap|jquery|javascript|markdown|entity|entities|escape|php|\bweb\b|browser|front-?end|"
+    r"网页|标签|前端|超文本|网站",
+    re.I,
+)
+# Turns whose text the model writes or reads as language; tool calls and tool results carry
+# raw data (a fetched page) that is content, not residue.
+TEXT_ROLES = ("user", "assistant", "system")
+
+
+@dataclass(frozen=True)
+class Options:
+    allow_when_asked: bool = True
+
+
+def asked_for_markup(sample: Sample) -> bool:
+    return any(t.content and ASKED.search(t.content) for t in prompts(sample)) or bool(
+        sample.system and ASKED.search(sample.system)
+    )
+
+
+def check(sample: Sample, opts: Options) -> Iterator[Hit]:
+    if opts.allow_when_asked and asked_for_markup(sample):
+        return
+    for turn in sample.messages + sample.chosen + sample.rejected:
+        text = turn.content
+        if not text or ("<" not in text and "&" not in text) or turn.role not in TEXT_ROLES:
+            continue
+        plain = without_code(text)
+        match = TAG.search(plain) if "<" in plain else None
+        kind = "HTML tag"
+        if match is None and "&" in plain:
+            match = ENTITY.search(plain)
+            kind = "HTML entity"
+        if match is not None:
+            yield Hit(
+                turn.field,
+                f"{kind} {match.group(0)!r} in the text: {snippet(text, match.start(), match.end())}",
+                "strip the markup to plain text and unescape entities (dataprep clean does it)",
+            )

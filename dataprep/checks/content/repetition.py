@@ -1,0 +1,90 @@
+r"""A degenerate loop: the same line, sentence or phrase repeated over and over.
+
+Why it hurts training:
+    Generated data sometimes ran until the length limit while looping ("I hope this helps! I
+    hope this helps! ..."). Training on it teaches the model exactly the failure it should
+    avoid: repeating itself until it is cut off.
+
+Bad:
+    {"instruction": "Say something nice.", "input": "", "output": "You are great. You are great. You are great. You are great. You are great. You are great."}
+    {"instruction": "写一句祝福。", "input": "", "output": "祝你快乐！祝你快乐！祝你快乐！祝你快乐！祝你快乐！祝你快乐！祝你快乐！"}
+
+Good:
+    {"instruction": "List three fruits.", "input": "", "output": "1. Apple\n2. Banana\n3. Cherry"}
+
+Options:
+    min_repeats: how many times a unit must repeat back to back.
+    min_unit: the shortest repeated unit, in characters.
+
+Fix:
+    Cut the answer before the loop starts (and check it still answers), or drop the record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+
+from dataprep.findings import Hit
+from dataprep.sample import Sample, answers
+
+CODE = "CT10"
+NAME = "repetition"
+FORMATS = ("*",)
+KINDS = ("sft", "dpo", "kto", "pretrain")
+
+_SENTENCE = re.compile(r"(?<=[.!?。！？；;\n])\s*")
+_LETTER = re.compile(r"[^\W\d_]")
+
+
+@dataclass(frozen=True)
+class Options:
+    min_repeats: int = 4
+    min_unit: int = 4
+
+
+def _loop(text: str, opts: Options) -> str | None:
+    """The repeated unit, if the text loops."""
+    if len(text) < opts.min_unit * opts.min_repeats:
+        return None
+    # A loop that runs to the end of the text: its tail occurs again and again (cheap, in C).
+    # Non-overlapping counts of a 6-char tail undercount short periods, hence the lower bar.
+    if text.count(text[-6:]) >= max(2, opts.min_repeats - 1):
+        match = _tail_pattern(opts.min_unit, opts.min_repeats).search(text[-1500:])
+        if match and _wordy(match.group(1)):
+            return match.group(1)
+    # Sentences or lines repeated anywhere.
+    if len(text) >= 60:
+        units = [u for u in _SENTENCE.split(text) if len(u.strip()) >= opts.min_unit]
+        if len(units) >= opts.min_repeats:
+            unit, count = Counter(u.strip() for u in units).most_common(1)[0]
+            if count >= opts.min_repeats and count * 2 >= len(units) and _wordy(unit):
+                return unit
+    return None
+
+
+@cache
+def _tail_pattern(min_unit: int, min_repeats: int) -> re.Pattern[str]:
+    return re.compile(rf"(.{{{min_unit},120}}?)(?:\s*\1){{{min_repeats - 1},}}\s*$", re.S)
+
+
+def _wordy(unit: str) -> bool:
+    """At least two letters: table borders (`+----+`) and digit runs are not loops."""
+    return len(_LETTER.findall(unit)) >= 2
+
+
+def check(sample: Sample, opts: Options) -> Iterator[Hit]:
+    for turn in answers(sample):
+        text = turn.content
+        if not text:
+            continue
+        unit = _loop(text, opts)
+        if unit is not None:
+            yield Hit(
+                turn.field,
+                f"the answer loops on {unit.strip()[:50]!r}",
+                "cut the answer before the loop, or drop the record",
+            )

@@ -1,0 +1,68 @@
+r"""Script or style content in the text: `<script>`, `<style>`, `onerror=` handlers, `javascript:` URLs.
+
+Why it hurts training:
+    It is the worst kind of scrape residue: the model learns to emit executable markup in
+    plain answers, and a report or UI that shows the data can run it. Code the task asks for
+    (a JavaScript question) and code inside code blocks is not reported.
+
+Bad:
+    {"instruction": "Say hi.", "input": "", "output": "Hi!<script>track()</script>"}
+    {"instruction": "Describe the image.", "input": "", "output": "<img src=x onerror=alert(1)> A cat."}
+
+Good:
+    {"instruction": "Write a JavaScript alert.", "input": "", "output": "```html\n<script>alert('hi')</script>\n```"}
+
+Options:
+    allow_when_asked: skip a record whose prompt mentions HTML, JavaScript, CSS or web pages.
+
+Fix:
+    Drop the script and style blocks and the handlers (`dataprep clean` does it), or the record.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dataprep.checks.content.html_markup import TEXT_ROLES, asked_for_markup
+from dataprep.findings import Hit
+from dataprep.sample import Sample
+from dataprep.text import snippet, without_code
+
+CODE = "CT05"
+NAME = "script-content"
+FORMATS = ("*",)
+KINDS = ("*",)
+
+SCRIPT = re.compile(
+    r"<\s*(?:script|style)\b|<[a-z][^<>]*\son[a-z]{3,20}\s*=|\bjavascript\s*:|\bvbscript\s*:",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Options:
+    allow_when_asked: bool = True
+
+
+def check(sample: Sample, opts: Options) -> Iterator[Hit]:
+    asked = None
+    for turn in sample.messages + sample.chosen + sample.rejected:
+        text = turn.content
+        if not text or turn.role not in TEXT_ROLES:
+            continue
+        if "<" not in text and "script" not in text.lower():
+            continue
+        match = SCRIPT.search(without_code(text))
+        if match is None:
+            continue
+        if asked is None:
+            asked = opts.allow_when_asked and asked_for_markup(sample)
+        if asked:
+            return
+        yield Hit(
+            turn.field,
+            f"script content {match.group(0)!r}: {snippet(text, match.start(), match.end())}",
+            "remove script/style blocks and event handlers (dataprep clean does it)",
+        )

@@ -1,0 +1,54 @@
+"""Small, fast text helpers shared by the content checks and the cleaner.
+
+Everything here runs on every answer of every record, so each helper does its work in C
+(str methods, compiled regexes) and bails out early on the common clean case.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+_ZW_TABLE = str.maketrans("", "", ZERO_WIDTH)
+_SPACE = re.compile(r"\s+")
+_FENCE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.S)
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_LATIN = re.compile(r"[A-Za-z]")
+
+
+def is_blank(text: str | None) -> bool:
+    """None, empty, whitespace or zero-width characters only."""
+    if not text:
+        return True
+    if not text.isspace() and not any(c in text for c in ZERO_WIDTH):
+        return False
+    return not text.translate(_ZW_TABLE).strip()
+
+
+def squash(text: str) -> str:
+    """Case-, width- and whitespace-insensitive form, for comparing texts."""
+    return _SPACE.sub(" ", unicodedata.normalize("NFKC", text.translate(_ZW_TABLE))).strip().lower()
+
+
+def without_code(text: str) -> str:
+    """The text with fenced and inline code replaced by spaces (offsets kept)."""
+    if "`" not in text:
+        return text
+    return _FENCE.sub(lambda m: " " * len(m.group(0)), text)
+
+
+def cjk_share(text: str, limit: int = 2000) -> tuple[int, int]:
+    """(CJK characters, Latin letters) in the first `limit` characters."""
+    head = text[:limit]
+    if head.isascii():
+        return 0, len(_LATIN.findall(head))
+    return len(_CJK.findall(head)), len(_LATIN.findall(head))
+
+
+def snippet(text: str, start: int, end: int, width: int = 30) -> str:
+    """The match with a little context, on one line, for messages."""
+    left = max(0, start - width)
+    right = min(len(text), end + width)
+    body = text[left:right].replace("\n", "\\n").replace("\r", "\\r")
+    return ("…" if left else "") + body + ("…" if right < len(text) else "")
