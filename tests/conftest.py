@@ -15,6 +15,13 @@ SHARED = ROOT.parent / "shared"
 LLAMAFACTORY = SHARED / "corpus" / "llamafactory"
 REALWORLD = SHARED / "corpus" / "realworld"
 
+# Parse, structure and LLaMA-Factory rules: what reader and format tests are about.
+STRUCTURAL = (
+    "invalid-json,invalid-utf8,not-an-object,unknown-format,missing-field,wrong-type,"
+    "mixed-format,json-array-file,duplicate-key,empty-conversation,invalid-role,role-order,"
+    "no-final-response,prompt-mismatch,column-reset,unknown-column"
+)
+
 needs_shared = pytest.mark.skipif(
     not LLAMAFACTORY.is_dir(), reason="../shared/corpus is not present (only in CI and sessions)"
 )

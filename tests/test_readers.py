@@ -14,7 +14,7 @@ import pytest
 
 from dataprep import readers
 from dataprep.records import UNPARSED
-from tests.conftest import write_lines
+from tests.conftest import STRUCTURAL, write_lines
 
 GOOD = '{"instruction": "Name a prime number.", "output": "7"}'
 
@@ -26,6 +26,8 @@ def records(path) -> list:
 
 
 def lint_json(cli, *args):
+    if "--select" not in args:
+        args = (*args, "--select", STRUCTURAL)
     code, out, err = cli("lint", *args, "--format", "json")
     return code, [json.loads(line) for line in out.splitlines()], err
 
@@ -133,7 +135,7 @@ def test_directory_reads_data_files_recursively_in_order(cli, tmp_path):
     write_lines(tmp_path / "a.jsonl", [GOOD, '{"instruction": "x"}'])
     (tmp_path / "dataset_info.json").write_text("{}")  # config, not data
     (tmp_path / "readme.txt").write_text("not data")
-    code, out, _ = cli("lint", tmp_path, "--format", "parsable")
+    code, out, _ = cli("lint", tmp_path, "--format", "parsable", "--select", STRUCTURAL)
     assert code == 1
     assert (
         out
@@ -177,7 +179,7 @@ def test_truncated_gzip_reports_records_before_the_damage(cli, tmp_path):
     packed = gzip.compress(body)
     path = tmp_path / "d.jsonl.gz"
     path.write_bytes(packed[: len(packed) * 2 // 3])
-    code, out, err = cli("lint", path, "--format", "json")
+    code, out, err = cli("lint", path, "--format", "json", "--select", STRUCTURAL)
     assert code == 2
     assert "damaged or truncated" in err and "Traceback" not in err
     lines = [json.loads(line)["line"] for line in out.splitlines()]
@@ -240,7 +242,7 @@ def test_text_files_are_one_record_per_line(tmp_path):
 def test_stdin(cli, monkeypatch, tmp_path):
     data = (GOOD + "\n" + '{"instruction": "x"}' + "\n").encode()
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(io.BytesIO(data))))
-    code, out, _ = cli("lint", "-", "--format", "parsable")
+    code, out, _ = cli("lint", "-", "--format", "parsable", "--select", STRUCTURAL)
     assert code == 1
     assert out == "<stdin>:2:output: [error] no 'output': nothing to learn (PA05 missing-field)\n"
 

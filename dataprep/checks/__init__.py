@@ -22,6 +22,12 @@ from __future__ import annotations
 from types import ModuleType
 
 from dataprep.checks.config import column_reset, unknown_column
+from dataprep.checks.consistency import (
+    conflicting_duplicate,
+    exact_duplicate,
+    near_duplicate,
+    style_inconsistent,
+)
 from dataprep.checks.content import (
     ai_disclaimer,
     echo_output,
@@ -82,6 +88,10 @@ ALL: tuple[ModuleType, ...] = (
     echo_output,
     repetition,
     language_mismatch,
+    exact_duplicate,
+    near_duplicate,
+    conflicting_duplicate,
+    style_inconsistent,
 )
 
 BY_NAME: dict[str, ModuleType] = {}

@@ -1,0 +1,1 @@
+"""Consistency checks across records: duplicates, conflicting answers, answer styles."""

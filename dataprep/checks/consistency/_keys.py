@@ -1,0 +1,37 @@
+"""Stable content keys of a Sample, shared by the duplicate checks."""
+
+from __future__ import annotations
+
+import hashlib
+
+from dataprep.sample import ANSWER_ROLES, Sample
+
+
+def _norm(text: str | None) -> str:
+    return " ".join(text.split()) if text else ""
+
+
+def _digest(parts: list[str]) -> bytes:
+    return hashlib.blake2b("\x1f".join(parts).encode("utf-8", "replace"), digest_size=12).digest()
+
+
+def record_key(sample: Sample) -> bytes:
+    """Everything training sees of the record, whitespace-normalised."""
+    parts = [_norm(sample.system)]
+    for group in (sample.messages, sample.chosen, sample.rejected):
+        parts.extend(f"{t.role}\x1e{_norm(t.content)}" for t in group)
+        parts.append("\x1d")
+    return _digest(parts)
+
+
+def prompt_and_answer(sample: Sample) -> tuple[bytes, bytes] | None:
+    """(key of everything before the last answer, key of the last answer), case-insensitive."""
+    turns = sample.messages
+    last = len(turns) - 1
+    while last >= 0 and turns[last].role not in ANSWER_ROLES:
+        last -= 1
+    if last < 1:
+        return None
+    prompt = [_norm(sample.system).lower()]
+    prompt.extend(f"{t.role}\x1e{_norm(t.content).lower()}" for t in turns[:last])
+    return _digest(prompt), _digest([_norm(turns[last].content).lower()])

@@ -1,0 +1,190 @@
+r"""A record nearly identical to an earlier one (a few words, punctuation or case changed).
+
+Why it hurts training:
+    Near-duplicates weigh like exact ones: templated generations, the same answer with one
+    word swapped, a question asked twice with different punctuation. They crowd out diversity
+    and make the model memorise the repeated phrasing. Detected with MinHash over character
+    5-grams of the prompt and answer, and LSH to find candidate pairs.
+
+Bad:
+    {"instruction": "Give three tips for staying healthy.", "input": "", "output": "1. Eat a balanced diet with plenty of fruit and vegetables. 2. Exercise regularly. 3. Get enough sleep."}
+    {"instruction": "Give 3 tips for staying healthy.", "input": "", "output": "1. Eat a balanced diet with plenty of fruit and vegetables. 2. Exercise regularly. 3. Get enough sleep!"}
+
+Good:
+    {"instruction": "Give three tips for staying healthy.", "input": "", "output": "1. Eat a balanced diet with plenty of fruit and vegetables. 2. Exercise regularly. 3. Get enough sleep."}
+    {"instruction": "Give three tips for saving money.", "input": "", "output": "1. Track what you spend each week. 2. Cook at home instead of eating out. 3. Cancel unused subscriptions."}
+
+Options:
+    threshold: the estimated Jaccard similarity of 5-gram sets at which two records are
+        near-duplicates.
+    min_chars: ignore records whose text is shorter than this (they match by chance).
+
+Fix:
+    Keep one of the two (or rewrite one so it adds something new).
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from dataprep.findings import Hit, Where
+from dataprep.sample import Sample, answers, prompts
+
+CODE = "DU02"
+NAME = "near-duplicate"
+FORMATS = ("*",)
+KINDS = ("*",)
+
+PERMUTATIONS = 32
+BANDS = 8  # 8 bands of 4 rows: a pair with Jaccard 0.8 is a candidate with p = 0.985
+ROWS = PERMUTATIONS // BANDS
+BATCH = 4096
+SHINGLE = 5
+PROMPT_CHARS, ANSWER_CHARS = 200, 400
+_MASK = np.uint64(0xFFFFFFFF)
+_rng = np.random.default_rng(20241127)  # fixed: signatures must agree across processes
+# Multiply-shift hashing: random odd 64-bit multipliers; the product wraps modulo 2**64 and the
+# high 32 bits are the permuted value (without the wrap the order would be preserved).
+_A = (_rng.integers(0, 2**63, PERMUTATIONS, dtype=np.uint64) << np.uint64(1)) | np.uint64(1)
+_B = _rng.integers(0, 2**63, PERMUTATIONS, dtype=np.uint64)
+_P = np.uint64(1_000_003)
+
+
+@dataclass(frozen=True)
+class Options:
+    threshold: float = 0.8
+    min_chars: int = 40
+
+
+def _text(sample: Sample) -> str:
+    prompt = " ".join((t.content or "") for t in prompts(sample))[:PROMPT_CHARS]
+    answer = " ".join((t.content or "") for t in answers(sample))[:ANSWER_CHARS]
+    return " ".join(f"{prompt} {answer}".lower().split())
+
+
+MIN_INDEX_CHARS = 20  # shorter texts never enter the index
+FLOOR = 0.5  # pairs below this are not kept; the threshold option is applied in finish
+
+
+def new_state(ctx) -> dict:
+    return {
+        "pending": [],  # (text, line, index) waiting for the next batch
+        "signatures": [],  # one (n, PERMUTATIONS) uint32 array per processed batch
+        "where": [],  # (line, index) of every processed record, in order
+        "texts": [],  # hash of each processed text: exact copies are exact-duplicate's
+        "lengths": [],  # length of each processed text
+        "buckets": {},  # (band, band bytes) -> position of the first record in that bucket
+        "pairs": [],  # (position, earlier position, estimated similarity)
+    }
+
+
+def observe(state: dict, record, sample) -> None:
+    if sample is None:
+        return
+    state["pending"].append((_text(sample), sample.line, sample.index))
+    if len(state["pending"]) >= BATCH:
+        _flush(state)
+
+
+def _signatures(texts: list[str]) -> np.ndarray:
+    """MinHash signatures of character 5-gram sets, for a batch of texts at once."""
+    signatures = np.full((len(texts), PERMUTATIONS), 0xFFFFFFFF, dtype=np.uint32)
+    lengths = np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts))
+    codes = np.frombuffer("".join(texts).encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    count = len(codes) - SHINGLE + 1
+    if count <= 0:
+        return signatures
+    h = np.zeros(count, dtype=np.uint64)
+    for j in range(SHINGLE):
+        h = h * _P + codes[j : j + count]  # wraps modulo 2**64, which is fine for hashing
+    h = (h ^ (h >> np.uint64(29))) & _MASK
+    # Which text each 5-gram starts in, and whether it ends in the same text.
+    owner = np.repeat(np.arange(len(texts)), lengths)
+    valid = owner[:count] == owner[SHINGLE - 1 : SHINGLE - 1 + count]
+    h, owner = h[valid], owner[:count][valid]
+    if len(h) == 0:
+        return signatures
+    starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])
+    permuted = ((h[:, None] * _A[None, :] + _B[None, :]) >> np.uint64(32)).astype(np.uint32)
+    signatures[owner[starts]] = np.minimum.reduceat(permuted, starts, axis=0)
+    return signatures
+
+
+def _flush(state: dict) -> None:
+    pending = state["pending"]
+    if not pending:
+        return
+    state["pending"] = []
+    texts = [text for text, _, _ in pending]
+    _index(
+        state,
+        _signatures(texts),
+        [(line, index) for _, line, index in pending],
+        [zlib.crc32(t.encode()) << 20 | len(t) for t in texts],  # stable across processes
+        [len(t) for t in texts],
+    )
+
+
+def _index(state: dict, signatures: np.ndarray, where: list, texts: list, lengths: list) -> None:
+    """Add processed records to the LSH buckets, keeping verified similar pairs."""
+    base = len(state["where"])
+    state["signatures"].append(signatures)
+    state["where"].extend(where)
+    state["texts"].extend(texts)
+    state["lengths"].extend(lengths)
+    every = None
+    buckets = state["buckets"]
+    bands = signatures.reshape(len(signatures), BANDS, ROWS)
+    for i in range(len(signatures)):
+        if lengths[i] < MIN_INDEX_CHARS:
+            continue
+        position = base + i
+        row = bands[i]
+        candidates = set()
+        for band in range(BANDS):
+            key = (band, row[band].tobytes())
+            first = buckets.setdefault(key, position)
+            if first != position:
+                candidates.add(first)
+        candidates = {c for c in candidates if state["texts"][c] != texts[i]}
+        if not candidates:
+            continue
+        if every is None:
+            every = np.concatenate(state["signatures"])
+        best, similarity = max(
+            ((c, float(np.mean(every[c] == signatures[i]))) for c in candidates),
+            key=lambda pair: (pair[1], -pair[0]),
+        )
+        if similarity >= FLOOR:
+            state["pairs"].append((position, best, similarity))
+
+
+def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
+    """Replay b's records into a's index: pairs inside b and across a and b are both found."""
+    lines, records = offset
+    _flush(a)
+    _flush(b)
+    if b["signatures"]:
+        where = [(line + lines, index + records) for line, index in b["where"]]
+        _index(a, np.concatenate(b["signatures"]), where, b["texts"], b["lengths"])
+    return a
+
+
+def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
+    _flush(state)
+    lengths = state["lengths"]
+    for position, earlier, similarity in sorted(state["pairs"]):
+        if similarity < opts.threshold or min(lengths[position], lengths[earlier]) < opts.min_chars:
+            continue
+        line, index = state["where"][position]
+        first_line = state["where"][earlier][0]
+        yield Hit(
+            None,
+            f"nearly the same record as line {first_line} (~{similarity:.0%} similar)",
+            f"keep one of this record and line {first_line}, or make this one say something new",
+            Where(ctx.path, line, index),
+        )
