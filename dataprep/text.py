@@ -13,8 +13,6 @@ ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
 _ZW_TABLE = str.maketrans("", "", ZERO_WIDTH)
 _SPACE = re.compile(r"\s+")
 _FENCE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.S)
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_LATIN = re.compile(r"[A-Za-z]")
 
 
 def is_blank(text: str | None) -> bool:
@@ -38,12 +36,20 @@ def without_code(text: str) -> str:
     return _FENCE.sub(lambda m: " " * len(m.group(0)), text)
 
 
+_NOT_LETTERS = bytes(c for c in range(128) if not chr(c).isalpha())
+
+
 def cjk_share(text: str, limit: int = 2000) -> tuple[int, int]:
-    """(CJK characters, Latin letters) in the first `limit` characters."""
+    """(wide characters, ASCII letters) in the first `limit` characters, counted in C.
+
+    Wide characters are those of 3 or more UTF-8 bytes: CJK ideographs and punctuation (an
+    accented Latin letter counts half), which is what telling Chinese from English needs.
+    """
     head = text[:limit]
+    letters = len(head.encode("ascii", "ignore").translate(None, _NOT_LETTERS))
     if head.isascii():
-        return 0, len(_LATIN.findall(head))
-    return len(_CJK.findall(head)), len(_LATIN.findall(head))
+        return 0, letters
+    return (len(head.encode("utf-8", "replace")) - len(head)) // 2, letters
 
 
 def snippet(text: str, start: int, end: int, width: int = 30) -> str:

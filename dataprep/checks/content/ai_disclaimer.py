@@ -36,30 +36,54 @@ NAME = "ai-disclaimer"
 FORMATS = ("*",)
 KINDS = ("sft", "dpo", "kto")
 
-# An AI identity alone ("I am X, an AI assistant developed by Y") is what identity data teaches;
-# it is a disclaimer when the ChatGPT phrase is used or a refusal or denial follows.
-_NEGATION = (
-    r"[^.!?\n]{0,60}?\b(?:i |it )?(?:do not|don't|does not|cannot|can't|am not able|am unable|"
-    r"have no|lack|am not capable|do not have|don't have)"
-)
-DISCLAIMER = re.compile(
-    r"\bas an? (?:ai|artificial intelligence) language model\b"
-    r"|\b(?:as|i(?:'m| am)) (?:just |only |merely )?an? (?:ai|artificial intelligence)(?:[- ]powered)?"
-    r"(?: language)? (?:model|assistant|chatbot|program)\b"
-    + _NEGATION
-    + r"|\bi(?:'m| am) (?:just |only )?an? (?:ai )?language model\b"
-    r"|\bi (?:was|am|'m) (?:trained|developed|created) by openai\b"
-    r"|\bi(?:'m| am) (?:sorry|afraid),? (?:but )?i (?:can(?:no|')t|am (?:not able|unable) to|won't) "
+# Patterns are lower case and run on the lowered text, in windows around cheap anchors.
+ALWAYS = re.compile(
+    r"as an? (?:ai|artificial intelligence) language model"
+    r"|i(?:'m| am) (?:just |only )?an? (?:ai )?language model"
+    r"|i (?:was|am|'m) (?:trained|developed|created) by openai"
+    r"|i(?:'m| am) (?:sorry|afraid),? (?:but )?i (?:can(?:no|')t|am (?:not able|unable) to|won't) "
     r"(?:help|assist|provide|fulfill|comply|do that|answer|generate|create|write)"
-    r"|\bi cannot (?:fulfill|comply with|help with) (?:this|that|your) request"
-    r"|\bmy (?:knowledge|training data) (?:cutoff|cut-off)"
+    r"|i cannot (?:fulfill|comply with|help with) (?:this|that|your) request"
+    r"|my (?:knowledge|training data) (?:cutoff|cut-off)"
     r"|作为(?:一个|一名|一位|一款)?(?:人工智能|ai)?(?:语言)?模型"
     r"|作为(?:一个|一名|一位|一款)?(?:人工智能|ai)(?:助手|程序|机器人)?[，,]\s*我(?:无法|不能|没有|并不|不具备)"
     r"|我是(?:一个|一名|一款)?(?:由\s*openai\s*(?:训练|开发)的)?(?:人工智能)?语言模型"
     r"|我(?:是|也是)?由\s*openai\s*(?:训练|开发)"
-    r"|(?:抱歉|对不起|很抱歉)[，,]?\s*(?:但是?)?(?:作为.{0,12}?)?我(?:无法|不能)(?:提供|回答|帮助|满足|完成|为您)",
-    re.I,
+    r"|(?:抱歉|对不起|很抱歉)[，,]?\s*(?:但是?)?(?:作为.{0,12}?)?我(?:无法|不能)(?:提供|回答|帮助|满足|完成|为您)"
 )
+# An AI identity alone ("I am X, an AI assistant developed by Y") is what identity data teaches;
+# it is a disclaimer when a refusal or denial follows it.
+IDENTITY = re.compile(
+    r"(?:as|i(?:'m| am)) (?:just |only |merely )?an? (?:ai|artificial intelligence)(?:[- ]powered)?"
+    r"(?: language)? (?:model|assistant|chatbot|program)\b"
+)
+NEGATIONS = (
+    "do not", "don't", "does not", "cannot", "can't", "not able", "unable", "have no", "lack",
+    "not capable",
+)  # fmt: skip
+DISCLAIMER = ALWAYS  # the pattern users may want to reuse
+
+
+def _find(lower: str, start: int) -> tuple[int, int] | None:
+    end = start + 260
+    match = ALWAYS.search(lower, start, end)
+    if match:
+        return match.start(), match.end()
+    match = IDENTITY.search(lower, start, end)
+    if match:
+        after = lower[match.end() : match.end() + 80]
+        after = after.split(".", 1)[0]
+        if any(n in after for n in NEGATIONS):
+            return match.start(), match.end() + len(after)
+    return None
+
+
+# Every pattern contains one of these: a few substring tests decide for most answers.
+ANCHORS = (
+    "ai ", "ai,", "ai-", "artificial intelligence", "language model", "openai", "sorry",
+    "afraid", "cannot", "can't", "cutoff", "cut-off", "i do not have", "i don't have",
+    "作为", "模型", "抱歉", "对不起", "我是",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -67,15 +91,31 @@ class Options:
     pass
 
 
+def _windows(lower: str) -> list[int]:
+    """Where to look: around each anchor (the longest pattern spans ~200 characters)."""
+    starts = []
+    for anchor in ANCHORS:
+        at = lower.find(anchor)
+        while at >= 0 and len(starts) < 32:
+            starts.append(max(0, at - 120))
+            at = lower.find(anchor, at + 1)
+    return sorted(set(starts))
+
+
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:
     for turn in answers(sample):
         text = turn.content
         if not text:
             continue
-        match = DISCLAIMER.search(text)
-        if match is not None:
+        lower = text.lower()
+        span = None
+        for start in _windows(lower):
+            span = _find(lower, start)
+            if span:
+                break
+        if span is not None:
             yield Hit(
                 turn.field,
-                f"AI disclaimer or refusal {match.group(0)!r}: {snippet(text, match.start(), match.end())}",
+                f"AI disclaimer or refusal {text[span[0] : span[1]]!r}: {snippet(text, *span)}",
                 "rewrite the answer without the disclaimer, or drop the record",
             )

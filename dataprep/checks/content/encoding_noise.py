@@ -38,6 +38,7 @@ KINDS = ("*",)
 _CONT = "\u0080-\u00bf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014\u2018\u2019\u201a\u201c\u201d\u201e\u2020\u2021\u2022\u2026\u2030\u2039\u203a\u20ac\u2122"
 # UTF-8 read as Latin-1/cp1252: a lead byte (Â Ã, or â..ï) followed by continuation bytes.
 MOJIBAKE = re.compile(f"[\u00c2\u00c3][{_CONT}]|[\u00e2-\u00ef][{_CONT}]{{2}}")
+LEAD = re.compile("[\u00c2\u00c3\u00e2-\u00ef]")
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 ZW = re.compile(f"[{ZERO_WIDTH}]")
 
@@ -54,10 +55,13 @@ def _find(text: str, opts: Options) -> tuple[str, re.Match[str]] | None:
     if "\ufffd" in text:
         i = text.index("\ufffd")
         return "U+FFFD replacement character", re.compile("\ufffd+").search(text, i)  # type: ignore[return-value]
-    for what, pattern in (("mojibake", MOJIBAKE), ("control character", CONTROL)):
-        match = pattern.search(text)
+    if LEAD.search(text):  # a one-class scan before the full mojibake pattern
+        match = MOJIBAKE.search(text)
         if match:
-            return what, match
+            return "mojibake", match
+    match = CONTROL.search(text)
+    if match:
+        return "control character", match
     if opts.zero_width:
         match = ZW.search(text)
         if match:

@@ -77,8 +77,7 @@ def asked_for_markup(sample: Sample) -> bool:
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:
-    if opts.allow_when_asked and asked_for_markup(sample):
-        return
+    asked = None  # decided only when something is found: most records have no markup at all
     for turn in sample.messages + sample.chosen + sample.rejected:
         text = turn.content
         if not text or ("<" not in text and "&" not in text) or turn.role not in TEXT_ROLES:
@@ -90,6 +89,10 @@ def check(sample: Sample, opts: Options) -> Iterator[Hit]:
             match = ENTITY.search(plain)
             kind = "HTML entity"
         if match is not None:
+            if asked is None:
+                asked = opts.allow_when_asked and asked_for_markup(sample)
+            if asked:
+                return
             yield Hit(
                 turn.field,
                 f"{kind} {match.group(0)!r} in the text: {snippet(text, match.start(), match.end())}",
