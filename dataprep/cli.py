@@ -103,6 +103,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     lint.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
     lint.add_argument(
+        "--baseline", metavar="FILE", help="report only findings not accepted in this baseline"
+    )
+    lint.add_argument(
+        "--write-baseline",
+        metavar="FILE",
+        help="accept every current finding: write them to FILE (by rule and record hash)",
+    )
+    lint.add_argument(
+        "--no-config",
+        action="store_true",
+        help="ignore .dataprep.yaml / [tool.dataprep] found by walking up from the data",
+    )
+    lint.add_argument(
         "--jobs",
         "-j",
         type=int,
@@ -142,7 +155,7 @@ def _split(values: str | list[str] | None) -> list[str] | None:
 
 
 def _lint(args: argparse.Namespace) -> int:
-    from dataprep import output
+    from dataprep import baseline, output, rulepack
     from dataprep.linter import PackArgs, Summary, lint_paths
     from dataprep.progress import Bar
 
@@ -181,11 +194,17 @@ def _lint(args: argparse.Namespace) -> int:
     if args.jobs < 1:
         raise DataprepError("--jobs must be at least 1")
     select, ignore = _split(args.select), _split(args.ignore)
-    pack = PackArgs(
-        args.rules, tuple(select) if select else None, tuple(ignore) if ignore else None
-    )
+    rules = args.rules
+    if rules is None and not args.no_config:
+        start = args.dataset_info or next((p for p in args.paths if p != "-"), ".")
+        found = rulepack.find_project_config(start)
+        rules = str(found) if found else None
+    pack = PackArgs(rules, tuple(select) if select else None, tuple(ignore) if ignore else None)
     pack.load()  # a bad pack fails here, before any file is read
     summary = Summary()
+    accepted = baseline.load(args.baseline) if args.baseline else None
+    if args.baseline or args.write_baseline:
+        summary.hashes = {}
     bar = Bar() if sys.stderr.isatty() and not args.no_progress else None
     findings = lint_paths(
         args.paths,
@@ -197,6 +216,16 @@ def _lint(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         progress=bar.for_file if bar else None,
     )
+    if args.write_baseline:
+        written = baseline.write(args.write_baseline, findings, summary.hashes)
+        if bar:
+            bar.close()
+        for error in summary.errors:
+            print(f"dataprep: error: {error}", file=sys.stderr)
+        print(f"wrote {written:,} findings to {args.write_baseline}", file=sys.stderr)
+        return EXIT_FAILED if summary.errors else EXIT_OK
+    if accepted is not None:
+        findings = baseline.new_only(findings, accepted, summary.hashes)
     try:
         tally = output.write(
             findings,

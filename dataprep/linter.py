@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from dataprep import dataset_info, readers
+from dataprep.baseline import record_hash
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Hit
 from dataprep.formats import Spec, normalise
@@ -54,6 +55,7 @@ class FileContext:
     stats: FileStats
     spec: Spec | None = None
     entry: dataset_info.Entry | None = None
+    hashes: dict | None = None  # (path, record index) -> content hash, for baselines
 
 
 @dataclass
@@ -63,6 +65,7 @@ class Summary:
     files: list[FileStats] = field(default_factory=list)
     errors: list[DataprepError] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # dataset_info entries not linted
+    hashes: dict | None = None  # set to {} to collect record content hashes (baselines)
 
     @property
     def records(self) -> int:
@@ -153,17 +156,21 @@ def lint_paths(
                     continue
                 kind = "text" if path.name.endswith(readers.TEXT_SUFFIXES) else "json"
                 source = readers.Source(display, path, kind)
-                units.append((FileContext(display, FileStats(display), entry.spec, entry), source))
+                stats = FileStats(display)
+                units.append(
+                    (FileContext(display, stats, entry.spec, entry, summary.hashes), source)
+                )
     if paths:
         for source in readers.expand(paths):
-            units.append((FileContext(source.display, FileStats(source.display), spec), source))
+            stats = FileStats(source.display)
+            units.append((FileContext(source.display, stats, spec, None, summary.hashes), source))
     for ctx, source in units:
         stats = ctx.stats
         summary.files.append(stats)
         size = readers.file_size(source)
         tick = progress(source.display, size) if progress else None
         try:
-            if jobs > 1 and _splittable(source, size):
+            if jobs > 1 and summary.hashes is None and _splittable(source, size):
                 yield from _lint_parallel(
                     source, ctx, plan, pack_args or PackArgs(), jobs, stats, tick
                 )
@@ -205,9 +212,12 @@ def lint_records(
     by_problem = plan.by_problem
     for_sample = plan.for_sample
     observing = [(s, state) for s, state in states if hasattr(s.module, "observe")]
+    hashes = ctx.hashes
     count = 0
     for record in records:
         count += 1
+        if hashes is not None:
+            hashes[record.source, record.index] = record_hash(record.raw)
         if record.problems:
             for problem in record.problems:
                 if problem.rule in by_problem:
@@ -244,7 +254,7 @@ def _claimer(
     beyond the 4 per key/value pair, which also rules out duplicate keys. Everything else takes
     the general path; tests/test_fast_path.py checks that both paths agree.
     """
-    if ctx.spec is not None or plan.for_format("alpaca", "sft"):
+    if ctx.spec is not None or ctx.hashes is not None or plan.for_format("alpaca", "sft"):
         return None
     if any(hasattr(s.module, "observe") for s, _ in states):
         return None

@@ -42,16 +42,39 @@ class Pack:
         return setting if setting is not None and setting.enabled else None
 
 
+PROJECT_FILES = (".dataprep.yaml", ".dataprep.yml", "pyproject.toml")
+
+
+def find_project_config(start: str | Path) -> Path | None:
+    """The nearest `.dataprep.yaml`, or `pyproject.toml` with `[tool.dataprep]`, walking up."""
+    here = Path(start).resolve()
+    if not here.is_dir():
+        here = here.parent
+    for folder in (here, *here.parents):
+        for name in PROJECT_FILES:
+            candidate = folder / name
+            if not candidate.is_file():
+                continue
+            if name != "pyproject.toml" or _toml_section(candidate) is not None:
+                return candidate
+    return None
+
+
 def load(
     path: str | Path | None = None,
     select: list[str] | None = None,
     ignore: list[str] | None = None,
 ) -> Pack:
-    """The pack at `path` (default: the bundled default pack), then --select / --ignore."""
+    """The pack at `path` (default: the bundled default pack), then --select / --ignore.
+
+    A pack or project config may carry its own `select` and `ignore` lists: a `select` given
+    here replaces the file's, an `ignore` given here adds to it.
+    """
     problems: list[str] = []
     raw: dict[str, dict] = {}
+    lists: dict[str, list[str]] = {}
     source = str(path) if path else "rules/default.yaml"
-    _merge_file(Path(path) if path else resources.rule_pack("default"), raw, problems, set())
+    _merge_file(Path(path) if path else resources.rule_pack("default"), raw, problems, set(), lists)
     settings: dict[str, Setting] = {}
     for name, entry in raw.items():
         module = checks.get(name)
@@ -61,7 +84,9 @@ def load(
     for module in checks.ALL:
         if module.NAME not in settings:
             problems.append(f"{source}: rule {module.NAME!r} is missing from the pack")
-    for flag, names in (("--select", select), ("--ignore", ignore)):
+    select = select or lists.get("select")
+    ignore = [*(lists.get("ignore") or []), *(ignore or [])]
+    for flag, names in (("select", select), ("ignore", ignore)):
         for name in names or ():
             if checks.get(name) is None:
                 problems.append(f"{flag}: unknown rule {name!r}{_suggest(name)}")
@@ -79,29 +104,68 @@ def load(
     return Pack(source, settings)
 
 
-def _merge_file(path: Path, raw: dict, problems: list[str], seen: set[Path]) -> None:
+def _toml_section(path: Path) -> dict | None:
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        try:
+            import tomli as tomllib  # type: ignore[no-redef]
+        except ModuleNotFoundError:
+            return None
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    section = data.get("tool", {}).get("dataprep")
+    return section if isinstance(section, dict) else None
+
+
+def _merge_file(
+    path: Path, raw: dict, problems: list[str], seen: set[Path], lists: dict | None = None
+) -> None:
     where = str(path)
     if path.resolve() in seen:
         problems.append(f"{where}: `extends` loops back to this file")
         return
     seen.add(path.resolve())
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        problems.append(f"{where}: cannot read ({exc.strerror})")
-        return
-    except yaml.YAMLError as exc:
-        problems.append(f"{where}: not valid YAML ({exc})")
-        return
+    if path.name == "pyproject.toml":
+        data = _toml_section(path)
+        if data is None:
+            problems.append(f"{where}: no readable [tool.dataprep] table")
+            return
+        where = f"{path} [tool.dataprep]"
+    else:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            problems.append(f"{where}: cannot read ({exc.strerror})")
+            return
+        except yaml.YAMLError as exc:
+            problems.append(f"{where}: not valid YAML ({exc})")
+            return
     if data is None:
         data = {}
     if not isinstance(data, dict):
         problems.append(f"{where}: a rule pack is a mapping with `extends` and `rules`")
         return
     for key in data:
-        if key not in ("extends", "rules"):
-            problems.append(f"{where}: unknown key {key!r} (a pack has `extends` and `rules`)")
+        if key not in ("extends", "rules", "select", "ignore"):
+            problems.append(
+                f"{where}: unknown key {key!r} (a pack has `extends`, `rules`, `select`, `ignore`)"
+            )
+    for key in ("select", "ignore"):
+        value = data.get(key)
+        if value is None:
+            continue
+        if isinstance(value, str):
+            value = [v.strip() for v in value.split(",") if v.strip()]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            problems.append(f"{where}: {key}: must be a list of rule names")
+        elif lists is not None:
+            lists[key] = value
     parent = data.get("extends")
+    if parent is None and path.resolve() != resources.rule_pack("default").resolve():
+        parent = "default"  # every pack starts from the catalogue unless it says otherwise
     if parent is not None:
         if not isinstance(parent, str):
             problems.append(f"{where}: extends: must be a pack name or a path")

@@ -39,7 +39,7 @@ def test_bad_pack_reports_every_problem(tmp_path, cli):
     problems = sorted(exc.value.problems)
     assert problems == sorted(
         [
-            f"{pack}: unknown key 'colour' (a pack has `extends` and `rules`)",
+            f"{pack}: unknown key 'colour' (a pack has `extends`, `rules`, `select`, `ignore`)",
             f"{pack}: rules.role-ordr: unknown rule (did you mean 'role-order'?)",
             f"{pack}: rules.duplicate-key.severity: 'fatal' is not one of error, warning, info",
             f"{pack}: rules.duplicate-key.enabled: must be true or false, not 'maybe'",
