@@ -1,0 +1,326 @@
+"""`dataprep clean`: apply the safe fixers, reject what cannot be fixed, account for every record.
+
+Fixers work on the record's own text values (never on roles, types, paths or tool schemas), so
+the output keeps the input's format and field order; a record no fixer touched is written back
+byte for byte. After fixing, the record is linted again with the rule pack: a remaining error
+finding rejects it under that rule's name, as does being an exact copy of an earlier record.
+Cleaning twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import orjson
+
+from dataprep import readers
+from dataprep.checks.consistency._keys import record_key
+from dataprep.checks.content import html_markup, placeholder_output, script_content
+from dataprep.checks.content.template_tokens import _pattern as token_pattern
+from dataprep.errors import DataprepError
+from dataprep.findings import Finding, Hit
+from dataprep.formats import Spec, normalise
+from dataprep.linter import Plan, _problem_findings
+from dataprep.records import UNPARSED, Record
+from dataprep.rulepack import Pack
+from dataprep.text import ZERO_WIDTH, squash
+
+# Values under these keys are structure or data, not prose: never rewritten.
+KEEP = frozenset(
+    {"from", "role", "type", "images", "image", "videos", "audios", "tools", "id", "label",
+     "loss_weight", "tool_calls", "name", "arguments", "url", "image_url", "path"}
+)  # fmt: skip
+_BLOCK_TAGS = re.compile(r"<br\s*/?>|</(?:p|div|li|tr|h[1-6]|table|ul|ol|blockquote|pre)>", re.I)
+_SCRIPT_BLOCK = re.compile(r"<(script|style)\b[^>]*>.*?(?:</\1\s*>|\Z)", re.I | re.S)
+_HANDLER = re.compile(r"\son[a-z]{3,20}\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+)", re.I)
+_JS_URL = re.compile(r"\b(?:javascript|vbscript)\s*:", re.I)
+_DOCUMENT = re.compile(r"<!doctype html|<html\b|<body\b", re.I)
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f" + ZERO_WIDTH + "]")
+_TRAILING = re.compile(r"[ \t]+$", re.M)
+_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.S)
+
+
+@dataclass
+class Report:
+    """What clean did: counts that always add up, by rule name."""
+
+    read: int = 0
+    written: int = 0
+    rejected: Counter = field(default_factory=Counter)  # rule -> records rejected under it
+    rejected_records: int = 0
+    fixed: Counter = field(default_factory=Counter)  # fixer -> records it changed
+
+    def check(self) -> None:
+        if self.read != self.written + self.rejected_records:
+            raise AssertionError(
+                f"accounting broke: read {self.read} != written {self.written} + rejected "
+                f"{self.rejected_records}"
+            )
+
+
+# --- fixers: pure, idempotent str -> str ---------------------------------------------------
+
+
+def _outside_code(text: str, fix) -> str:
+    """Apply `fix` to the text between code spans and fences, never inside them."""
+    if "`" not in text:
+        return fix(text)
+    out, last = [], 0
+    for m in _CODE.finditer(text):
+        out.append(fix(text[last : m.start()]))
+        out.append(m.group(0))
+        last = m.end()
+    out.append(fix(text[last:]))
+    return "".join(out)
+
+
+def strip_scripts(text: str) -> str:
+    text = _SCRIPT_BLOCK.sub("", text)
+    text = _HANDLER.sub("", text)
+    return _JS_URL.sub("", text)
+
+
+def strip_markup(text: str) -> str:
+    """HTML to text: a whole document goes through a real parser, fragments lose known tags."""
+    if _DOCUMENT.search(text):
+        from bs4 import BeautifulSoup
+
+        return BeautifulSoup(text, "html.parser").get_text("\n")
+    text = _BLOCK_TAGS.sub("\n", text)
+    text = html_markup.TAG.sub("", text)
+    if html_markup.ENTITY.search(text):
+        text = html.unescape(text)
+    return text
+
+
+def normalise_text(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
+    text = _CONTROL.sub("", text)
+    text = unicodedata.normalize("NFC", text)
+    return _TRAILING.sub("", text).strip()
+
+
+def fix_text(text: str, *, markup: bool, tokens: re.Pattern[str]) -> tuple[str, list[str]]:
+    """The text after every safe fixer, and the names of the rules whose problems were fixed.
+
+    The fixers run until nothing changes (unescaping `&lt;p&gt;` makes a tag that the next
+    round strips), so one clean is final: cleaning the output again changes nothing.
+    """
+    fixed: list[str] = []
+    new = text
+    for _ in range(4):
+        new, round_fixed = _fix_once(new, markup=markup, tokens=tokens)
+        if not round_fixed:
+            break
+        fixed.extend(f for f in round_fixed if f not in fixed)
+    return new, fixed
+
+
+def _fix_once(text: str, *, markup: bool, tokens: re.Pattern[str]) -> tuple[str, list[str]]:
+    fixed: list[str] = []
+    new = text
+    if markup and ("<" in new or "script" in new.lower()):
+        stripped = _outside_code(new, strip_scripts)
+        if stripped != new:
+            fixed.append(script_content.NAME)
+            new = stripped
+    if markup and ("<" in new or "&" in new):
+        stripped = _outside_code(new, strip_markup)
+        if stripped != new:
+            fixed.append(html_markup.NAME)
+            new = stripped
+    if "<" in new or "[" in new or "｜" in new:
+        stripped = _outside_code(new, lambda t: tokens.sub("", t))
+        if stripped != new:
+            fixed.append("template-tokens")
+            new = stripped
+    normal = normalise_text(new)
+    if normal != new:
+        fixed.append("whitespace-unicode")
+        new = normal
+    return new, fixed
+
+
+# --- records -------------------------------------------------------------------------------
+
+
+TOOL_ROLES = frozenset({"function_call", "observation", "tool", "function"})
+
+
+def _text_slots(obj: Any) -> Iterator[tuple[Any, Any]]:
+    """(container, key) of every prose string in a record, walked without recursion.
+
+    Tool calls and tool results are data (JSON, a fetched page), not prose: left alone.
+    """
+    stack = [obj]
+    while stack:
+        node = stack.pop()
+        if type(node) is dict and (
+            node.get("from") in TOOL_ROLES or node.get("role") in TOOL_ROLES
+        ):
+            continue
+        items = node.items() if type(node) is dict else enumerate(node)
+        for k, value in items:
+            if type(node) is dict and k in KEEP:
+                continue
+            if type(value) is str:
+                yield node, k
+            elif type(value) in (dict, list):
+                stack.append(value)
+
+
+def fix_record(obj: dict, sample, tokens: re.Pattern[str]) -> list[str]:
+    """Fix a parsed record in place; returns the fixers that changed it."""
+    markup = not html_markup.asked_for_markup(sample)
+    changed: list[str] = []
+    for node, k in _text_slots(obj):
+        new, fixes = fix_text(node[k], markup=markup, tokens=tokens)
+        if fixes:
+            node[k] = new
+            changed.extend(fixes)
+    placeholders = placeholder_output.Options().input_placeholders
+    value = obj.get("input")
+    if (
+        sample.format == "alpaca"
+        and type(value) is str
+        and value.strip()
+        and squash(value).strip(placeholder_output._STRIP) in placeholders
+    ):
+        obj["input"] = ""
+        changed.append(placeholder_output.NAME)
+    return sorted(set(changed))
+
+
+def clean(
+    paths: list[str],
+    out: BinaryIO,
+    rejects: BinaryIO | None,
+    pack: Pack,
+    *,
+    spec: Spec | None = None,
+    array: bool = False,
+) -> Report:
+    """Clean every record of `paths` into `out` (JSONL, or a JSON array), rejects as JSONL."""
+    plan = Plan(pack)
+    tokens_setting = pack.settings["template-tokens"]
+    tokens = token_pattern(tokens_setting.options.tokens)
+    report = Report()
+    seen: dict[bytes, tuple[str, int]] = {}
+    first = True
+    if array:
+        out.write(b"[")
+    for source in readers.expand(paths):
+        notes: list = []
+        for record in readers.read_source(source, None, notes):
+            report.read += 1
+            kept, reasons, fixes = _clean_one(record, plan, spec, tokens, seen)
+            if kept is None:
+                report.rejected_records += 1
+                report.rejected.update({f.name for f in reasons})
+                if rejects is not None:
+                    rejects.write(_reject_row(record, reasons))
+                continue
+            report.fixed.update(fixes)
+            report.written += 1
+            if array:
+                out.write(b"" if first else b",\n")
+            out.write(kept)
+            if not array:
+                out.write(b"\n")
+            first = False
+    if array:
+        out.write(b"]\n")
+    report.check()
+    return report
+
+
+def _clean_one(
+    record: Record, plan: Plan, spec: Spec | None, tokens, seen: dict
+) -> tuple[bytes | None, list[Finding], list[str]]:
+    errors = [
+        f
+        for p in record.problems
+        for f in _problem_findings(plan, p, record.source, record.line, record.index)
+        if f.severity == "error"
+    ]
+    if errors or record.value is UNPARSED:
+        return None, errors or _unreadable(record), []
+    obj = record.value
+    sample, problems = normalise(record, spec)
+    # A duplicated key is written back as trainers read it: the last value wins.
+    fixes = ["duplicate-key"] if any(p.rule == "duplicate-key" for p in record.problems) else []
+    if sample is not None and type(obj) is dict:
+        fixes += fix_record(obj, sample, tokens)
+        if fixes:
+            record = Record(record.source, record.line, record.index, obj, record.raw)
+            sample, problems = normalise(record, spec)
+    errors = [
+        f
+        for p in problems
+        for f in _problem_findings(plan, p, record.source, record.line, record.index)
+        if f.severity == "error"
+    ]
+    if sample is not None:
+        for setting in plan.for_sample(sample):
+            if setting.severity != "error":
+                continue
+            for hit in setting.module.check(sample, setting.options):
+                errors.append(_finding(setting, hit, record))
+    if errors:
+        return None, errors, fixes
+    if sample is not None:
+        key = record_key(sample)
+        if key in seen:
+            source, line = seen[key]
+            hit = Hit(None, f"the same record as {source}:{line}", "keep the first copy")
+            return None, [_finding(plan.pack.settings["exact-duplicate"], hit, record)], fixes
+        seen[key] = (record.source, record.line)
+    raw = record.raw.strip()
+    if fixes or b"\n" in raw:  # changed, or a pretty-printed array element: one line of JSON
+        raw = orjson.dumps(obj)
+    return raw, [], fixes
+
+
+def _finding(setting, hit: Hit, record: Record) -> Finding:
+    m = setting.module
+    return Finding(
+        record.source, record.line, record.index, m.CODE, m.NAME, "error", hit.field,
+        hit.message, hit.fix,
+    )  # fmt: skip
+
+
+def _unreadable(record: Record) -> list[Finding]:
+    return [
+        Finding(record.source, record.line, record.index, "PA01", "invalid-json", "error", None,
+                "the record could not be read", "fix the line")
+    ]  # fmt: skip
+
+
+def _reject_row(record: Record, reasons: list[Finding]) -> bytes:
+    value = record.value if record.value is not UNPARSED else record.raw.decode("utf-8", "replace")
+    row = {
+        "path": record.source,
+        "line": record.line,
+        "record": record.index,
+        "rules": sorted({f.name for f in reasons}),
+        "reasons": [f"{f.name}: {f.message}" for f in reasons],
+        "value": value,
+    }
+    return orjson.dumps(row) + b"\n"
+
+
+def open_output(path: str) -> BinaryIO:
+    target = Path(path)
+    if target.exists() and target.is_dir():
+        raise DataprepError("output is a directory", path=path, fix="name a file")
+    try:
+        return open(target, "wb")
+    except OSError as exc:
+        raise DataprepError(f"cannot write: {exc.strerror}", path=path) from None

@@ -1,0 +1,125 @@
+"""`dataprep clean`: safe fixes, rejects with reasons, exact accounting, idempotence."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dataprep.checks.content.template_tokens import Options, _pattern
+from dataprep.clean import fix_text, strip_markup
+from tests.conftest import LLAMAFACTORY, needs_shared, write_lines
+
+TOKENS = _pattern(Options().tokens)
+LINES = [
+    '{"instruction": "Name a colour.", "input": "", "output": "<p>Blue&nbsp;is a colour.</p>"}',
+    '{"instruction": "Say hi.", "input": "No input", "output": "Hi!<script>track()</script>"}',
+    '{"instruction": "Greet.", "input": "", "output": "Hello!<|im_end|>"}',
+    '{"instruction": "Describe a sunset.", "input": "", "output": ""}',
+    '{"instruction": "Write an HTML paragraph.", "input": "", "output": "<p>Hi</p>"}',
+    '{"output": "7", "input": "", "instruction": "Name a prime."}',
+    '{"instruction": "Name a colour.", "input": "", "output": "Blue is a colour."}',
+    '{"instruction": "Use code.", "input": "", "output": "Write `<b>x</b>` or ```html\\n<i>y</i>\\n```\\u200b "}',
+    '{"broken": ',
+    '{"conversations": [{"from": "human", "value": "Page?"}, {"from": "function_call", "value": "{}"}, {"from": "observation", "value": "<html><body>data</body></html>"}, {"from": "gpt", "value": "It says data."}]}',
+]
+
+
+def test_clean_fixes_rejects_and_accounts(cli, tmp_path):
+    data = write_lines(tmp_path / "in.jsonl", LINES)
+    out, rejects = tmp_path / "out.jsonl", tmp_path / "rejects.jsonl"
+    code, stdout, err = cli("clean", data, "-o", out, "--rejects", rejects)
+    assert code == 0 and err == ""
+    assert stdout == (
+        "read 10 records: wrote 7, rejected 3 (empty-output 1, exact-duplicate 1, invalid-json 1)\n"
+        "fixed: whitespace-unicode 2, html-markup 1, placeholder-output 1, script-content 1, "
+        "template-tokens 1\n"
+    )
+    kept = [json.loads(line) for line in out.read_text().splitlines()]
+    rows = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert len(kept) + len(rows) == 10
+    by_line = {r["line"]: r["rules"] for r in rows}
+    assert by_line == {4: ["empty-output"], 7: ["exact-duplicate"], 9: ["invalid-json"]}
+    outputs = [r.get("output") for r in kept]
+    assert outputs[0] == "Blue is a colour."  # tags stripped, &nbsp; unescaped to a space
+    assert kept[1] == {
+        "instruction": "Say hi.",
+        "input": "",
+        "output": "Hi!",
+    }  # script gone, placeholder emptied
+    assert outputs[2] == "Hello!"  # template token removed
+    assert outputs[3] == "<p>Hi</p>"  # HTML asked for: kept
+    assert list(kept[4]) == ["output", "input", "instruction"]  # field order kept
+    assert (
+        outputs[5] == "Write `<b>x</b>` or ```html\n<i>y</i>\n```"
+    )  # code untouched; zero-width gone
+    assert (
+        kept[6]["conversations"][2]["value"] == "<html><body>data</body></html>"
+    )  # tool result kept
+
+
+def test_clean_is_idempotent_and_copies_untouched_records(cli, tmp_path):
+    data = write_lines(tmp_path / "in.jsonl", LINES)
+    once, twice = tmp_path / "once.jsonl", tmp_path / "twice.jsonl"
+    cli("clean", data, "-o", once)
+    code, stdout, _ = cli("clean", once, "-o", twice)
+    assert code == 0 and once.read_bytes() == twice.read_bytes()
+    assert "rejected 0" in stdout and "fixed" not in stdout
+    # An untouched record is copied byte for byte (spacing included).
+    assert LINES[5].encode() in once.read_bytes()
+
+
+def test_clean_writes_a_json_array_for_json_output(cli, tmp_path):
+    data = write_lines(tmp_path / "in.jsonl", LINES[:3])
+    out = tmp_path / "out.json"
+    cli("clean", data, "-o", out)
+    assert [r["instruction"] for r in json.loads(out.read_text())] == [
+        "Name a colour.",
+        "Say hi.",
+        "Greet.",
+    ]
+
+
+def test_clean_refuses_to_overwrite_its_input(cli, tmp_path):
+    data = write_lines(tmp_path / "in.jsonl", LINES[:1])
+    code, _, err = cli("clean", data, "-o", data)
+    assert code == 2 and "would overwrite an input" in err
+
+
+@pytest.mark.parametrize(
+    ("text", "cleaned"),
+    [
+        ("<div>One</div><div>Two</div>", "One\nTwo"),
+        ("a<br>b", "a\nb"),
+        ("List<Integer> x; a < b > c", "List<Integer> x; a < b > c"),
+        ("<!DOCTYPE html><html><body><p>Hi</p><p>there</p></body></html>", "Hi\nthere"),
+        ("&lt;nooutput&gt;", "<nooutput>"),
+    ],
+)
+def test_strip_markup(text, cleaned):
+    assert strip_markup(text).strip() == cleaned
+
+
+def test_fix_text_is_idempotent_on_nasty_text():
+    nasty = " <p>A&amp;B</p>\r\n<script>x()</script>[INST]\u200bdone\t \n"
+    once, fixes = fix_text(nasty, markup=True, tokens=TOKENS)
+    assert once == "A&B\n\ndone"
+    assert set(fixes) == {"script-content", "html-markup", "template-tokens", "whitespace-unicode"}
+    assert fix_text(once, markup=True, tokens=TOKENS) == (once, [])
+
+
+@needs_shared
+def test_clean_real_machine_translated_alpaca(cli, tmp_path):
+    path = (
+        LLAMAFACTORY.parent / "realworld" / "alpaca_zh_machine_translated" / "zh-data-part-00.json"
+    )
+    out, rejects = tmp_path / "out.jsonl", tmp_path / "rejects.jsonl"
+    code, _, _ = cli("clean", path, "-o", out, "--rejects", rejects)
+    kept = out.read_text().splitlines()
+    rows = rejects.read_text().splitlines()
+    assert code == 0 and len(kept) + len(rows) == 10021
+    # The entities are gone from what is kept, and lint agrees.
+    code, lint_out, _ = cli(
+        "lint", out, "--select", "html-markup,empty-output,exact-duplicate", "--format", "json"
+    )
+    assert lint_out == ""
