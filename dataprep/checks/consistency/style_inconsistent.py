@@ -90,7 +90,7 @@ def _opening(text: str) -> str:
     if cjk:
         return repr(head[:4])
     words = _WORD.findall(head.lower())
-    return repr(" ".join(words[:2])) if words else repr(head[:3])
+    return repr(words[0]) if words else repr(head[:3])
 
 
 def _style(text: str) -> dict[str, str]:

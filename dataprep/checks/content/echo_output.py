@@ -35,17 +35,17 @@ NAME = "echo-output"
 FORMATS = ("*",)
 KINDS = ("sft", "dpo", "kto")
 
+# Tasks where returning the input unchanged can be right (it was already correct).
 COPY_TASK = re.compile(
-    r"\b(?:repeat|copy|echo|verbatim|same|correct|fix|proofread|edit|rewrite|paraphrase|"
-    r"reformat|format|capitali[sz]e|punctuat|spell|grammar|identical|unchanged)|重复|原样|照抄|"
-    r"改正|修改|纠正|改写|润色|校对|标点|格式",
+    r"\b(?:repeat|copy|echo|verbatim|same|correct|fix|proofread|edit|capitali[sz]e|punctuat|"
+    r"spell|grammar|identical|unchanged)|重复|原样|照抄|改正|纠正|校对|标点",
     re.I,
 )
 
 
 @dataclass(frozen=True)
 class Options:
-    min_chars: int = 8
+    min_chars: int = 6
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:
@@ -59,6 +59,7 @@ def check(sample: Sample, opts: Options) -> Iterator[Hit]:
         text = prompt.content
         # The parts an echo can copy: the whole prompt, and (alpaca) instruction and input.
         parts = [text, *text.split("\n", 1)] if "\n" in text else [text]
+        instruction = parts[1] if len(parts) > 1 else text
         # Lengths first: most answers are far longer or shorter than anything they could copy.
         close = [p for p in parts if 0.8 * len(p) <= len(answer) <= 1.25 * len(p) + 5]
         if not close:
@@ -68,7 +69,8 @@ def check(sample: Sample, opts: Options) -> Iterator[Hit]:
             continue
         for part in close:
             if squash(part) == target:
-                if COPY_TASK.search(text):
+                # Copying the input can be a right answer to a copy task; the instruction never.
+                if part is not instruction and part is not text and COPY_TASK.search(text):
                     return
                 yield Hit(
                     turn.field,

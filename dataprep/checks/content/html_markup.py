@@ -55,9 +55,8 @@ ENTITY = re.compile(
     r"plusmn|frac12|para|sect|shy|ensp|emsp|thinsp|zwj|zwnj);"
 )
 ASKED = re.compile(
-    r"html|xml|xhtml|svg|markup|web ?page|website|\btags?\b|css|jsx|dom\b|react|vue|angular|"
-    r"bootstrap|jquery|javascript|markdown|entity|entities|escape|php|\bweb\b|browser|front-?end|"
-    r"网页|标签|前端|超文本|网站",
+    r"html|xml|xhtml|\bsvg\b|markup|web ?page|\bcss\b|\bjsx\b|\bdom\b|react|\bvue\b|angular|"
+    r"bootstrap|jquery|javascript|\bphp\b|网页|前端|超文本",
     re.I,
 )
 # Turns whose text the model writes or reads as language; tool calls and tool results carry

@@ -36,8 +36,8 @@ FORMATS = ("*",)
 KINDS = ("sft", "dpo", "kto")
 
 TRANSLATION = re.compile(
-    r"translat|翻译|译成|译为|英文|中文|英语|汉语|日语|日文|in english|in chinese|into english|"
-    r"into chinese|english|chinese|mandarin|pinyin|拼音|language",
+    r"translat|翻译|译成|译为|英文|中文|英语|汉语|日语|日文|拼音|pinyin|in english|in chinese|"
+    r"into english|into chinese|to english|to chinese|mandarin",
     re.I,
 )
 
@@ -51,7 +51,8 @@ def _language(text: str, min_letters: int) -> str | None:
     cjk, latin = cjk_share(without_code(text))
     if cjk >= 10 and cjk * 2 >= latin:
         return "Chinese"
-    if cjk == 0 and latin >= min_letters:
+    # Typographic quotes and dashes count as wide characters too: a few are allowed.
+    if latin >= min_letters and cjk * 25 <= latin:
         return "English"
     return None
 

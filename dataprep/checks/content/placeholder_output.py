@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from dataprep.findings import Hit
 from dataprep.sample import Sample, answers, prompts
-from dataprep.text import squash
+from dataprep.text import is_blank, squash
 
 CODE = "CT03"
 NAME = "placeholder-output"
@@ -43,7 +43,7 @@ _STRIP = " \t\n.,;:!?。，；：！？…\"'`<>[](){}（）【】「」《》*_
 class Options:
     placeholders: tuple[str, ...] = (
         "n/a", "na", "none", "null", "nil", "nan", "undefined", "todo", "tbd", "tba", "...",
-        "nooutput", "no output", "no answer", "no response", "empty", "emptymarkdowncontent",
+        "nooutput", "no output", "noinput", "no input", "no answer", "no response", "empty", "emptymarkdowncontent",
         "not applicable", "placeholder", "lorem ipsum", "answer", "output", "response",
         "无", "无输出", "暂无", "空", "不适用", "待定", "待补充", "无答案", "略", "无回答", "答案",
     )  # fmt: skip
@@ -57,12 +57,18 @@ def _key(text: str) -> str:
     return squash(text).strip(_STRIP)
 
 
+def _is_placeholder(text: str, placeholders: tuple[str, ...]) -> bool:
+    key = _key(text)
+    # Only punctuation or symbols ("...", "-", "？"): nothing was written.
+    return key in placeholders or (not key and not text.isspace() and not is_blank(text))
+
+
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:
     placeholders = opts.placeholders
     for turn in answers(sample):
         text = turn.content
         # Placeholders are short; a length test first keeps long answers cheap.
-        if text and len(text) <= 40 and text.strip() and _key(text) in placeholders:
+        if text and len(text) <= 40 and text.strip() and _is_placeholder(text, placeholders):
             yield Hit(
                 turn.field,
                 f"the answer is a placeholder: {text.strip()!r}",

@@ -30,6 +30,7 @@ from functools import cache
 
 from dataprep.findings import Hit
 from dataprep.sample import Sample, answers
+from dataprep.text import without_code
 
 CODE = "CT10"
 NAME = "repetition"
@@ -38,6 +39,7 @@ KINDS = ("sft", "dpo", "kto", "pretrain")
 
 _SENTENCE = re.compile(r"(?<=[.!?。！？；;\n])\s*")
 _LETTER = re.compile(r"[^\W\d_]")
+SENTENCE_MIN = 12  # shorter repeated lines are names, labels or list items
 
 
 @dataclass(frozen=True)
@@ -53,22 +55,31 @@ def _loop(text: str, opts: Options) -> str | None:
     # A loop that runs to the end of the text: its tail occurs again and again (cheap, in C).
     # Non-overlapping counts of a 6-char tail undercount short periods, hence the lower bar.
     if text.count(text[-6:]) >= max(2, opts.min_repeats - 1):
-        match = _tail_pattern(opts.min_unit, opts.min_repeats).search(text[-1500:])
+        tail = text[-3000:]
+        match = _tail_pattern(opts.min_unit, opts.min_repeats).search(tail)
         if match and _wordy(match.group(1)):
             return match.group(1)
-    # Sentences or lines repeated anywhere.
+        # Short symbolic units ("1. 1. 1. ...") count when they repeat many times.
+        match = _tail_pattern(2, 8).search(tail[-400:])
+        if match and len(set(match.group(1).replace(" ", ""))) >= 2:
+            return match.group(1)
+    # Sentences or lines repeated anywhere (outside code, where `self.` repeats by nature).
     if len(text) >= 60:
-        units = [u for u in _SENTENCE.split(text) if len(u.strip()) >= opts.min_unit]
+        units = [u for u in _SENTENCE.split(without_code(text)) if len(u.strip()) >= SENTENCE_MIN]
         if len(units) >= opts.min_repeats:
             unit, count = Counter(u.strip() for u in units).most_common(1)[0]
-            if count >= opts.min_repeats and count * 2 >= len(units) and _wordy(unit):
+            if (
+                count >= opts.min_repeats
+                and (count * 3 >= len(units) or count >= 6)
+                and _wordy(unit)
+            ):
                 return unit
     return None
 
 
 @cache
 def _tail_pattern(min_unit: int, min_repeats: int) -> re.Pattern[str]:
-    return re.compile(rf"(.{{{min_unit},120}}?)(?:\s*\1){{{min_repeats - 1},}}\s*$", re.S)
+    return re.compile(rf"(.{{{min_unit},300}}?)(?:\s*\1){{{min_repeats - 1},}}\s*$", re.S)
 
 
 def _wordy(unit: str) -> bool:
