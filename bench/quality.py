@@ -219,8 +219,8 @@ def main() -> None:
         print(f"{rule:24s} {hit / total:6.2f}  ({hit}/{total})")
     rate = result["flagged"] / result["untouched"]
     print(
-        f"untouched records with an error/warning finding: {result['flagged']}/{result['untouched']}"
-        f" = {rate:.1%}"
+        "untouched records with an error/warning finding: "
+        f"{result['flagged']}/{result['untouched']} = {rate:.1%}"
     )
     for rule, n in result["per_rule"].most_common():
         print(f"  {rule:24s} {n}")
