@@ -26,7 +26,6 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import cache
 
 from dataprep.findings import Hit
 from dataprep.sample import Sample, answers
@@ -55,14 +54,15 @@ def _loop(text: str, opts: Options) -> str | None:
     # A loop that runs to the end of the text: its tail occurs again and again (cheap, in C).
     # Non-overlapping counts of a 6-char tail undercount short periods, hence the lower bar.
     if text.count(text[-6:]) >= max(2, opts.min_repeats - 1):
-        tail = text[-3000:]
-        match = _tail_pattern(opts.min_unit, opts.min_repeats).search(tail)
-        if match and _wordy(match.group(1)):
-            return match.group(1)
-        # Short symbolic units ("1. 1. 1. ...") count when they repeat many times.
-        match = _tail_pattern(2, 8).search(tail[-400:])
-        if match and len(set(match.group(1).replace(" ", ""))) >= 2:
-            return match.group(1)
+        words = " ".join(text[-3000:].split())
+        for tail in (words, words + " "):  # "a b a b" loops with or without a final space
+            unit = _period(tail, opts.min_unit, opts.min_repeats)
+            if unit and _wordy(unit):
+                return unit
+            # Short symbolic units ("1. 1. 1. ...") count when they repeat many times.
+            unit = _period(tail[-400:], 2, 8)
+            if unit and len(set(unit.replace(" ", ""))) >= 2:
+                return unit
     # Sentences or lines repeated anywhere (outside code, where `self.` repeats by nature).
     if len(text) >= 60:
         units = [u for u in _SENTENCE.split(without_code(text)) if len(u.strip()) >= SENTENCE_MIN]
@@ -77,9 +77,21 @@ def _loop(text: str, opts: Options) -> str | None:
     return None
 
 
-@cache
-def _tail_pattern(min_unit: int, min_repeats: int) -> re.Pattern[str]:
-    return re.compile(rf"(.{{{min_unit},300}}?)(?:\s*\1){{{min_repeats - 1},}}\s*$", re.S)
+def _period(text: str, min_unit: int, min_repeats: int, max_unit: int = 300) -> str | None:
+    """The shortest unit that ends `text` repeated back to back `min_repeats` times or more.
+
+    Slice comparisons only: linear in the units tried, where a backtracking regex with a
+    repeated group can run for seconds on whitespace-heavy text.
+    """
+    n = len(text)
+    for p in range(min_unit, min(max_unit, n // min_repeats) + 1):
+        unit = text[n - p :]
+        k = 1
+        while k < min_repeats and text[n - (k + 1) * p : n - k * p] == unit:
+            k += 1
+        if k >= min_repeats:
+            return unit
+    return None
 
 
 def _wordy(unit: str) -> bool:
