@@ -45,7 +45,7 @@ ROWS = PERMUTATIONS // BANDS
 BATCH = 1024  # records per numpy pass; the shingle x permutation matrix stays ~20 MB
 SHINGLE = 5
 SAMPLE = np.uint64(1)  # keep the 5-grams whose hash has this low bit clear: half of them
-PROMPT_CHARS, ANSWER_CHARS = 150, 300
+PROMPT_CHARS, ANSWER_CHARS = 120, 240
 _MASK = np.uint64(0xFFFFFFFF)
 _rng = np.random.default_rng(20241127)  # fixed: signatures must agree across processes
 # Multiply-shift hashing: random odd 64-bit multipliers; the product wraps modulo 2**64 and the

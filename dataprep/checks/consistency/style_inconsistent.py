@@ -93,6 +93,15 @@ def _opening(text: str) -> str:
     return repr(words[0]) if words else repr(head[:3])
 
 
+def _markdown(text: str) -> bool:
+    # Substring tests first: the multi-line pattern only runs where Markdown may be.
+    if "**" in text or "```" in text:
+        return True
+    if "#" not in text and "|" not in text:
+        return False
+    return bool(_MARKDOWN.search(text))
+
+
 def _style(text: str) -> dict[str, str]:
     stripped = text.strip()
     cjk, latin = cjk_share(stripped, 400)
@@ -100,7 +109,7 @@ def _style(text: str) -> dict[str, str]:
     return {
         "opening": _opening(text),
         "shape": "a list" if _LIST.match(stripped) else "prose",
-        "markdown": "uses" if _MARKDOWN.search(stripped) else "has no",
+        "markdown": "uses" if _markdown(stripped) else "has no",
         "length": f"about {2 ** round(math.log2(len(stripped) + 1))} characters",
         "ending": "。" if last in "。！？" else "." if last in ".!?" else "no punctuation",
         "language": "Chinese"
