@@ -8,8 +8,11 @@ from dataprep.sample import ANSWER_ROLES, Sample
 
 
 def _norm(text: str | None) -> str:
-    # Leading and trailing whitespace only: collapsing every inner run costs more than the
-    # hash, and copies made by tools keep inner spacing.
+    """Whitespace runs collapsed: copies that differ only in spacing are the same record."""
+    return " ".join(text.split()) if text else ""
+
+
+def _strip(text: str | None) -> str:
     return text.strip() if text else ""
 
 
@@ -18,7 +21,7 @@ def _digest(parts: list[str]) -> bytes:
 
 
 def record_key(sample: Sample) -> bytes:
-    """Everything training sees of the record, with outer whitespace stripped."""
+    """Everything training sees of the record, whitespace-normalised."""
     parts = [_norm(sample.system)]
     for group in (sample.messages, sample.chosen, sample.rejected):
         parts.extend(f"{t.role}\x1e{_norm(t.content)}" for t in group)
@@ -34,6 +37,7 @@ def prompt_and_answer(sample: Sample) -> tuple[bytes, bytes] | None:
         last -= 1
     if last < 1:
         return None
-    prompt = [_norm(sample.system).lower()]
-    prompt.extend(f"{t.role}\x1e{_norm(t.content).lower()}" for t in turns[:last])
-    return _digest(prompt), _digest([_norm(turns[last].content).lower()])
+    # Outer whitespace and case only: cheaper, and enough to tell a repeated prompt.
+    prompt = [_strip(sample.system).lower()]
+    prompt.extend(f"{t.role}\x1e{_strip(t.content).lower()}" for t in turns[:last])
+    return _digest(prompt), _digest([_strip(turns[last].content).lower()])
