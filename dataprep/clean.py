@@ -23,11 +23,11 @@ import orjson
 from dataprep import readers
 from dataprep.checks.consistency._keys import record_key
 from dataprep.checks.content import html_markup, placeholder_output, script_content
-from dataprep.checks.content.template_tokens import _pattern as token_pattern
+from dataprep.checks.content.template_tokens import pattern as token_pattern
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Hit
 from dataprep.formats import Spec, normalise
-from dataprep.linter import Plan, _problem_findings
+from dataprep.linter import Plan, problem_findings
 from dataprep.records import UNPARSED, Record
 from dataprep.rulepack import Pack
 from dataprep.text import ZERO_WIDTH, squash
@@ -191,7 +191,7 @@ def fix_record(obj: dict, sample, tokens: re.Pattern[str]) -> list[str]:
         sample.format == "alpaca"
         and type(value) is str
         and value.strip()
-        and squash(value).strip(placeholder_output._STRIP) in placeholders
+        and squash(value).strip(placeholder_output.STRIP) in placeholders
     ):
         obj["input"] = ""
         changed.append(placeholder_output.NAME)
@@ -247,7 +247,7 @@ def _clean_one(
     errors = [
         f
         for p in record.problems
-        for f in _problem_findings(plan, p, record.source, record.line, record.index)
+        for f in problem_findings(plan, p, record.source, record.line, record.index)
         if f.severity == "error"
     ]
     if errors or record.value is UNPARSED:
@@ -264,7 +264,7 @@ def _clean_one(
     errors = [
         f
         for p in problems
-        for f in _problem_findings(plan, p, record.source, record.line, record.index)
+        for f in problem_findings(plan, p, record.source, record.line, record.index)
         if f.severity == "error"
     ]
     if sample is not None:

@@ -195,7 +195,7 @@ def _lint_serial(
     records = readers.read_source(source, tick, notes, claim)
     yield from lint_records(records, ctx, plan, states, stats)
     for problem in notes:
-        yield from _problem_findings(plan, problem, source.display, None, None)
+        yield from problem_findings(plan, problem, source.display, None, None)
     yield from _finish(plan, states, ctx)
 
 
@@ -221,14 +221,14 @@ def lint_records(
         if record.problems:
             for problem in record.problems:
                 if problem.rule in by_problem:
-                    yield from _problem_findings(
+                    yield from problem_findings(
                         plan, problem, record.source, record.line, record.index
                     )
         if record.value is UNPARSED:
             continue
         sample, problems = normalise(record, spec)
         for problem in problems:
-            yield from _problem_findings(plan, problem, record.source, record.line, record.index)
+            yield from problem_findings(plan, problem, record.source, record.line, record.index)
         for setting, state in observing:
             setting.module.observe(state, record, sample)
         if sample is None:
@@ -299,7 +299,7 @@ def _finding(setting: Setting, hit: Hit, path: str, line: int | None, index: int
     )
 
 
-def _problem_findings(
+def problem_findings(
     plan: Plan, problem: Problem, path: str, line: int | None, index: int | None
 ) -> Iterator[Finding]:
     setting = plan.by_problem.get(problem.rule)
@@ -311,7 +311,7 @@ def _problem_findings(
 
 def _entry_notes(entry: dataset_info.Entry, plan: Plan) -> Iterator[Finding]:
     for line, problem in entry.notes:
-        yield from _problem_findings(plan, problem, entry.info_path, line, None)
+        yield from problem_findings(plan, problem, entry.info_path, line, None)
 
 
 def _new_states(plan: Plan, ctx: FileContext) -> list[tuple[Setting, Any]]:

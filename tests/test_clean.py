@@ -6,11 +6,11 @@ import json
 
 import pytest
 
-from dataprep.checks.content.template_tokens import Options, _pattern
+from dataprep.checks.content.template_tokens import Options, pattern
 from dataprep.clean import fix_text, strip_markup
 from tests.conftest import LLAMAFACTORY, needs_shared, write_lines
 
-TOKENS = _pattern(Options().tokens)
+TOKENS = pattern(Options().tokens)
 LINES = [
     '{"instruction": "Name a colour.", "input": "", "output": "<p>Blue&nbsp;is a colour.</p>"}',
     '{"instruction": "Say hi.", "input": "No input", "output": "Hi!<script>track()</script>"}',

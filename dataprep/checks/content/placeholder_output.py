@@ -36,7 +36,7 @@ NAME = "placeholder-output"
 FORMATS = ("*",)
 KINDS = ("sft", "dpo", "kto")
 
-_STRIP = " \t\n.,;:!?。，；：！？…\"'`<>[](){}（）【】「」《》*_-—"
+STRIP = " \t\n.,;:!?。，；：！？…\"'`<>[](){}（）【】「」《》*_-—"
 
 
 @dataclass(frozen=True)
@@ -54,7 +54,7 @@ class Options:
 
 
 def _key(text: str) -> str:
-    return squash(text).strip(_STRIP)
+    return squash(text).strip(STRIP)
 
 
 def _is_placeholder(text: str, placeholders: tuple[str, ...]) -> bool:

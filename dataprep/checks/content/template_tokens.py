@@ -52,12 +52,12 @@ class Options:
 
 
 @cache
-def _pattern(tokens: tuple[str, ...]) -> re.Pattern[str]:
+def pattern(tokens: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)))
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:
-    pattern = _pattern(opts.tokens)
+    found = pattern(opts.tokens)
     turns = sample.messages + sample.chosen + sample.rejected
     texts = [(t.field, t.content) for t in turns if t.role in TEXT_ROLES]
     if sample.system:
@@ -66,7 +66,7 @@ def check(sample: Sample, opts: Options) -> Iterator[Hit]:
         # Every marker contains one of these characters: a cheap test first.
         if not text or ("<" not in text and "[" not in text and "｜" not in text):
             continue
-        match = pattern.search(without_code(text) if opts.ignore_in_code else text)
+        match = found.search(without_code(text) if opts.ignore_in_code else text)
         if match is not None:
             yield Hit(
                 field,
