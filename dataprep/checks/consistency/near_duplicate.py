@@ -25,12 +25,12 @@ Fix:
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from dataprep.checks.consistency._keys import record_key
 from dataprep.findings import Hit, Where
 from dataprep.sample import Sample, answers, prompts
 
@@ -73,12 +73,12 @@ FLOOR = 0.5  # pairs below this are not kept; the threshold option is applied in
 
 def new_state(ctx) -> dict:
     return {
-        "pending": [],  # (text, line, index) waiting for the next batch
+        "pending": [],  # (text, line, index, record key) waiting for the next batch
         "signatures": [],  # one (n, PERMUTATIONS) uint32 array per processed batch
         "where": [],  # (line, index) of every processed record, in order
-        "texts": [],  # hash of each processed text: exact copies are exact-duplicate's
+        "texts": [],  # whole-record key of each processed record: exact copies are not ours
         "lengths": [],  # length of each processed text
-        "buckets": {},  # (band, band bytes) -> position of the first record in that bucket
+        "buckets": {},  # band hash -> position of the first record in that bucket
         "pairs": [],  # (position, earlier position, estimated similarity)
     }
 
@@ -86,7 +86,7 @@ def new_state(ctx) -> dict:
 def observe(state: dict, record, sample) -> None:
     if sample is None:
         return
-    state["pending"].append((_text(sample), sample.line, sample.index))
+    state["pending"].append((_text(sample), sample.line, sample.index, record_key(sample)))
     if len(state["pending"]) >= BATCH:
         _flush(state)
 
@@ -124,12 +124,14 @@ def _flush(state: dict) -> None:
     if not pending:
         return
     state["pending"] = []
-    texts = [text for text, _, _ in pending]
+    texts = [text for text, _, _, _ in pending]
     _index(
         state,
         _signatures(texts),
-        [(line, index) for _, line, index in pending],
-        [zlib.crc32(t.encode()) << 20 | len(t) for t in texts],  # stable across processes
+        [(line, index) for _, line, index, _ in pending],
+        # Whole-record keys (exact-duplicate's), not the windowed text: copies that differ
+        # only beyond the window are near-duplicates, not exact ones.
+        [key for _, _, _, key in pending],
         [len(t) for t in texts],
     )
 
@@ -143,15 +145,15 @@ def _index(state: dict, signatures: np.ndarray, where: list, texts: list, length
     state["lengths"].extend(lengths)
     every = None
     buckets = state["buckets"]
-    bands = signatures.reshape(len(signatures), BANDS, ROWS)
+    # One 64-bit int per band (its 4 rows hashed together, the band number mixed in): int keys
+    # cost a third of (band, bytes) tuples in memory.
+    keys = _band_keys(signatures).tolist()
     for i in range(len(signatures)):
         if lengths[i] < MIN_INDEX_CHARS:
             continue
         position = base + i
-        row = bands[i]
         candidates = set()
-        for band in range(BANDS):
-            key = (band, row[band].tobytes())
+        for key in keys[i]:
             first = buckets.setdefault(key, position)
             if first != position:
                 candidates.add(first)
@@ -165,6 +167,14 @@ def _index(state: dict, signatures: np.ndarray, where: list, texts: list, length
         best = int(np.argmax(scores))  # the earliest of the most similar
         if scores[best] >= FLOOR:
             state["pairs"].append((position, order[best], float(scores[best])))
+
+
+def _band_keys(signatures: np.ndarray) -> np.ndarray:
+    bands = signatures.reshape(len(signatures), BANDS, ROWS).astype(np.uint64)
+    key = np.zeros((len(signatures), BANDS), dtype=np.uint64)
+    for r in range(ROWS):
+        key = key * np.uint64(0x100000001B3) + bands[:, :, r]
+    return key ^ (np.arange(BANDS, dtype=np.uint64) << np.uint64(56))
 
 
 def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:

@@ -63,6 +63,7 @@ FEATURES = {
     "leading": "{}",
 }
 DATASET_FEATURES = ("leading",)
+SLOT = {name: i for i, name in enumerate(FEATURES)}  # feature -> position in a style tuple
 UNKNOWN = "undetermined"  # a value that is neither counted nor reported  # layout habits are judged over the whole file
 
 
@@ -102,23 +103,24 @@ def _markdown(text: str) -> bool:
     return bool(_MARKDOWN.search(text))
 
 
-def _style(text: str) -> dict[str, str]:
+def _style(text: str) -> tuple[str, ...]:
+    """The answer's style, one value per FEATURES entry (a tuple: ~200k of them are kept)."""
     stripped = text.strip()
     cjk, latin = cjk_share(stripped, 400)
     last = stripped[-1:] if stripped else ""
-    return {
-        "opening": _opening(text),
-        "shape": "a list" if _LIST.match(stripped) else "prose",
-        "markdown": "uses" if _markdown(stripped) else "has no",
-        "length": f"about {2 ** round(math.log2(len(stripped) + 1))} characters",
-        "ending": "。" if last in "。！？" else "." if last in ".!?" else "no punctuation",
-        "language": "Chinese"
+    return (
+        _opening(text),
+        "a list" if _LIST.match(stripped) else "prose",
+        "uses" if _markdown(stripped) else "has no",
+        f"about {2 ** round(math.log2(len(stripped) + 1))} characters",
+        "。" if last in "。！？" else "." if last in ".!?" else "no punctuation",
+        "Chinese"
         if cjk >= 5 and cjk * 2 >= latin
         else "English"
         if latin >= 20 and not cjk
         else UNKNOWN,
-        "leading": "starts with whitespace" if text[:1].isspace() else "starts with text",
-    }
+        "starts with whitespace" if text[:1].isspace() else "starts with text",
+    )
 
 
 def new_state(ctx) -> list:
@@ -141,21 +143,22 @@ def merge(a: list, b: list, offset: tuple[int, int]) -> list:
 
 def _minorities(rows: list, features, opts: Options, scope: str):
     for feature in features:
-        rows_known = [r for r in rows if r[1][feature] != UNKNOWN]
+        slot = SLOT[feature]
+        rows_known = [r for r in rows if r[1][slot] != UNKNOWN]
         if len(rows_known) < opts.min_group:
             continue
         rows = rows_known
-        counts = Counter(style[feature] for _, style, _, _ in rows)
+        counts = Counter(style[slot] for _, style, _, _ in rows)
         value, top = counts.most_common(1)[0]
         if len(counts) < 2 or top / len(rows) < opts.majority:
             continue
         if feature == "length":  # only lengths far from the usual band count
             usual = int(value.split()[1])
-            odd = [r for r in rows if not usual / 4 <= int(r[1][feature].split()[1]) <= usual * 4]
+            odd = [r for r in rows if not usual / 4 <= int(r[1][slot].split()[1]) <= usual * 4]
         else:
-            odd = [r for r in rows if r[1][feature] != value]
+            odd = [r for r in rows if r[1][slot] != value]
         for _, style, line, index in odd:
-            yield line, index, feature, style[feature], value, top, len(rows), scope
+            yield line, index, feature, style[slot], value, top, len(rows), scope
 
 
 def finish(state: list, opts: Options, ctx) -> Iterator[Hit]:
