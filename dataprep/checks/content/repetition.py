@@ -53,14 +53,14 @@ def _loop(text: str, opts: Options) -> str | None:
         return None
     # A loop that runs to the end of the text: its tail occurs again and again (cheap, in C).
     # Non-overlapping counts of a 6-char tail undercount short periods, hence the lower bar.
-    if text.count(text[-6:]) >= max(2, opts.min_repeats - 1):
+    if text.count(text[-6:]) >= max(2, opts.min_repeats - 1) or text.count(text[-3:]) >= 5:
         words = " ".join(text[-3000:].split())
         for tail in (words, words + " "):  # "a b a b" loops with or without a final space
             unit = _period(tail, opts.min_unit, opts.min_repeats)
             if unit and _wordy(unit):
                 return unit
-            # Short symbolic units ("1. 1. 1. ...") count when they repeat many times.
-            unit = _period(tail[-400:], 2, 8)
+            # Short symbolic units ("1. 1. 1. ...") count when they repeat five times or more.
+            unit = _period(tail[-400:], 2, 5)
             if unit and len(set(unit.replace(" ", ""))) >= 2:
                 return unit
     # Sentences or lines repeated anywhere (outside code, where `self.` repeats by nature).
