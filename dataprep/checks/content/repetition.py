@@ -36,7 +36,8 @@ NAME = "repetition"
 FORMATS = ("*",)
 KINDS = ("sft", "dpo", "kto", "pretrain")
 
-_SENTENCE = re.compile(r"(?<=[.!?。！？；;\n])\s*")
+# Sentence ends: Latin punctuation before whitespace (not `java.util`), CJK punctuation, lines.
+_SENTENCE = re.compile(r"(?<=[.!?;])\s+|(?<=[。！？；\n])\s*")
 _LETTER = re.compile(r"[^\W\d_]")
 SENTENCE_MIN = 12  # shorter repeated lines are names, labels or list items
 
@@ -72,6 +73,7 @@ def _loop(text: str, opts: Options) -> str | None:
                 count >= opts.min_repeats
                 and (count * 3 >= len(units) or count >= 6)
                 and _wordy(unit)
+                and (" " in unit or not unit.isascii())  # a sentence, not a code token
             ):
                 return unit
     return None
