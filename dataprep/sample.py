@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from functools import cached_property
 
 # Canonical roles, as LLaMA-Factory names them after alignment.
 SYSTEM, USER, ASSISTANT = "system", "user", "assistant"
@@ -22,7 +24,7 @@ class Turn:
     known: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)  # no slots: cached_property keeps derived views in __dict__
 class Sample:
     """What training would see of one record.
 
@@ -48,6 +50,32 @@ class Sample:
     def is_preference(self) -> bool:
         return self.kind == "dpo"
 
+    # Derived once per record: many checks ask for the same views.
+    @cached_property
+    def answer_turns(self) -> list[Turn]:
+        found = [t for t in self.messages if t.role == ASSISTANT and t.known]
+        if self.kind == "dpo":
+            found.extend(t for t in self.chosen + self.rejected if t.role == ASSISTANT)
+        return found
+
+    @cached_property
+    def prompt_turns(self) -> list[Turn]:
+        return [t for t in self.messages if t.role == USER and t.known]
+
+    @cached_property
+    def content_key(self) -> bytes:
+        """Everything training sees of the record, whitespace-normalised, hashed."""
+        parts = [_squeeze(self.system)]
+        for group in (self.messages, self.chosen, self.rejected):
+            parts.extend(f"{t.role}\x1e{_squeeze(t.content)}" for t in group)
+            parts.append("\x1d")
+        data = "\x1f".join(parts).encode("utf-8", "replace")
+        return hashlib.blake2b(data, digest_size=12).digest()
+
+
+def _squeeze(text: str | None) -> str:
+    return " ".join(text.split()) if text else ""
+
 
 def article(role: str) -> str:
     """`a user`, `an assistant`, `an observation`: for messages."""
@@ -56,15 +84,12 @@ def article(role: str) -> str:
 
 def answers(sample: Sample) -> list[Turn]:
     """The turns the model learns to write: assistant turns, and both sides of a pair."""
-    found = [t for t in sample.messages if t.role == ASSISTANT and t.known]
-    if sample.kind == "dpo":
-        found.extend(t for t in sample.chosen + sample.rejected if t.role == ASSISTANT)
-    return found
+    return sample.answer_turns
 
 
 def prompts(sample: Sample) -> list[Turn]:
     """The user turns the model reads."""
-    return [t for t in sample.messages if t.role == USER and t.known]
+    return sample.prompt_turns
 
 
 def answer_for(sample: Sample, turn: Turn) -> Turn | None:

@@ -7,11 +7,6 @@ import hashlib
 from dataprep.sample import ANSWER_ROLES, Sample
 
 
-def _norm(text: str | None) -> str:
-    """Whitespace runs collapsed: copies that differ only in spacing are the same record."""
-    return " ".join(text.split()) if text else ""
-
-
 def _strip(text: str | None) -> str:
     return text.strip() if text else ""
 
@@ -21,12 +16,8 @@ def _digest(parts: list[str]) -> bytes:
 
 
 def record_key(sample: Sample) -> bytes:
-    """Everything training sees of the record, whitespace-normalised."""
-    parts = [_norm(sample.system)]
-    for group in (sample.messages, sample.chosen, sample.rejected):
-        parts.extend(f"{t.role}\x1e{_norm(t.content)}" for t in group)
-        parts.append("\x1d")
-    return _digest(parts)
+    """Everything training sees of the record, whitespace-normalised (computed once)."""
+    return sample.content_key
 
 
 def prompt_and_answer(sample: Sample) -> tuple[bytes, bytes] | None:
