@@ -49,7 +49,7 @@ class Options:
 
 def _language(text: str, min_letters: int) -> str | None:
     cjk, latin = cjk_share(without_code(text))
-    if cjk >= 10 and cjk * 2 >= latin:
+    if cjk >= 4 and cjk * 2 >= latin:  # "请介绍一下长城。" is a Chinese prompt
         return "Chinese"
     # Typographic quotes and dashes count as wide characters too: a few are allowed.
     if latin >= min_letters and cjk * 25 <= latin:
