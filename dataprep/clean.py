@@ -30,7 +30,7 @@ from dataprep.formats import Spec, normalise
 from dataprep.linter import Plan, problem_findings
 from dataprep.records import UNPARSED, Record
 from dataprep.rulepack import Pack
-from dataprep.text import ZERO_WIDTH, squash
+from dataprep.text import ZERO_WIDTH
 
 # Values under these keys are structure or data, not prose: never rewritten.
 KEEP = frozenset(
@@ -176,22 +176,39 @@ def _text_slots(obj: Any) -> Iterator[tuple[Any, Any]]:
                 stack.append(value)
 
 
-def fix_record(obj: dict, sample, tokens: re.Pattern[str]) -> list[str]:
+@dataclass(frozen=True)
+class Fixers:
+    """What the pack says the fixers should treat as a problem."""
+
+    tokens: re.Pattern[str]
+    allow_markup_when_asked: bool
+    placeholders: placeholder_output.Options
+
+    @classmethod
+    def from_pack(cls, pack: Pack) -> Fixers:
+        return cls(
+            token_pattern(pack.settings["template-tokens"].options.tokens),
+            pack.settings[html_markup.NAME].options.allow_when_asked,
+            pack.settings[placeholder_output.NAME].options,
+        )
+
+
+def fix_record(obj: dict, sample, fixers: Fixers) -> list[str]:
     """Fix a parsed record in place; returns the fixers that changed it."""
-    markup = not html_markup.asked_for_markup(sample)
+    markup = not (fixers.allow_markup_when_asked and html_markup.asked_for_markup(sample))
+    tokens = fixers.tokens
     changed: list[str] = []
     for node, k in _text_slots(obj):
         new, fixes = fix_text(node[k], markup=markup, tokens=tokens)
         if fixes:
             node[k] = new
             changed.extend(fixes)
-    placeholders = placeholder_output.Options().input_placeholders
     value = obj.get("input")
     if (
         sample.format == "alpaca"
         and type(value) is str
         and value.strip()
-        and squash(value).strip(placeholder_output.STRIP) in placeholders
+        and placeholder_output.is_input_placeholder(value, fixers.placeholders)
     ):
         obj["input"] = ""
         changed.append(placeholder_output.NAME)
@@ -209,8 +226,7 @@ def clean(
 ) -> Report:
     """Clean every record of `paths` into `out` (JSONL, or a JSON array), rejects as JSONL."""
     plan = Plan(pack)
-    tokens_setting = pack.settings["template-tokens"]
-    tokens = token_pattern(tokens_setting.options.tokens)
+    fixers = Fixers.from_pack(pack)
     report = Report()
     seen: dict[bytes, tuple[str, int]] = {}
     first = True
@@ -220,7 +236,7 @@ def clean(
         notes: list = []
         for record in readers.read_source(source, None, notes):
             report.read += 1
-            kept, reasons, fixes = _clean_one(record, plan, spec, tokens, seen)
+            kept, reasons, fixes = _clean_one(record, plan, spec, fixers, seen)
             if kept is None:
                 report.rejected_records += 1
                 report.rejected.update({f.name for f in reasons})
@@ -242,7 +258,7 @@ def clean(
 
 
 def _clean_one(
-    record: Record, plan: Plan, spec: Spec | None, tokens, seen: dict
+    record: Record, plan: Plan, spec: Spec | None, fixers: Fixers, seen: dict
 ) -> tuple[bytes | None, list[Finding], list[str]]:
     errors = [
         f
@@ -257,7 +273,7 @@ def _clean_one(
     # A duplicated key is written back as trainers read it: the last value wins.
     fixes = ["duplicate-key"] if any(p.rule == "duplicate-key" for p in record.problems) else []
     if sample is not None and type(obj) is dict:
-        fixes += fix_record(obj, sample, tokens)
+        fixes += fix_record(obj, sample, fixers)
         if fixes:
             record = Record(record.source, record.line, record.index, obj, record.raw)
             sample, problems = normalise(record, spec)

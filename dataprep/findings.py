@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Literal
 
 Severity = Literal["error", "warning", "info"]
@@ -26,9 +26,6 @@ class Finding:
     field: str | None
     message: str
     fix: str
-
-    def as_dict(self) -> dict:
-        return asdict(self)
 
     def shifted(self, lines: int, records: int) -> Finding:
         """The same finding with line and record offsets added (for `--jobs` chunks)."""
@@ -65,25 +62,3 @@ class Hit:
     message: str
     fix: str
     where: Where | None = None
-
-
-def sort_key(f: Finding) -> tuple:
-    """File order first, then line; dataset-level findings after the records of their file."""
-    return (f.path, f.line is None, f.line or 0, f.record or 0, f.code)
-
-
-def shorten(value: object, limit: int = 60) -> str:
-    """A value as it may appear inside a message: repr-like, one line, at most `limit` chars."""
-    if isinstance(value, str):
-        text = value
-    else:
-        try:
-            import orjson
-
-            text = orjson.dumps(value).decode()
-        except TypeError:
-            text = repr(value)
-    text = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
-    if len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return f'"{text}"' if isinstance(value, str) else text

@@ -258,7 +258,7 @@ def _records(
     claim: Claim | None = None,
 ) -> Iterator[Record]:
     """JSONL lines as Records (blank lines skipped, broken ones carrying their problem)."""
-    # The hot loop of lint: _parse is inlined for the common case (a valid object on a line).
+    # The hot loop of lint: each line is parsed once, here.
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
     index = 0
@@ -269,21 +269,15 @@ def _records(
             line = line[3:]
         try:
             value = loads(line)
-        except decode_error:
-            record = _parse(display, line_no, index, line)
-            if record is None:
+        except decode_error as exc:
+            if not line.strip():
                 continue
+            record = Record(display, line_no, index, UNPARSED, line, (_json_problem(line, exc),))
         else:
-            if type(value) is dict:
-                if claim is not None and claim(value, line, line_no, index):
-                    index += 1
-                    continue
-                if line.count(b'":') != _key_count(value):
-                    record = _parse(display, line_no, index, line)
-                else:
-                    record = Record(display, line_no, index, value, line)
-            else:
-                record = Record(display, line_no, index, value, line)
+            if type(value) is dict and claim is not None and claim(value, line, line_no, index):
+                index += 1
+                continue
+            record = _record(display, line_no, index, line, value)
         index += 1
         if progress is not None and not index % PROGRESS_EVERY:
             progress(_position(raw))  # type: ignore[arg-type]
@@ -344,6 +338,11 @@ def _parse(display: str, line_no: int, index: int, raw: bytes) -> Record | None:
         if not raw.strip():
             return None
         return Record(display, line_no, index, UNPARSED, raw, (_json_problem(raw, exc),))
+    return _record(display, line_no, index, raw, value)
+
+
+def _record(display: str, line_no: int, index: int, raw: bytes, value: object) -> Record:
+    """A parsed line as a Record, with its duplicate keys found (the value is not parsed again)."""
     if type(value) is dict and len(value) > 0 and raw.count(b'":') != _key_count(value):
         dup = _duplicate_keys(raw, value)
         if dup:

@@ -29,7 +29,3 @@ class Record:
     value: Any  # the parsed JSON value, or UNPARSED
     raw: bytes  # the record's bytes as read (for rejects and hashing)
     problems: tuple[Problem, ...] = ()
-
-    @property
-    def id(self) -> str:
-        return f"{self.source}:{self.line}"

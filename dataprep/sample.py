@@ -46,10 +46,6 @@ class Sample:
     label: bool | None = None  # KTO: desirable or not
     messages_field: str = "messages"
 
-    @property
-    def is_preference(self) -> bool:
-        return self.kind == "dpo"
-
     # Derived once per record: many checks ask for the same views.
     @cached_property
     def answer_turns(self) -> list[Turn]:

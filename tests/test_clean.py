@@ -123,3 +123,27 @@ def test_clean_real_machine_translated_alpaca(cli, tmp_path):
         "lint", out, "--select", "html-markup,empty-output,exact-duplicate", "--format", "json"
     )
     assert lint_out == ""
+
+
+def test_clean_follows_the_rule_packs_options(cli, tmp_path):
+    pack = tmp_path / "pack.yaml"
+    pack.write_text(
+        "rules:\n"
+        "  placeholder-output: {options: {input_placeholders: [see above]}}\n"
+        "  html-markup: {options: {allow_when_asked: false}}\n"
+    )
+    data = write_lines(
+        tmp_path / "in.jsonl",
+        [
+            '{"instruction": "Write an HTML greeting.", "input": "", "output": "<p>Hi</p>"}',
+            '{"instruction": "Name a colour.", "input": "See above", "output": "Red."}',
+            '{"instruction": "Name a fruit.", "input": "No input", "output": "Apple."}',
+        ],
+    )
+    out = tmp_path / "out.jsonl"
+    code, _, _ = cli("clean", data, "-o", out, "--rules", pack)
+    kept = [json.loads(line) for line in out.read_text().splitlines()]
+    assert code == 0
+    assert kept[0]["output"] == "Hi"  # markup stripped even though the task asks for HTML
+    assert kept[1]["input"] == ""  # the pack's own placeholder
+    assert kept[2]["input"] == "No input"  # not a placeholder in this pack

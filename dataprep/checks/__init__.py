@@ -104,7 +104,3 @@ for _module in ALL:
 def get(code_or_name: str) -> ModuleType | None:
     """The check with this name, code or alias (case-insensitive), or None."""
     return BY_NAME.get(code_or_name) or BY_NAME.get(code_or_name.lower())
-
-
-def family(module: ModuleType) -> str:
-    return module.__name__.rsplit(".", 2)[-2]

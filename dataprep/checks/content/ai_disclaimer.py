@@ -61,7 +61,6 @@ NEGATIONS = (
     "do not", "don't", "does not", "cannot", "can't", "not able", "unable", "have no", "lack",
     "not capable",
 )  # fmt: skip
-DISCLAIMER = ALWAYS  # the pattern users may want to reuse
 
 
 def _find(lower: str, start: int) -> tuple[int, int] | None:

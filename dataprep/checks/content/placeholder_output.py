@@ -63,6 +63,11 @@ def _is_placeholder(text: str, placeholders: tuple[str, ...]) -> bool:
     return key in placeholders or (not key and not text.isspace() and not is_blank(text))
 
 
+def is_input_placeholder(text: str, opts: Options) -> bool:
+    """Whether an input (or a prompt's last line) is one of the input placeholders."""
+    return bool(text) and len(text) <= 40 and _key(text) in opts.input_placeholders
+
+
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:
     placeholders = opts.placeholders
     for turn in answers(sample):
@@ -79,7 +84,7 @@ def check(sample: Sample, opts: Options) -> Iterator[Hit]:
     for turn in prompts(sample)[-1:]:
         text = turn.content or ""
         last = text.rsplit("\n", 1)[-1] if "\n" in text else ""
-        if last and len(last) <= 40 and _key(last) in opts.input_placeholders:
+        if is_input_placeholder(last, opts):
             yield Hit(
                 "input",
                 f"the input is a placeholder: {last.strip()!r}",
