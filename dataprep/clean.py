@@ -339,4 +339,8 @@ def open_output(path: str) -> BinaryIO:
     try:
         return open(target, "wb")
     except OSError as exc:
-        raise DataprepError(f"cannot write: {exc.strerror}", path=path) from None
+        raise DataprepError(
+            f"cannot write: {exc.strerror}",
+            path=path,
+            fix="create the folder first, or choose a path you can write to",
+        ) from None

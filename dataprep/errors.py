@@ -35,5 +35,6 @@ class ConfigError(Exception):
     problems: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
+        # Each problem names its own file or flag; the head says what was being loaded.
         head = f"{self.source}: {len(self.problems)} problem(s)"
         return "\n".join([head, *(f"  - {p}" for p in self.problems)])

@@ -399,8 +399,21 @@ def _json_problem(raw: bytes, exc: orjson.JSONDecodeError) -> Problem:
         fix = "NaN and Infinity are not JSON: write null (or a string) instead"
     elif "recursion" in text.lower() or "depth" in text.lower():
         fix = "the record is nested deeper than 1024 levels; flatten it"
-    elif raw.rstrip().endswith((b",", b"[", b"{", b":")) or "EOF" in text or "end of" in text:
-        fix = "the line is cut short: a record must be one complete JSON object on one line"
+    elif (
+        raw.rstrip().endswith((b",", b"[", b"{", b":"))
+        or "EOF" in text
+        or "end of" in text
+        # cut inside a string: the parser meets the line's own newline as a control character
+        or pos >= len(raw.rstrip(b"\r\n"))
+    ):
+        # orjson reports the position of a cut-short value as its start: show the end instead.
+        tail = raw.rstrip()[-40:].decode("utf-8", "replace")
+        return Problem(
+            "invalid-json",
+            None,
+            f"not valid JSON: the line ends before the record does (it ends with {tail!r})",
+            "the line is cut short: a record must be one complete JSON object on one line",
+        )
     else:
         fix = "make the line one valid JSON object (check quotes, commas and escapes)"
     col = getattr(exc, "colno", None)

@@ -73,7 +73,7 @@ def load(
     problems: list[str] = []
     raw: dict[str, dict] = {}
     lists: dict[str, list[str]] = {}
-    source = str(path) if path else "rules/default.yaml"
+    source = str(path) if path else "rule selection"
     _merge_file(Path(path) if path else resources.rule_pack("default"), raw, problems, set(), lists)
     settings: dict[str, Setting] = {}
     for name, entry in raw.items():
@@ -84,12 +84,15 @@ def load(
     for module in checks.ALL:
         if module.NAME not in settings:
             problems.append(f"{source}: rule {module.NAME!r} is missing from the pack")
-    select = select or lists.get("select")
-    ignore = [*(lists.get("ignore") or []), *(ignore or [])]
-    for flag, names in (("select", select), ("ignore", ignore)):
+    # Name each list by where it came from: the command line, or the pack file.
+    origins = [("--select", select), ("--ignore", ignore)]
+    origins += [(f"{source}: {key}", lists.get(key)) for key in ("select", "ignore")]
+    for flag, names in origins:
         for name in names or ():
             if checks.get(name) is None:
                 problems.append(f"{flag}: unknown rule {name!r}{_suggest(name)}")
+    select = select or lists.get("select")
+    ignore = [*(lists.get("ignore") or []), *(ignore or [])]
     if problems:
         raise ConfigError(source, problems)
     if select:

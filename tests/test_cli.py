@@ -81,7 +81,7 @@ def test_exit_codes_select_ignore_and_strict(cli, data):
     assert cli("lint", data, "--ignore", "PA05,wrong-type", "--format", "json")[0] == 0
     code, out, err = cli("lint", data, "--select", "wrong-typ")
     assert (code, out) == (2, "")
-    assert "unknown rule 'wrong-typ' (did you mean 'wrong-type'?)" in err
+    assert "--select: unknown rule 'wrong-typ' (did you mean 'wrong-type'?)" in err
 
 
 def test_data_format_names_in_format_mean_input_format(cli, tmp_path):
