@@ -27,7 +27,7 @@ from dataprep.checks.content.template_tokens import pattern as token_pattern
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Hit
 from dataprep.formats import Spec, normalise
-from dataprep.linter import Plan, problem_findings
+from dataprep.linter import Plan, finding, problem_findings
 from dataprep.records import UNPARSED, Record
 from dataprep.rulepack import Pack
 from dataprep.text import ZERO_WIDTH
@@ -288,7 +288,7 @@ def _clean_one(
             if setting.severity != "error":
                 continue
             for hit in setting.module.check(sample, setting.options):
-                errors.append(_finding(setting, hit, record))
+                errors.append(finding(setting, hit, record.source, record.line, record.index))
     if errors:
         return None, errors, fixes
     if sample is not None:
@@ -296,20 +296,15 @@ def _clean_one(
         if key in seen:
             source, line = seen[key]
             hit = Hit(None, f"the same record as {source}:{line}", "keep the first copy")
-            return None, [_finding(plan.pack.settings["exact-duplicate"], hit, record)], fixes
+            copy = finding(
+                plan.pack.settings["exact-duplicate"], hit, record.source, record.line, record.index
+            )
+            return None, [copy], fixes
         seen[key] = (record.source, record.line)
     raw = record.raw.strip()
     if fixes or b"\n" in raw:  # changed, or a pretty-printed array element: one line of JSON
         raw = orjson.dumps(obj)
     return raw, [], fixes
-
-
-def _finding(setting, hit: Hit, record: Record) -> Finding:
-    m = setting.module
-    return Finding(
-        record.source, record.line, record.index, m.CODE, m.NAME, "error", hit.field,
-        hit.message, hit.fix,
-    )  # fmt: skip
 
 
 def _unreadable(record: Record) -> list[Finding]:

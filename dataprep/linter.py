@@ -239,7 +239,7 @@ def lint_records(
         formats[key] += 1
         for setting in for_sample(sample):
             for hit in setting.module.check(sample, setting.options):
-                yield _finding(setting, hit, record.source, record.line, record.index)
+                yield finding(setting, hit, record.source, record.line, record.index)
     stats.records += count
 
 
@@ -282,7 +282,7 @@ def _claimer(
     return claim
 
 
-def _finding(setting: Setting, hit: Hit, path: str, line: int | None, index: int | None) -> Finding:
+def finding(setting: Setting, hit: Hit, path: str, line: int | None, index: int | None) -> Finding:
     module = setting.module
     if hit.where is not None:
         path, line, index = hit.where.path, hit.where.line, hit.where.record
@@ -306,7 +306,7 @@ def problem_findings(
     if setting is None:
         return
     fix = problem.fix or getattr(setting.module, "FIX", "")
-    yield _finding(setting, Hit(problem.field, problem.message, fix), path, line, index)
+    yield finding(setting, Hit(problem.field, problem.message, fix), path, line, index)
 
 
 def _entry_notes(entry: dataset_info.Entry, plan: Plan) -> Iterator[Finding]:
@@ -326,7 +326,7 @@ def _new_states(plan: Plan, ctx: FileContext) -> list[tuple[Setting, Any]]:
 def _finish(plan: Plan, states: list[tuple[Setting, Any]], ctx: FileContext) -> Iterator[Finding]:
     for setting, state in states:
         for hit in setting.module.finish(state, setting.options, ctx):
-            yield _finding(setting, hit, ctx.path, None, None)
+            yield finding(setting, hit, ctx.path, None, None)
 
 
 # --- --jobs: byte ranges of one JSONL file across processes -------------------------------
