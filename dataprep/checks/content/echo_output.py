@@ -3,7 +3,8 @@ r"""An answer that repeats its prompt (or the input) instead of answering it.
 Why it hurts training:
     The model learns that copying the question is an answer: it parrots prompts back. Common
     in generated data where the generator failed and echoed its input. Tasks that ask to
-    repeat, copy or correct text (where an unchanged text can be right) are not reported.
+    repeat, copy or correct text (where an unchanged text can be right), and answers that lay
+    the input out anew (the same sentences split into paragraphs) are not reported.
 
 Bad:
     {"instruction": "Explain photosynthesis.", "input": "", "output": "Explain photosynthesis."}
@@ -12,6 +13,7 @@ Bad:
 Good:
     {"instruction": "Explain photosynthesis.", "input": "", "output": "Plants turn light, water and CO2 into sugar and oxygen."}
     {"instruction": "Correct the grammar.", "input": "She likes tea.", "output": "She likes tea."}
+    {"instruction": "Divide these sentences into two paragraphs.", "input": "The sky is blue. Birds sing. The air is fresh.", "output": "The sky is blue. Birds sing.\n\nThe air is fresh."}
 
 Options:
     min_chars: ignore answers shorter than this (a one-word prompt and answer can match by chance).
@@ -38,7 +40,7 @@ KINDS = ("sft", "dpo", "kto")
 # Tasks where returning the input unchanged can be right (it was already correct).
 COPY_TASK = re.compile(
     r"\b(?:repeat|copy|echo|verbatim|same|correct|fix|proofread|edit|capitali[sz]e|punctuat|"
-    r"spell|grammar|identical|unchanged)|重复|原样|照抄|改正|纠正|校对|标点",
+    r"spell|grammar|identical|unchanged|sort|order|arrange|organi[sz]e)|重复|原样|照抄|改正|纠正|校对|标点|排序|整理",
     re.I,
 )
 
@@ -70,8 +72,11 @@ def check(sample: Sample, opts: Options) -> Iterator[Hit]:
         for part in close:
             if squash(part) == target:
                 # Copying the input can be a right answer to a copy task; the instruction never.
-                if part is not instruction and part is not text and COPY_TASK.search(text):
-                    return
+                if part is not instruction and part is not text:
+                    # Same words, new line breaks: the layout is the answer.
+                    relaid = part.strip().count("\n") != answer.strip().count("\n")
+                    if relaid or COPY_TASK.search(text):
+                        return
                 yield Hit(
                     turn.field,
                     f"the answer repeats the prompt: {answer[:60]!r}",

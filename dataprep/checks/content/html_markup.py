@@ -4,7 +4,7 @@ Why it hurts training:
     Scraped and machine-translated data keeps the markup of the page it came from; the model
     learns to write `<p>` and `&quot;` in plain-text answers. Markup the task asks for (an
     instruction about HTML) and markup inside code blocks is content, not residue, and is not
-    reported; neither are generics like `List<int>`, comparisons like `a < b > c`, the media
+    reported; neither are generics like `List<Option>`, comparisons like `a < b > c`, the media
     placeholders `<image>`, `<video>`, `<audio>`, or tool results (a fetched page is data).
 
 Bad:
@@ -39,15 +39,17 @@ KINDS = ("*",)
 
 # <script> and <style> are script-content's (an error); listing them here would report twice.
 TAG_NAMES = (
-    "a|abbr|address|article|aside|b|blockquote|body|br|button|canvas|caption|center|cite|"
+    "abbr|address|article|aside|blockquote|body|br|button|canvas|caption|center|cite|"
     "code|col|colgroup|dd|del|details|div|dl|dt|em|figcaption|figure|font|footer|form|h[1-6]|"
-    "head|header|hr|html|i|iframe|img|input|ins|kbd|label|li|link|main|mark|meta|nav|noscript|"
-    "ol|option|p|picture|pre|q|samp|section|select|small|source|span|strong|sub|summary|"
-    "sup|svg|table|tbody|td|textarea|tfoot|th|thead|time|title|tr|u|ul|var"
+    "head|header|hr|html|iframe|img|input|ins|kbd|label|li|link|main|mark|meta|nav|noscript|"
+    "ol|option|picture|pre|samp|section|select|small|source|span|strong|sub|summary|"
+    "sup|svg|table|tbody|td|textarea|tfoot|th|thead|time|title|tr|ul|var"
 )
-# `(?<![\w<])<`: a tag does not follow an identifier, so `List<a>` is a generic, not a link.
+# Right after an identifier, one-letter and capitalised names are generics (`List<a>`,
+# `List<Option>`), not markup; `eat<br>` is markup all the same.
 TAG = re.compile(
-    rf"(?<![\w<])</?(?:{TAG_NAMES})(?:\s+[a-zA-Z_:][-\w:.]*(?:\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s<>]+))?)*\s*/?>",
+    rf"(?:(?<![\w<])</?(?:[abipqu]|{TAG_NAMES})|(?<=\w)</?(?-i:{TAG_NAMES}))"
+    r"(?:\s+[a-zA-Z_:][-\w:.]*(?:\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s<>]+))?)*\s*/?>",
     re.I,
 )
 ENTITY = re.compile(
@@ -56,8 +58,8 @@ ENTITY = re.compile(
     r"plusmn|frac12|para|sect|shy|ensp|emsp|thinsp|zwj|zwnj);"
 )
 ASKED = re.compile(
-    r"html|xml|xhtml|\bsvg\b|markup|web ?page|\bcss\b|\bjsx\b|\bdom\b|react|\bvue\b|angular|"
-    r"bootstrap|jquery|javascript|\bphp\b|网页|前端|超文本",
+    r"html|xml|xhtml|\bsvg\b|markup|web ?page|\bcss\b|\bjsx\b|\bdom\b|\breact(?:\.?js)?\b|\bvue\b|"
+    r"\bangular\b|bootstrap|jquery|javascript|\bphp\b|网页|前端|超文本",
     re.I,
 )
 # Turns whose text the model writes or reads as language; tool calls and tool results carry

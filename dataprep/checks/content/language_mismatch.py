@@ -3,8 +3,9 @@ r"""An answer in another language than its prompt (Chinese asked, English answer
 Why it hurts training:
     The model learns to switch languages unprompted: a Chinese user gets English replies.
     Machine-translated datasets often translate the prompt but keep the original answer.
-    Translation tasks, answers that are mostly code, and short answers (names, numbers) are not
-    reported.
+    Translation tasks, prompts that quote words in the answer's language and ask about them
+    ('用“opulent”造句', 'What does “你好” mean?'), answers that are mostly code, and short answers
+    (names, numbers) are not reported.
 
 Bad:
     {"instruction": "请介绍一下长城。", "input": "", "output": "The Great Wall is a series of fortifications built across northern China over many centuries."}
@@ -12,6 +13,7 @@ Bad:
 
 Good:
     {"instruction": "把这句话翻译成英文：长城很长。", "input": "", "output": "The Great Wall is very long."}
+    {"instruction": "写一个包含“do away with”短语的句子。", "input": "", "output": "Many people believe we should do away with single-use plastics."}
 
 Options:
     min_letters: ignore answers with fewer letters or characters than this.
@@ -42,6 +44,14 @@ TRANSLATION = re.compile(
 )
 
 
+# Text the prompt quotes, or names after a final colon ("改变以下名词为复数形式：watch").
+QUOTE = r"[“\"‘「『《]([^“”\"‘’「」『』《》]{1,80})[”\"’」』》]"
+QUOTED = re.compile(rf"{QUOTE}|[:：]\s*([^:：\n]{{1,40}})$")
+# What a prompt quotes or marks up is not the language it is written in.
+NOT_PROSE = re.compile(rf"{QUOTE}|<[^<>\n]{{1,80}}>")
+WORD = re.compile(r"[A-Za-z]{3,}|[\u4e00-\u9fff]{2,}")
+
+
 @dataclass(frozen=True)
 class Options:
     min_letters: int = 20
@@ -57,6 +67,21 @@ def _language(text: str, min_letters: int) -> str | None:
     return None
 
 
+def _about_quoted(prompt: str, answer: str, got: str) -> bool:
+    """True when the prompt quotes words in the answer's language and the answer uses them."""
+    english = got == "English"
+    used = set(WORD.findall(answer.lower())) if english else None
+    for match in QUOTED.finditer(prompt.strip().rstrip("。.？?")):
+        words = {w.lower() for w in WORD.findall(match.group(1) or match.group(2))}
+        words = {w for w in words if w.isascii() == english}
+        if not words:
+            continue
+        found = len(words & used) if used is not None else sum(w in answer for w in words)
+        if found * 2 >= len(words):  # most of the quoted words, as words: not "his" in "this"
+            return True
+    return False
+
+
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:
     for turn in answers(sample):
         answer = turn.content
@@ -65,11 +90,13 @@ def check(sample: Sample, opts: Options) -> Iterator[Hit]:
         prompt = answer_for(sample, turn)
         if prompt is None or not prompt.content:
             continue
-        asked = _language(prompt.content, opts.min_letters)
+        asked = _language(NOT_PROSE.sub(" ", prompt.content), opts.min_letters)
         if asked is None:
             continue
         got = _language(answer, opts.min_letters)
         if got is None or got == asked or TRANSLATION.search(prompt.content):
+            continue
+        if _about_quoted(prompt.content, answer, got):
             continue
         yield Hit(
             turn.field,
