@@ -249,14 +249,14 @@ def _claimer(
     """The fast path: plain alpaca SFT records that no active check can flag are only counted.
 
     Eligible when formats are detected (no Spec), no sample check applies to alpaca SFT and no
-    dataset check observes records one by one. A record is claimed only when normalising it
+    dataset check observes plain records one by one. A record is claimed only when normalising it
     could raise no problem: exactly instruction/output (and input), all strings, and no quote
     beyond the 4 per key/value pair, which also rules out duplicate keys. Everything else takes
     the general path; tests/test_fast_path.py checks that both paths agree.
     """
     if ctx.spec is not None or ctx.hashes is not None or plan.for_format("alpaca", "sft"):
         return None
-    if any(hasattr(s.module, "observe") for s, _ in states):
+    if any(_observes_plain(s.module) for s, _ in states):
         return None
     key = ("alpaca", "sft")
     formats = stats.formats
@@ -280,6 +280,11 @@ def _claimer(
         return True
 
     return claim
+
+
+def _observes_plain(module) -> bool:
+    """Whether a dataset check needs to see plain alpaca SFT records (most do)."""
+    return hasattr(module, "observe") and getattr(module, "OBSERVES_PLAIN", True)
 
 
 def finding(setting: Setting, hit: Hit, path: str, line: int | None, index: int | None) -> Finding:

@@ -52,6 +52,13 @@ from dataprep.checks.parse import (
     unknown_format,
     wrong_type,
 )
+from dataprep.checks.preference import (
+    extreme_length_ratio,
+    identical_pair,
+    length_bias,
+    near_identical_pair,
+    pair_prefix,
+)
 from dataprep.checks.structure import (
     empty_conversation,
     invalid_role,
@@ -92,6 +99,11 @@ ALL: tuple[ModuleType, ...] = (
     near_duplicate,
     conflicting_duplicate,
     style_inconsistent,
+    identical_pair,
+    pair_prefix,
+    extreme_length_ratio,
+    near_identical_pair,
+    length_bias,
 )
 
 BY_NAME: dict[str, ModuleType] = {}
