@@ -125,6 +125,19 @@ def _parser() -> argparse.ArgumentParser:
         help="processes for large JSONL files (default 1)",
     )
     lint.add_argument(
+        "--image-root",
+        metavar="DIR",
+        help="folder image paths are relative to; they must stay inside it (default: the data "
+        "file's folder, or the dataset_info.json folder)",
+    )
+    lint.add_argument(
+        "--image-threads",
+        type=int,
+        default=0,
+        metavar="N",
+        help="threads opening images (default: one per core, at least 4)",
+    )
+    lint.add_argument(
         "--max-examples", type=int, default=3, metavar="N", help="examples per rule in text output"
     )
     lint.add_argument(
@@ -244,6 +257,7 @@ def _lint(args: argparse.Namespace) -> int:
     if args.baseline or args.write_baseline:
         summary.hashes = {}
     bar = Bar() if sys.stderr.isatty() and not args.no_progress else None
+    images = _image_cache(args.image_root, args.image_threads, bar)
     findings = lint_paths(
         args.paths,
         pack,
@@ -253,6 +267,7 @@ def _lint(args: argparse.Namespace) -> int:
         datasets=_split(args.dataset),
         jobs=args.jobs,
         progress=bar.for_file if bar else None,
+        images=images,
     )
     if args.write_baseline:
         written = baseline.write(args.write_baseline, findings, summary.hashes)
@@ -283,6 +298,17 @@ def _lint(args: argparse.Namespace) -> int:
     if tally.severity["error"] or (args.strict and tally.severity["warning"]):
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _image_cache(root: str | None, threads: int, bar=None):
+    from dataprep.images import ImageCache
+
+    if root is not None and not Path(root).is_dir():
+        raise DataprepError(f"--image-root {root!r} is not a folder", fix="name the image folder")
+    if threads < 0:
+        raise DataprepError("--image-threads must be 0 (automatic) or more")
+    progress = bar.for_count("checking images") if bar else None
+    return ImageCache(root=root, threads=threads, progress=progress)
 
 
 def _clean(args: argparse.Namespace) -> int:

@@ -330,6 +330,7 @@ def _conversation(
         images=tuple(images),
         label=_label(obj, spec, kind),
         messages_field=key,
+        images_field="image" if "image" in obj and spec.images not in obj else "images",
     )
 
 
@@ -483,6 +484,7 @@ def _content_text(
             if type(url) is str:
                 if images is not None:
                     images.append(url)
+                texts.append("<image>")  # where the image goes, as in LLaMA-Factory's text
             else:
                 problems.append(Problem("wrong-type", pwhere, f"{ptype} part has no image path"))
         elif ptype not in OTHER_MEDIA_PARTS:

@@ -22,6 +22,7 @@ from dataprep.baseline import record_hash
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Hit
 from dataprep.formats import Spec, normalise
+from dataprep.images import ImageCache
 from dataprep.records import UNPARSED, Problem, Record
 from dataprep.rulepack import Pack, Setting
 from dataprep.rulepack import load as load_pack
@@ -56,6 +57,7 @@ class FileContext:
     spec: Spec | None = None
     entry: dataset_info.Entry | None = None
     hashes: dict | None = None  # (path, record index) -> content hash, for baselines
+    images: ImageCache | None = None  # set when an image file rule is active
 
 
 @dataclass
@@ -118,6 +120,23 @@ def _applies(allowed: tuple[str, ...], value: str) -> bool:
     return "*" in allowed or value in allowed
 
 
+IMAGE_FILE_RULES = ("missing-image", "image-outside-root", "unreadable-image", "image-too-large")
+
+
+def _image_cache(plan: Plan, given: ImageCache | None) -> ImageCache | None:
+    """The run's image cache, set up from the active image rules' options (None: none active)."""
+    active = {s.module.NAME: s for s in plan.dataset_rules if s.module.NAME in IMAGE_FILE_RULES}
+    if not active:
+        return None
+    cache = given if given is not None else ImageCache()
+    unreadable = active.get("unreadable-image")
+    cache.decode = bool(unreadable and unreadable.options.decode)
+    too_large = active.get("image-too-large")
+    if too_large is not None:
+        cache.max_pixels = too_large.options.max_pixels
+    return cache
+
+
 def lint_paths(
     paths: list[str],
     pack: Pack | PackArgs | None = None,
@@ -128,15 +147,18 @@ def lint_paths(
     datasets: list[str] | None = None,
     jobs: int = 1,
     progress: Callable[[str, int | None], Callable[[int], None] | None] | None = None,
+    images: ImageCache | None = None,
 ) -> Iterator[Finding]:
     """Findings for data files (or the entries of a dataset_info.json), file by file.
 
     Files that cannot be read are recorded in `summary.errors` and linting goes on.
-    `progress(path, size)` may return a callback that receives bytes read so far.
+    `progress(path, size)` may return a callback that receives bytes read so far. `images`
+    holds the image root and thread count (defaults: each data file's folder, one per core).
     """
     pack_args = pack if isinstance(pack, PackArgs) else None
     pack = pack_args.load() if pack_args else (pack or load_pack())
     plan = Plan(pack)
+    images = _image_cache(plan, images)
     summary = summary if summary is not None else Summary()
     units: list[tuple[FileContext, readers.Source]] = []
     if info:
@@ -157,13 +179,13 @@ def lint_paths(
                 kind = "text" if path.name.endswith(readers.TEXT_SUFFIXES) else "json"
                 source = readers.Source(display, path, kind)
                 stats = FileStats(display)
-                units.append(
-                    (FileContext(display, stats, entry.spec, entry, summary.hashes), source)
-                )
+                ctx = FileContext(display, stats, entry.spec, entry, summary.hashes, images)
+                units.append((ctx, source))
     if paths:
         for source in readers.expand(paths):
             stats = FileStats(source.display)
-            units.append((FileContext(source.display, stats, spec, None, summary.hashes), source))
+            ctx = FileContext(source.display, stats, spec, None, summary.hashes, images)
+            units.append((ctx, source))
     for ctx, source in units:
         stats = ctx.stats
         summary.files.append(stats)

@@ -41,6 +41,27 @@ class Bar:
 
         return tick
 
+    def for_count(self, label: str) -> Callable[[int, int], None]:
+        """A callback taking (items done, items in all), e.g. image files checked."""
+        start = time.monotonic()
+        last = [0.0]
+
+        def tick(done: int, total: int) -> None:
+            now = time.monotonic()
+            if now - start < DELAY or (now - last[0] < INTERVAL and done < total):
+                return
+            last[0] = now
+            pct = done * 100 // max(total, 1)
+            bar = "█" * (pct // 5) + "·" * (20 - pct // 5)
+            rate = done / max(now - start, 1e-9)
+            self.stream.write(
+                f"\r{label}  {bar} {pct:3d}%  {done:,}/{total:,}  {rate:,.0f}/s\033[K"
+            )
+            self.stream.flush()
+            self.shown = True
+
+        return tick
+
     def close(self) -> None:
         if self.shown:
             self.stream.write("\r\033[K")

@@ -45,6 +45,7 @@ class Sample:
     images: tuple[str, ...] = ()
     label: bool | None = None  # KTO: desirable or not
     messages_field: str = "messages"
+    images_field: str = "images"  # "image" in the original LLaVA layout
 
     # Derived once per record: many checks ask for the same views.
     @cached_property

@@ -77,7 +77,8 @@ def test_openai_typed_parts_and_v1_parts_collect_text_and_images():
         }
     )
     assert s.format == "openai" and s.system == "Look." and s.images == ("a.png",)
-    assert turns(s)[1:] == [("user", "Who?"), ("assistant", "Hmm. Them.")]
+    # An image part stands where the image goes, as an <image> placeholder.
+    assert turns(s)[1:] == [("user", "<image>Who?"), ("assistant", "Hmm. Them.")]
 
 
 def test_preference_styles_share_one_shape():

@@ -41,6 +41,15 @@ from dataprep.checks.content import (
     script_content,
     template_tokens,
 )
+from dataprep.checks.images import (
+    image_outside_root,
+    image_placeholder_misplaced,
+    image_token_mismatch,
+    image_too_large,
+    missing_image,
+    unchecked_media,
+    unreadable_image,
+)
 from dataprep.checks.parse import (
     duplicate_key,
     invalid_json,
@@ -104,6 +113,13 @@ ALL: tuple[ModuleType, ...] = (
     extreme_length_ratio,
     near_identical_pair,
     length_bias,
+    missing_image,
+    image_outside_root,
+    unreadable_image,
+    image_too_large,
+    image_token_mismatch,
+    image_placeholder_misplaced,
+    unchecked_media,
 )
 
 BY_NAME: dict[str, ModuleType] = {}

@@ -2,6 +2,7 @@ r"""One parametrised runner over tests/checks/cases/<CODE>.yaml: real bad and go
 
 A case gives `lines` (JSONL, `\xNN` for raw bytes) or `text` (a whole file), an optional
 `suffix`, `input_format` or `dataset_info` entry, and the exact findings the rule must report:
+`files` maps names to media descriptions (tests/media.py) made next to the data, and
 `expect` is a list of {line, field, message} (message: a substring), in order.
 """
 
@@ -17,6 +18,7 @@ from dataprep import checks
 from dataprep.formats import Spec, resolve_format
 from dataprep.linter import Summary, lint_paths
 from dataprep.rulepack import load
+from tests import media
 from tests.conftest import unescape
 
 CASES = Path(__file__).parent / "cases"
@@ -35,6 +37,8 @@ def run_case(tmp_path: Path, rule: str, case: dict) -> list:
         data.write_bytes(unescape(case["text"]))
     else:
         data.write_bytes(b"".join(unescape(line) + b"\n" for line in case["lines"]))
+    for name, description in case.get("files", {}).items():
+        media.make(tmp_path, name, description)
     info = None
     paths = [str(data)]
     if "dataset_info" in case:

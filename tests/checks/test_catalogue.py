@@ -14,6 +14,7 @@ import yaml
 from dataprep import checks, resources
 from dataprep.linter import Summary, lint_paths
 from dataprep.rulepack import load
+from tests import media
 from tests.conftest import unescape
 
 SECTIONS = ("Why it hurts training:", "Bad:", "Good:", "Options:", "Fix:")
@@ -71,6 +72,10 @@ def _section(doc: str, name: str) -> str:
 def _lint_example(tmp_path: Path, module, block: str, bad_block: str) -> list[str]:
     """Lint a documented example; returns the names of the rules that fired."""
     lines = [line for line in block.splitlines() if line.strip()]
+    for line in [line for line in lines if line.startswith("file ")]:  # media the records use
+        name, description = line[len("file ") :].split(": ", 1)
+        media.make(tmp_path, name, description)
+        lines.remove(line)
     info_lines = [line for line in lines if line.startswith("dataset_info.json:")]
     info = None
     if info_lines:
@@ -111,5 +116,5 @@ def test_doc_example_json_is_json_where_it_should_be():
     for module in checks.ALL:
         for line in _section(module.__doc__, "Good:").splitlines():
             line = line.strip()
-            if line.startswith("{"):
+            if line.startswith("{"):  # `file NAME: ...` lines describe media, not records
                 orjson.loads(line)

@@ -1,0 +1,107 @@
+"""Image checks on real files: the LLaMA-Factory demo images, and files Pillow makes here."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import dataprep.images as images_module
+from dataprep.images import OK, TOO_LARGE, UNREADABLE, ImageCache, inspect, statistics
+from dataprep.linter import Summary, lint_paths
+from tests import media
+
+DATA = Path(__file__).parent / "data"
+
+
+def _lint(paths, **kwargs):
+    summary = Summary()
+    found = list(lint_paths([str(p) for p in paths], None, summary, **kwargs))
+    assert not summary.errors, summary.errors
+    return found
+
+
+def test_llamafactory_mllm_demo_has_no_image_findings():
+    found = _lint([DATA / "mllm_demo.json"])
+    assert [f for f in found if f.code.startswith("IM")] == []
+
+
+def test_v1_demo_paths_resolve_against_the_repo_root(tmp_path):
+    # v1 demos name "data/mllm_demo_data/1.jpg": relative to LLaMA-Factory's checkout.
+    shutil.copytree(DATA / "mllm_demo_data", tmp_path / "data" / "mllm_demo_data")
+    shutil.copy(DATA / "v1_multimodal_demo.jsonl", tmp_path / "data")
+    data = tmp_path / "data" / "v1_multimodal_demo.jsonl"
+    missing = [f for f in _lint([data]) if f.name == "missing-image"]
+    assert len(missing) == 32
+    assert "'mllm_demo_data/1.jpg' is: the paths are relative to another folder" in (
+        missing[0].message
+    )
+    found = _lint([data], images=ImageCache(root=str(tmp_path)))
+    assert [f for f in found if f.severity == "error"] == []
+
+
+def test_each_file_is_opened_once_however_many_records_share_it(tmp_path, monkeypatch):
+    media.make(tmp_path, "a.jpg", "jpeg 16x16")
+    media.make(tmp_path, "b.png", "png 8x8")
+    rows = [
+        {"messages": [{"role": "user", "content": "<image>?"}, {"role": "assistant", "content": "A."}],
+         "images": [name]}
+        for name in ["a.jpg", "b.png", "./a.jpg", "missing.jpg"] * 25
+    ]  # fmt: skip
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    opened = []
+    real = images_module.inspect
+    monkeypatch.setattr(images_module, "inspect", lambda p, **kw: opened.append(p) or real(p, **kw))
+    found = _lint([data])
+    assert sorted(p.name for p in opened) == ["a.jpg", "b.png", "missing.jpg"]
+    assert [f.line for f in found if f.name == "missing-image"] == list(range(4, 101, 4))
+
+
+def test_a_decompression_bomb_is_judged_from_its_header(tmp_path):
+    path = media.make(tmp_path, "bomb.png", "bomb png 40000x40000")
+    assert path.stat().st_size < 300_000
+    info = inspect(path, decode=True)
+    assert info.status == TOO_LARGE and "1,600,000,000 pixels" in info.detail
+    # Under Pillow's own refusal limit, our limit still stops it before decoding.
+    small_bomb = media.make(tmp_path, "b2.png", "bomb png 12000x12000")
+    info = inspect(small_bomb, decode=True, max_pixels=50_000_000)
+    assert info.status == TOO_LARGE and info.width == 12000
+
+
+def test_header_only_mode_misses_truncation_that_decoding_finds(tmp_path):
+    path = media.make(tmp_path, "half.jpg", "truncated jpeg 128x128")
+    assert inspect(path, decode=False).status == OK
+    assert inspect(path, decode=True).status == UNREADABLE
+
+
+def test_statistics_of_readable_images(tmp_path):
+    infos = [inspect(media.make(tmp_path, f"{i}.png", f"png {w}x{h}")) for i, (w, h) in
+             enumerate([(10, 20), (30, 40), (50, 60)])]  # fmt: skip
+    infos.append(inspect(DATA / "mllm_demo_data" / "1.jpg"))
+    infos.append(inspect(DATA / "mllm_demo_data" / "1.jpg"))
+    infos.append(inspect(media.make(tmp_path, "e.jpg", "empty")))
+    stats = statistics(infos)
+    assert stats["files"] == 5 and stats["duplicate_files"] == 1
+    assert stats["formats"] == {"PNG": 3, "JPEG": 2}
+    assert stats["width"]["min"] == 10
+
+
+def test_cli_image_root_and_exit_codes(cli, tmp_path):
+    media.make(tmp_path / "imgs", "cat.jpg", "jpeg 16x16")
+    data = tmp_path / "sub" / "data.jsonl"
+    data.parent.mkdir()
+    record = {
+        "messages": [
+            {"role": "user", "content": "<image>?"},
+            {"role": "assistant", "content": "A cat."},
+        ],
+        "images": ["imgs/cat.jpg"],
+    }
+    data.write_text(json.dumps(record) + "\n")
+    code, out, _ = cli("lint", str(data))
+    assert code == 1 and "missing-image" in out
+    code, out, _ = cli("lint", str(data), "--image-root", str(tmp_path))
+    assert code == 0, out
+    code, _, err = cli("lint", str(data), "--image-root", str(tmp_path / "nope"))
+    assert code == 2 and "is not a folder" in err
