@@ -24,10 +24,12 @@ from dataprep import readers
 from dataprep.checks.consistency._keys import record_key
 from dataprep.checks.content import html_markup, placeholder_output, script_content
 from dataprep.checks.content.template_tokens import pattern as token_pattern
+from dataprep.checks.images import references as image_references
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Hit
 from dataprep.formats import Spec, normalise
-from dataprep.linter import Plan, finding, problem_findings
+from dataprep.images import MISSING, OUTSIDE, TOO_LARGE, UNREADABLE, ImageCache
+from dataprep.linter import Plan, finding, image_cache, problem_findings
 from dataprep.records import UNPARSED, Record
 from dataprep.rulepack import Pack
 from dataprep.text import ZERO_WIDTH
@@ -223,9 +225,14 @@ def clean(
     *,
     spec: Spec | None = None,
     array: bool = False,
+    images: ImageCache | None = None,
 ) -> Report:
-    """Clean every record of `paths` into `out` (JSONL, or a JSON array), rejects as JSONL."""
+    """Clean every record of `paths` into `out` (JSONL, or a JSON array), rejects as JSONL.
+
+    Records whose images fail an image rule at error severity (missing, outside the root,
+    unreadable, too large) are rejected like any other error; each file is opened once."""
     plan = Plan(pack)
+    images = image_cache(plan, images)
     fixers = Fixers.from_pack(pack)
     report = Report()
     seen: dict[bytes, tuple[str, int]] = {}
@@ -234,9 +241,10 @@ def clean(
         out.write(b"[")
     for source in readers.expand(paths):
         notes: list = []
+        media = (images, images.root_for(source.display)) if images is not None else None
         for record in readers.read_source(source, None, notes):
             report.read += 1
-            kept, reasons, fixes = _clean_one(record, plan, spec, fixers, seen)
+            kept, reasons, fixes = _clean_one(record, plan, spec, fixers, seen, media)
             if kept is None:
                 report.rejected_records += 1
                 report.rejected.update({f.name for f in reasons})
@@ -258,7 +266,12 @@ def clean(
 
 
 def _clean_one(
-    record: Record, plan: Plan, spec: Spec | None, fixers: Fixers, seen: dict
+    record: Record,
+    plan: Plan,
+    spec: Spec | None,
+    fixers: Fixers,
+    seen: dict,
+    media: tuple[ImageCache, Path] | None = None,
 ) -> tuple[bytes | None, list[Finding], list[str]]:
     errors = [
         f
@@ -289,6 +302,8 @@ def _clean_one(
                 continue
             for hit in setting.module.check(sample, setting.options):
                 errors.append(finding(setting, hit, record.source, record.line, record.index))
+        if media is not None and sample.images:
+            errors.extend(_image_errors(record, sample, plan, spec, *media))
     if errors:
         return None, errors, fixes
     if sample is not None:
@@ -305,6 +320,30 @@ def _clean_one(
     if fixes or b"\n" in raw:  # changed, or a pretty-printed array element: one line of JSON
         raw = orjson.dumps(obj)
     return raw, [], fixes
+
+
+IMAGE_RULES = {
+    MISSING: "missing-image",
+    OUTSIDE: "image-outside-root",
+    UNREADABLE: "unreadable-image",
+    TOO_LARGE: "image-too-large",
+}
+
+
+def _image_errors(
+    record: Record, sample, plan: Plan, spec: Spec | None, cache: ImageCache, root: Path
+) -> list[Finding]:
+    key = spec.images if spec is not None and spec.images else "images"
+    refs = image_references(record, sample, key)
+    results = cache.check([ref for ref, _ in refs], root)
+    errors = []
+    for ref, where in refs:
+        info = results[ref]
+        setting = plan.by_problem.get(IMAGE_RULES.get(info.status, ""))
+        if setting is not None and setting.severity == "error":
+            hit = Hit(where, f"{ref!r}: {info.detail}", "")
+            errors.append(finding(setting, hit, record.source, record.line, record.index))
+    return errors
 
 
 def _unreadable(record: Record) -> list[Finding]:

@@ -179,6 +179,11 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="read every record as this format",
     )
+    clean.add_argument(
+        "--image-root",
+        metavar="DIR",
+        help="folder image paths are relative to (default: the data file's folder)",
+    )
     clean.add_argument("--rules", metavar="FILE", help="rule pack deciding what is an error")
     clean.add_argument("--select", metavar="RULES", help="only these rules may reject")
     clean.add_argument("--ignore", metavar="RULES", help="these rules never reject")
@@ -330,11 +335,18 @@ def _clean(args: argparse.Namespace) -> int:
                 "output would overwrite an input", path=target, fix="write elsewhere"
             )
     pack = rulepack.load(args.rules, _split(args.select), _split(args.ignore))
+    images = _image_cache(args.image_root, 0)  # a bad --image-root fails before writing
     out = clean.open_output(args.output)
     rejects = clean.open_output(args.rejects) if args.rejects else None
     try:
         report = clean.clean(
-            args.paths, out, rejects, pack, spec=spec, array=args.output.endswith(".json")
+            args.paths,
+            out,
+            rejects,
+            pack,
+            spec=spec,
+            array=args.output.endswith(".json"),
+            images=images,
         )
     finally:
         out.close()

@@ -123,7 +123,7 @@ def _applies(allowed: tuple[str, ...], value: str) -> bool:
 IMAGE_FILE_RULES = ("missing-image", "image-outside-root", "unreadable-image", "image-too-large")
 
 
-def _image_cache(plan: Plan, given: ImageCache | None) -> ImageCache | None:
+def image_cache(plan: Plan, given: ImageCache | None) -> ImageCache | None:
     """The run's image cache, set up from the active image rules' options (None: none active)."""
     active = {s.module.NAME: s for s in plan.dataset_rules if s.module.NAME in IMAGE_FILE_RULES}
     if not active:
@@ -158,7 +158,7 @@ def lint_paths(
     pack_args = pack if isinstance(pack, PackArgs) else None
     pack = pack_args.load() if pack_args else (pack or load_pack())
     plan = Plan(pack)
-    images = _image_cache(plan, images)
+    images = image_cache(plan, images)
     summary = summary if summary is not None else Summary()
     units: list[tuple[FileContext, readers.Source]] = []
     if info:

@@ -105,3 +105,28 @@ def test_cli_image_root_and_exit_codes(cli, tmp_path):
     assert code == 0, out
     code, _, err = cli("lint", str(data), "--image-root", str(tmp_path / "nope"))
     assert code == 2 and "is not a folder" in err
+
+
+def test_clean_rejects_records_whose_images_fail_and_keeps_the_rest(cli, tmp_path):
+    media.make(tmp_path, "ok.jpg", "jpeg 16x16")
+    media.make(tmp_path, "empty.jpg", "empty")
+    rows = [
+        {"messages": [{"role": "user", "content": "<image>?"},
+                      {"role": "assistant", "content": "A."}], "images": [name]}
+        for name in ["ok.jpg", "gone.jpg", "empty.jpg", "/etc/passwd", "ok.jpg"]
+    ]  # fmt: skip
+    rows[4]["messages"][1]["content"] = "B."
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out, rejects = tmp_path / "out" / "clean.jsonl", tmp_path / "out" / "rejects.jsonl"
+    (tmp_path / "out").mkdir()
+    code, _, err = cli("clean", str(data), "-o", str(out), "--rejects", str(rejects))
+    assert code == 0, err
+    kept = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [r["messages"][1]["content"] for r in kept] == ["A.", "B."]
+    why = [json.loads(line) for line in rejects.read_text().splitlines()]
+    assert [(r["line"], r["rules"]) for r in why] == [
+        (2, ["missing-image"]),
+        (3, ["unreadable-image"]),
+        (4, ["image-outside-root"]),
+    ]
