@@ -125,6 +125,12 @@ def _parser() -> argparse.ArgumentParser:
         help="processes for large JSONL files (default 1)",
     )
     lint.add_argument(
+        "--sft",
+        action="append",
+        metavar="FILE",
+        help="SFT data to compare DPO chosen answers with (off-policy-chosen); repeatable",
+    )
+    lint.add_argument(
         "--image-root",
         metavar="DIR",
         help="folder image paths are relative to; they must stay inside it (default: the data "
@@ -273,6 +279,7 @@ def _lint(args: argparse.Namespace) -> int:
         jobs=args.jobs,
         progress=bar.for_file if bar else None,
         images=images,
+        sft=_existing(args.sft, "--sft"),
     )
     if args.write_baseline:
         written = baseline.write(args.write_baseline, findings, summary.hashes)
@@ -303,6 +310,13 @@ def _lint(args: argparse.Namespace) -> int:
     if tally.severity["error"] or (args.strict and tally.severity["warning"]):
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _existing(paths: list[str] | None, flag: str) -> list[str] | None:
+    for path in paths or ():
+        if not Path(path).exists():
+            raise DataprepError(f"{flag} {path!r} does not exist", fix="name an existing file")
+    return paths
 
 
 def _image_cache(root: str | None, threads: int, bar=None):

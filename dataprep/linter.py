@@ -58,6 +58,8 @@ class FileContext:
     entry: dataset_info.Entry | None = None
     hashes: dict | None = None  # (path, record index) -> content hash, for baselines
     images: ImageCache | None = None  # set when an image file rule is active
+    sft: tuple[str, ...] = ()  # --sft files: the answers a DPO dataset's chosen are compared with
+    notes: list[str] = field(default_factory=list)  # measurements for the summary (the run's)
 
 
 @dataclass
@@ -67,6 +69,7 @@ class Summary:
     files: list[FileStats] = field(default_factory=list)
     errors: list[DataprepError] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # dataset_info entries not linted
+    notes: list[str] = field(default_factory=list)  # dataset measurements, e.g. length ratios
     hashes: dict | None = None  # set to {} to collect record content hashes (baselines)
 
     @property
@@ -148,17 +151,20 @@ def lint_paths(
     jobs: int = 1,
     progress: Callable[[str, int | None], Callable[[int], None] | None] | None = None,
     images: ImageCache | None = None,
+    sft: list[str] | None = None,
 ) -> Iterator[Finding]:
     """Findings for data files (or the entries of a dataset_info.json), file by file.
 
     Files that cannot be read are recorded in `summary.errors` and linting goes on.
     `progress(path, size)` may return a callback that receives bytes read so far. `images`
     holds the image root and thread count (defaults: each data file's folder, one per core).
+    `sft` names the SFT data a DPO dataset's chosen answers are compared with (off-policy-chosen).
     """
     pack_args = pack if isinstance(pack, PackArgs) else None
     pack = pack_args.load() if pack_args else (pack or load_pack())
     plan = Plan(pack)
     images = image_cache(plan, images)
+    sft = tuple(sft or ())
     summary = summary if summary is not None else Summary()
     units: list[tuple[FileContext, readers.Source]] = []
     if info:
@@ -179,12 +185,16 @@ def lint_paths(
                 kind = "text" if path.name.endswith(readers.TEXT_SUFFIXES) else "json"
                 source = readers.Source(display, path, kind)
                 stats = FileStats(display)
-                ctx = FileContext(display, stats, entry.spec, entry, summary.hashes, images)
+                ctx = FileContext(
+                    display, stats, entry.spec, entry, summary.hashes, images, sft, summary.notes
+                )
                 units.append((ctx, source))
     if paths:
         for source in readers.expand(paths):
             stats = FileStats(source.display)
-            ctx = FileContext(source.display, stats, spec, None, summary.hashes, images)
+            ctx = FileContext(
+                source.display, stats, spec, None, summary.hashes, images, sft, summary.notes
+            )
             units.append((ctx, source))
     for ctx, source in units:
         stats = ctx.stats

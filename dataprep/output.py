@@ -137,6 +137,8 @@ def _text(
         detail = f" ({', '.join(parts)})" if parts else ""
         out.write(_paint(f"{stats.path}: {_count(stats.records, 'record')}{detail}", "dim", colour))
         out.write("\n")
+    for note in summary.notes:
+        out.write(f"{note}\n")
     if first:
         out.write("\n")
     order = sorted(first, key=lambda n: (SEVERITY_RANK[first[n][0].severity], -tally.rules[n], n))

@@ -66,6 +66,7 @@ from dataprep.checks.preference import (
     identical_pair,
     length_bias,
     near_identical_pair,
+    off_policy_chosen,
     pair_prefix,
 )
 from dataprep.checks.structure import (
@@ -113,6 +114,7 @@ ALL: tuple[ModuleType, ...] = (
     extreme_length_ratio,
     near_identical_pair,
     length_bias,
+    off_policy_chosen,
     missing_image,
     image_outside_root,
     unreadable_image,

@@ -2,7 +2,7 @@ r"""One parametrised runner over tests/checks/cases/<CODE>.yaml: real bad and go
 
 A case gives `lines` (JSONL, `\xNN` for raw bytes) or `text` (a whole file), an optional
 `suffix`, `input_format` or `dataset_info` entry, and the exact findings the rule must report:
-`files` maps names to media descriptions (tests/media.py) made next to the data, and
+`sft_lines` are written to sft.jsonl and passed as `--sft`; `files` maps names to media descriptions (tests/media.py) made next to the data, and
 `expect` is a list of {line, field, message} (message: a substring), in order.
 """
 
@@ -48,7 +48,14 @@ def run_case(tmp_path: Path, rule: str, case: dict) -> list:
         paths = []
     spec = Spec(formatting=resolve_format(case["input_format"])) if "input_format" in case else None
     summary = Summary()
-    found = list(lint_paths(paths, load(), summary, spec=spec, info=str(info) if info else None))
+    sft = None
+    if "sft_lines" in case:
+        sft_path = tmp_path / "sft.jsonl"
+        sft_path.write_bytes(b"".join(unescape(line) + b"\n" for line in case["sft_lines"]))
+        sft = [str(sft_path)]
+    found = list(
+        lint_paths(paths, load(), summary, spec=spec, info=str(info) if info else None, sft=sft)
+    )
     assert not summary.errors, summary.errors
     return [f for f in found if f.name == rule]
 

@@ -106,9 +106,16 @@ def _normal(k: int, n: int) -> float:
 
 
 def finish(state: list, opts: Options, ctx) -> Iterator[Hit]:
-    if len(state) < opts.min_pairs:
+    if not state:
         return
     s = ratios(state)
+    ctx.notes.append(
+        f"{ctx.path}: {s['pairs']:,} preference pairs; chosen longer in "
+        f"{s['chosen_longer_share']:.0%}; chosen/rejected length ratio p10 {s['ratio_p10']:.2f}, "
+        f"median {s['ratio_p50']:.2f}, p90 {s['ratio_p90']:.2f}"
+    )
+    if len(state) < opts.min_pairs:
+        return
     differ = sum(c != r for c, r in state)
     if s["chosen_longer_share"] > opts.max_share and _tail(s["chosen_longer"], differ) < opts.max_p:
         yield Hit(
