@@ -50,3 +50,16 @@ def test_reviewed_source_defects_are_what_the_linter_reports_on_the_demo_data():
         if f.severity in ("error", "warning") and f.name != "exact-duplicate"
     }
     assert found == reviewed
+
+
+@needs_shared
+def test_preference_and_image_rules_recall_and_no_errors_on_untouched_records():
+    spec = importlib.util.spec_from_file_location(
+        "quality_pairs_images", ROOT / "bench" / "quality_pairs_images.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    for family, (recall, errors, untouched) in module.run(SHARED, 40, 0).items():
+        assert untouched > 100 and errors == 0, family
+        for rule, (hit, total) in recall.items():
+            assert hit / total >= 0.95, f"{rule}: recall {hit}/{total}"

@@ -1,0 +1,215 @@
+"""Per-rule recall of the preference and image rules, and their errors on untouched records.
+
+Preference: LLaMA-Factory's real DPO demos (dpo_en_demo + dpo_zh_demo, 600 pairs). N pairs per
+rule get a defect injected in varied realistic forms (a rejected answer copied from chosen with
+different spacing or case, cut short, reduced to one line, changed in one comma or word; an
+empty side; a chosen answer given the user's role); the rest stay untouched.
+
+Images: LLaMA-Factory's mllm_demo records and its three real JPEGs, repeated to N records per
+rule, in a temporary image root with real broken files made by Pillow (missing, absolute or
+climbing or symlinked-out paths, zero bytes, truncated JPEGs, HTML saved as .jpg, a
+40000x40000 PNG bomb) and placeholder defects (an `<image>` too many or too few, one moved
+into the answer).
+
+Recall is the share of injected records on which the rule fires; "errors on untouched" counts
+untouched records with any error finding (the issue's target: none).
+
+Run: python bench/quality_pairs_images.py [--per-rule 40] [--seed 0] [--shared ../shared]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import random
+import shutil
+import sys
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from dataprep.linter import Summary, lint_paths  # noqa: E402
+from tests import media  # noqa: E402  (real broken files, made the way the tests make them)
+
+PAIR_RULES = (
+    "identical-pair",
+    "pair-prefix",
+    "extreme-length-ratio",
+    "near-identical-pair",
+    "empty-output",
+    "prompt-mismatch",
+)
+IMAGE_RULES = (
+    "missing-image",
+    "image-outside-root",
+    "unreadable-image",
+    "image-too-large",
+    "image-token-mismatch",
+    "image-placeholder-misplaced",
+)
+
+
+def _one_word_changed(text: str, rng: random.Random) -> str:
+    """A comma dropped, a Chinese comma swapped, or one small word replaced."""
+    if "," in text and rng.random() < 0.5:
+        i = rng.choice([i for i, c in enumerate(text) if c == ","])
+        return text[:i] + text[i + 1 :]
+    if "，" in text:
+        return text.replace("，", "、", 1)
+    swaps = [(" the ", " a "), (" a ", " the "), (" is ", " was "), (" and ", " or "), ("的", "地")]
+    for old, new in rng.sample(swaps, len(swaps)):
+        if old in text:
+            return text.replace(old, new, 1)
+    return text + "!"
+
+
+def inject_pair(rule: str, rec: dict, rng: random.Random) -> dict:
+    r = copy.deepcopy(rec)
+    chosen = r["chosen"]["value"]
+    if rule == "identical-pair":
+        r["rejected"]["value"] = rng.choice(
+            [chosen, " " + chosen + "\n", chosen.replace(" ", "  ", 3), chosen.upper()]
+        )
+    elif rule == "pair-prefix":
+        cut = int(len(chosen) * rng.uniform(0.3, 0.8))
+        if rng.random() < 0.5:
+            r["rejected"]["value"] = chosen[:cut]
+        else:
+            r["chosen"]["value"], r["rejected"]["value"] = chosen[:cut], chosen
+    elif rule == "extreme-length-ratio":
+        short = rng.choice(["No.", "I don't know.", "不知道。", "Maybe.", "没有。"])
+        r["rejected"]["value"] = short
+    elif rule == "near-identical-pair":
+        r["rejected"]["value"] = _one_word_changed(chosen, rng)
+    elif rule == "empty-output":
+        side = rng.choice(["chosen", "rejected"])
+        r[side]["value"] = rng.choice(["", "  ", "\n"])
+    elif rule == "prompt-mismatch":
+        r["chosen"]["from"] = "human"
+    return r
+
+
+def build_pairs(shared: Path, per_rule: int, rng: random.Random) -> tuple[list, dict]:
+    base = []
+    for name in ("dpo_en_demo.json", "dpo_zh_demo.json"):
+        base.extend(json.loads((shared / "corpus" / "llamafactory" / name).read_text()))
+    rng.shuffle(base)
+    labels: dict[int, str] = {}
+    used: set[int] = set()
+    for rule in PAIR_RULES:
+        # Long answers for the rules about long texts; near-identical needs room to differ.
+        pool = [
+            i
+            for i, r in enumerate(base)
+            if i not in used and len(r["chosen"]["value"]) > 200 and len(r["rejected"]["value"])
+        ]
+        for i in rng.sample(pool, per_rule):
+            base[i] = inject_pair(rule, base[i], rng)
+            labels[i] = rule
+            used.add(i)
+    return base, labels
+
+
+def build_images(shared: Path, per_rule: int, rng: random.Random, root: Path) -> tuple[list, dict]:
+    demo = json.loads((shared / "corpus" / "llamafactory" / "mllm_demo.json").read_text())
+    shutil.copytree(shared / "corpus" / "llamafactory" / "mllm_demo_data", root / "mllm_demo_data")
+    media.make(root.parent, "secret.jpg", "jpeg 8x8")
+    records: list[dict] = []
+    labels: dict[int, str] = {}
+    for n in range(per_rule * 4):  # untouched records
+        records.append(copy.deepcopy(demo[n % len(demo)]))
+    for rule in IMAGE_RULES:
+        for k in range(per_rule):
+            r = copy.deepcopy(rng.choice(demo))
+            name = f"broken/{rule}/{k}.jpg"
+            if rule == "missing-image":
+                r["images"][0] = f"mllm_demo_data/{rng.choice(['4', '1 ', 'x'])}{k}.jpg"
+            elif rule == "image-outside-root":
+                choice = k % 3
+                if choice == 0:
+                    r["images"][0] = str(root.parent / "secret.jpg")
+                elif choice == 1:
+                    r["images"][0] = "../secret.jpg"
+                else:
+                    media.make(root, name, "symlink " + "../" * 3 + "secret.jpg")
+                    r["images"][0] = name
+            elif rule == "unreadable-image":
+                kind = rng.choice(["empty", "truncated jpeg 96x96", "text <html>404</html>"])
+                media.make(root, name, kind)
+                r["images"][0] = name
+            elif rule == "image-too-large":
+                if k == 0:
+                    media.make(root, "broken/bomb.png", "bomb png 40000x40000")
+                r["images"][0] = "broken/bomb.png"
+            elif rule == "image-token-mismatch":
+                first = r["messages"][0]
+                first["content"] = (
+                    first["content"].replace("<image>", "", 1)
+                    if rng.random() < 0.5
+                    else "<image>" + first["content"]
+                )
+            elif rule == "image-placeholder-misplaced":
+                r["messages"][0]["content"] = r["messages"][0]["content"].replace("<image>", "", 1)
+                r["messages"][1]["content"] = "<image>" + r["messages"][1]["content"]
+            labels[len(records)] = rule
+            records.append(r)
+    order = list(range(len(records)))
+    rng.shuffle(order)
+    return [records[i] for i in order], {order.index(i): rule for i, rule in labels.items()}
+
+
+def evaluate(path: Path, labels: dict[int, str], **kwargs) -> tuple[dict, int, int]:
+    summary = Summary()
+    findings = list(lint_paths([str(path)], None, summary, **kwargs))
+    assert not summary.errors, summary.errors
+    fired: dict[int, set[str]] = defaultdict(set)
+    errors: set[int] = set()
+    for f in findings:
+        if f.record is not None:
+            fired[f.record].add(f.name)
+            if f.severity == "error":
+                errors.add(f.record)
+    recall = {}
+    for rule in sorted(set(labels.values())):
+        positions = [i for i, r in labels.items() if r == rule]
+        recall[rule] = (sum(rule in fired[i] for i in positions), len(positions))
+    untouched = summary.records - len(labels)
+    return recall, sum(1 for i in errors if i not in labels), untouched
+
+
+def run(shared: Path, per_rule: int, seed: int) -> dict:
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp_path = Path(tmp)
+        pairs, pair_labels = build_pairs(shared, per_rule, rng)
+        pair_file = tmp_path / "pairs.jsonl"
+        pair_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in pairs))
+        root = tmp_path / "data"
+        root.mkdir()
+        images, image_labels = build_images(shared, per_rule, rng, root)
+        image_file = root / "mllm.jsonl"
+        image_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in images))
+        return {
+            "pairs": evaluate(pair_file, pair_labels),
+            "images": evaluate(image_file, image_labels),
+        }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--per-rule", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
+    args = parser.parse_args()
+    for family, (recall, errors, untouched) in run(args.shared, args.per_rule, args.seed).items():
+        print(f"{family}: {untouched:,} untouched records, {errors} with an error finding")
+        for rule, (hit, total) in recall.items():
+            print(f"  {rule:28s} {hit / total:6.2f}  ({hit}/{total})")
+
+
+if __name__ == "__main__":
+    main()
