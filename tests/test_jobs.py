@@ -54,3 +54,34 @@ def test_cli_jobs_output_is_identical(tmp_path, cli, monkeypatch):
     assert cli("lint", path, "--format", "json", "--jobs", "2") == cli(
         "lint", path, "--format", "json"
     )
+
+
+def test_parallel_equals_serial_for_pairs_and_images(tmp_path, monkeypatch):
+    from tests import media
+
+    media.make(tmp_path, "ok.jpg", "jpeg 8x8")
+    media.make(tmp_path, "empty.jpg", "empty")
+    rng = random.Random(2)
+    lines = []
+    for i in range(3000):
+        if i % 2:
+            image = rng.choice(["ok.jpg", "empty.jpg", "gone.jpg", "../x.jpg"])
+            lines.append(
+                {"messages": [{"role": "user", "content": "<image>What?"},
+                              {"role": "assistant", "content": f"Thing {i}."}],
+                 "images": [image], "videos": ["v.mp4"] if i % 7 == 0 else []}
+            )  # fmt: skip
+        else:
+            chosen = f"A full answer number {i}, with some detail to it."
+            rejected = rng.choice([chosen, chosen[:20], "No.", f"Another answer {i}."])
+            lines.append({"prompt": f"Question {i}?", "chosen": chosen, "rejected": rejected})
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in lines))
+    monkeypatch.setattr(linter, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(linter, "CHUNK_BYTES", 40_000)
+    serial = list(linter.lint_paths([str(path)], None, linter.Summary()))
+    parallel = list(linter.lint_paths([str(path)], None, linter.Summary(), jobs=2))
+    names = {f.name for f in serial}
+    assert {"missing-image", "unreadable-image", "image-outside-root", "identical-pair"} <= names
+    assert {"pair-prefix", "unchecked-media", "mixed-format"} <= names
+    assert parallel == serial
