@@ -10,6 +10,7 @@ import dataprep.images as images_module
 from dataprep.images import OK, TOO_LARGE, UNREADABLE, ImageCache, inspect, statistics
 from dataprep.linter import Summary, lint_paths
 from tests import media
+from tests.conftest import REALWORLD, needs_shared
 
 DATA = Path(__file__).parent / "data"
 
@@ -130,3 +131,12 @@ def test_clean_rejects_records_whose_images_fail_and_keeps_the_rest(cli, tmp_pat
         (3, ["unreadable-image"]),
         (4, ["image-outside-root"]),
     ]
+
+
+@needs_shared
+def test_llava_scienceqa_reports_exactly_its_absent_images():
+    # SOURCE.md: 2,017 records reference "<id>/image.png"; the images are not included.
+    found = _lint([REALWORLD / "llava_scienceqa_test" / "llava_test_CQM-A.json"])
+    missing = [f for f in found if f.name == "missing-image"]
+    assert len(missing) == 2017 and all(f.field == "image" for f in missing)
+    assert [f for f in found if f.severity == "error" and f.name != "missing-image"] == []
