@@ -23,10 +23,13 @@ from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Hit
 from dataprep.formats import Spec, normalise
 from dataprep.images import ImageCache
+from dataprep.lengths import Lengths, Meter
 from dataprep.records import UNPARSED, Problem, Record
 from dataprep.rulepack import Pack, Setting
 from dataprep.rulepack import load as load_pack
 from dataprep.sample import Sample
+from dataprep.templates import Template
+from dataprep.tokenizer import ModelTokenizer
 
 CHUNK_BYTES = 32 << 20  # a --jobs work unit; small enough to balance, large enough to amortise
 MIN_PARALLEL_BYTES = 8 << 20  # below this, starting workers costs more than it saves
@@ -47,7 +50,7 @@ class FileStats:
             self.first.setdefault(key, (line + lines, index + records))
 
 
-@dataclass(frozen=True)
+@dataclass
 class FileContext:
     """What dataset-level checks may know about the file they look at; `stats` is complete by
     the time `finish` runs."""
@@ -60,6 +63,22 @@ class FileContext:
     images: ImageCache | None = None  # set when an image file rule is active
     sft: tuple[str, ...] = ()  # --sft files: the answers a DPO dataset's chosen are compared with
     notes: list[str] = field(default_factory=list)  # measurements for the summary (the run's)
+    setup: LengthSetup | None = None  # token lengths asked for (--tokenizer, --lengths, stats)
+    meter: Meter | None = None  # measuring this file's records, when `setup` is set
+    lengths: Lengths | None = None  # the measured lengths, once the file is read
+
+
+@dataclass(frozen=True)
+class LengthSetup:
+    """How to measure token lengths in one run."""
+
+    tokenizer: ModelTokenizer
+    template: Template  # what is rendered (a named fallback when the tokenizer has none)
+    template_missing: bool = False  # --template auto, and the tokenizer has no chat_template
+    image_tokens: int | None = None
+    cutoff_len: int | None = None
+    coverage: float = 0.95
+    round: int = 64
 
 
 @dataclass
@@ -70,6 +89,7 @@ class Summary:
     errors: list[DataprepError] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # dataset_info entries not linted
     notes: list[str] = field(default_factory=list)  # dataset measurements, e.g. length ratios
+    lengths: dict[str, Lengths] = field(default_factory=dict)  # per file, when measured
     hashes: dict | None = None  # set to {} to collect record content hashes (baselines)
 
     @property
@@ -152,6 +172,7 @@ def lint_paths(
     progress: Callable[[str, int | None], Callable[[int], None] | None] | None = None,
     images: ImageCache | None = None,
     sft: list[str] | None = None,
+    lengths: LengthSetup | None = None,
 ) -> Iterator[Finding]:
     """Findings for data files (or the entries of a dataset_info.json), file by file.
 
@@ -159,6 +180,8 @@ def lint_paths(
     `progress(path, size)` may return a callback that receives bytes read so far. `images`
     holds the image root and thread count (defaults: each data file's folder, one per core).
     `sft` names the SFT data a DPO dataset's chosen answers are compared with (off-policy-chosen).
+    `lengths` measures token lengths (files are then read in one process: the tokenizer
+    encodes in batches on every core).
     """
     pack_args = pack if isinstance(pack, PackArgs) else None
     pack = pack_args.load() if pack_args else (pack or load_pack())
@@ -186,15 +209,17 @@ def lint_paths(
                 source = readers.Source(display, path, kind)
                 stats = FileStats(display)
                 ctx = FileContext(
-                    display, stats, entry.spec, entry, summary.hashes, images, sft, summary.notes
-                )
+                    display, stats, entry.spec, entry, summary.hashes, images, sft, summary.notes,
+                    lengths,
+                )  # fmt: skip
                 units.append((ctx, source))
     if paths:
         for source in readers.expand(paths):
             stats = FileStats(source.display)
             ctx = FileContext(
-                source.display, stats, spec, None, summary.hashes, images, sft, summary.notes
-            )
+                source.display, stats, spec, None, summary.hashes, images, sft, summary.notes,
+                lengths,
+            )  # fmt: skip
             units.append((ctx, source))
     for ctx, source in units:
         stats = ctx.stats
@@ -202,12 +227,17 @@ def lint_paths(
         size = readers.file_size(source)
         tick = progress(source.display, size) if progress else None
         try:
-            if jobs > 1 and summary.hashes is None and _splittable(source, size):
+            if ctx.setup is not None:
+                ctx.meter = Meter(ctx.setup.tokenizer, ctx.setup.template, ctx.setup.image_tokens)
+            parallel = summary.hashes is None and ctx.meter is None
+            if jobs > 1 and parallel and _splittable(source, size):
                 yield from _lint_parallel(
                     source, ctx, plan, pack_args or PackArgs(), jobs, stats, tick
                 )
             else:
                 yield from _lint_serial(source, ctx, plan, stats, tick)
+            if ctx.lengths is not None:
+                summary.lengths[ctx.path] = ctx.lengths
         except DataprepError as exc:
             summary.errors.append(exc)
             if not stats.records:
@@ -245,6 +275,7 @@ def lint_records(
     for_sample = plan.for_sample
     observing = [(s, state) for s, state in states if hasattr(s.module, "observe")]
     hashes = ctx.hashes
+    meter = ctx.meter
     count = 0
     for record in records:
         count += 1
@@ -272,6 +303,8 @@ def lint_records(
         for setting in for_sample(sample):
             for hit in setting.module.check(sample, setting.options):
                 yield finding(setting, hit, record.source, record.line, record.index)
+        if meter is not None:
+            meter.add(record.line, record.index, sample)
     stats.records += count
 
 
@@ -287,6 +320,8 @@ def _claimer(
     the general path; tests/test_fast_path.py checks that both paths agree.
     """
     if ctx.spec is not None or ctx.hashes is not None or plan.for_format("alpaca", "sft"):
+        return None
+    if ctx.meter is not None:  # every record is measured
         return None
     if any(_observes_plain(s.module) for s, _ in states):
         return None
@@ -361,9 +396,48 @@ def _new_states(plan: Plan, ctx: FileContext) -> list[tuple[Setting, Any]]:
 
 
 def _finish(plan: Plan, states: list[tuple[Setting, Any]], ctx: FileContext) -> Iterator[Finding]:
+    if ctx.meter is not None:
+        ctx.lengths = ctx.meter.finish()
+        ctx.notes.extend(length_notes(ctx))
     for setting, state in states:
         for hit in setting.module.finish(state, setting.options, ctx):
             yield finding(setting, hit, ctx.path, None, None)
+
+
+def length_notes(ctx: FileContext) -> list[str]:
+    """The length summary of one file, for the text output."""
+    setup, lengths = ctx.setup, ctx.lengths
+    if setup is None or lengths is None or not len(lengths):
+        return []
+    full, label = lengths.percentiles("full"), lengths.percentiles("label")
+    row = "  ".join(f"{k} {v:,}" for k, v in full.items())
+    label_row = "  ".join(f"{k} {v:,}" for k, v in label.items())
+    who = setup.tokenizer.name + (
+        " - an estimate for other models: pass --tokenizer for yours"
+        if setup.tokenizer.estimate
+        else ""
+    )
+    cutoff = lengths.recommended(setup.coverage, setup.round)
+    notes = [
+        f"{ctx.path}: token lengths with {who}, template {setup.template.name}",
+        f"  full   {row}",
+        f"  labels {label_row}",
+        f"  recommended cutoff_len {cutoff:,} (smallest multiple of {setup.round} keeping "
+        f"{setup.coverage:.0%} of {len(lengths):,} records whole)",
+    ]
+    if setup.cutoff_len:
+        for policy, lost in lengths.losses(setup.cutoff_len).items():
+            parts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in lost.items())
+            notes.append(f"  cutoff_len {setup.cutoff_len:,}, {policy}: loses {parts}")
+    if lengths.images and not setup.image_tokens:
+        notes.append(
+            f"  {lengths.images:,} <image> placeholders counted as their text: pass "
+            "--image-tokens N (576 for LLaVA-1.5)"
+        )
+    if lengths.failed:
+        line, why = lengths.failed[0]
+        notes.append(f"  {len(lengths.failed):,} records the template refused (line {line}: {why})")
+    return notes
 
 
 # --- --jobs: byte ranges of one JSONL file across processes -------------------------------

@@ -76,6 +76,12 @@ from dataprep.checks.structure import (
     prompt_mismatch,
     role_order,
 )
+from dataprep.checks.tokens import (
+    exceeds_cutoff,
+    missing_eos,
+    template_mismatch,
+    template_not_prefix_stable,
+)
 
 ALL: tuple[ModuleType, ...] = (
     invalid_json,
@@ -122,6 +128,10 @@ ALL: tuple[ModuleType, ...] = (
     image_token_mismatch,
     image_placeholder_misplaced,
     unchecked_media,
+    exceeds_cutoff,
+    template_mismatch,
+    template_not_prefix_stable,
+    missing_eos,
 )
 
 BY_NAME: dict[str, ModuleType] = {}

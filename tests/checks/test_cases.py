@@ -2,7 +2,9 @@ r"""One parametrised runner over tests/checks/cases/<CODE>.yaml: real bad and go
 
 A case gives `lines` (JSONL, `\xNN` for raw bytes) or `text` (a whole file), an optional
 `suffix`, `input_format` or `dataset_info` entry, and the exact findings the rule must report:
-`sft_lines` are written to sft.jsonl and passed as `--sft`; `files` maps names to media descriptions (tests/media.py) made next to the data, and
+`sft_lines` are written to sft.jsonl and passed as `--sft`; `lengths` measures token lengths
+({tokenizer: default | tiny, chat_template, eos_token, specials, template, cutoff_len}:
+"tiny" is a small BPE trained here, tests/tokenizers.py); `files` maps names to media descriptions (tests/media.py) made next to the data, and
 `expect` is a list of {line, field, message} (message: a substring), in order.
 """
 
@@ -14,11 +16,11 @@ import orjson
 import pytest
 import yaml
 
-from dataprep import checks
+from dataprep import checks, templates, tokenizer
 from dataprep.formats import Spec, resolve_format
-from dataprep.linter import Summary, lint_paths
+from dataprep.linter import LengthSetup, Summary, lint_paths
 from dataprep.rulepack import load
-from tests import media
+from tests import media, tokenizers
 from tests.conftest import unescape
 
 CASES = Path(__file__).parent / "cases"
@@ -53,11 +55,34 @@ def run_case(tmp_path: Path, rule: str, case: dict) -> list:
         sft_path = tmp_path / "sft.jsonl"
         sft_path.write_bytes(b"".join(unescape(line) + b"\n" for line in case["sft_lines"]))
         sft = [str(sft_path)]
+    setup = _setup(tmp_path, case["lengths"]) if "lengths" in case else None
     found = list(
-        lint_paths(paths, load(), summary, spec=spec, info=str(info) if info else None, sft=sft)
-    )
+        lint_paths(
+            paths, load(), summary, spec=spec, info=str(info) if info else None, sft=sft,
+            lengths=setup,
+        )
+    )  # fmt: skip
     assert not summary.errors, summary.errors
     return [f for f in found if f.name == rule]
+
+
+def _setup(tmp_path: Path, options: dict) -> LengthSetup:
+    if options.get("tokenizer", "default") == "default":
+        model = tokenizer.load(None)
+    else:
+        folder = tokenizers.make(
+            tmp_path / "tok",
+            chat_template=options.get("chat_template"),
+            eos_token=options.get("eos_token"),
+            specials=tuple(options.get("specials", ())),
+        )
+        model = tokenizer.load(str(folder))
+    template = templates.resolve(
+        options.get("template", "auto"), model.chat_template, model.special
+    )
+    missing = template is None
+    template = template or templates.resolve("default", None, model.special)
+    return LengthSetup(model, template, missing, None, options.get("cutoff_len"))
 
 
 @pytest.mark.parametrize(("rule", "case"), list(_cases()))
