@@ -200,3 +200,12 @@ def test_images_count_as_the_models_image_tokens(tmp_path):
     placeholder = len(model.backend.encode("<image>", add_special_tokens=False))
     a, b = plain.lengths[str(data)], with_images.lengths[str(data)]
     assert b.full[0] - a.full[0] == 576 - placeholder and b.label[0] == a.label[0]
+
+
+def test_image_tokens_come_from_the_models_processor_config(tmp_path):
+    from tests import tokenizers
+
+    folder = tokenizers.make(tmp_path / "llava", eos_token="</s>")
+    (folder / "processor_config.json").write_text('{"image_seq_length": 576}')
+    model = tokenizer.load(str(folder))
+    assert model.image_tokens == 576 and model.eos == "</s>" and model.chat_template is None
