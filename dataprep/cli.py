@@ -125,6 +125,11 @@ def _parser() -> argparse.ArgumentParser:
         help="processes for large JSONL files (default 1)",
     )
     lint.add_argument(
+        "--report",
+        metavar="FILE",
+        help="also write the HTML report (measures token lengths too)",
+    )
+    lint.add_argument(
         "--lengths",
         action="store_true",
         help="measure token lengths (implied by --tokenizer and --cutoff-len)",
@@ -200,6 +205,44 @@ def _parser() -> argparse.ArgumentParser:
     clean.add_argument("--select", metavar="RULES", help="only these rules may reject")
     clean.add_argument("--ignore", metavar="RULES", help="these rules never reject")
     clean.set_defaults(run=_clean)
+
+    report = sub.add_parser(
+        "report",
+        help="write a self-contained HTML data-quality report",
+        description=textwrap.dedent(
+            """\
+            Lint the data, measure token lengths and profile every record, then write one HTML
+            file (inline CSS, JavaScript and charts; nothing fetched from a network) to open
+            before spending GPU hours. With --against, a second dataset (an eval set) is shown
+            side by side, with the train/eval overlap."""
+        ),
+        epilog=textwrap.dedent(
+            """\
+            Examples:
+              dataprep report data.jsonl -o report.html
+              dataprep report train.jsonl --against eval.jsonl -o report.html
+              dataprep report llava.json --image-root images/ --tokenizer ./llava-hf -o r.html"""
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("paths", nargs="+", metavar="PATH", help="data files or folders")
+    report.add_argument("-o", "--output", required=True, metavar="FILE", help="the HTML file")
+    report.add_argument(
+        "--against", action="append", metavar="PATH", help="an eval set to compare with"
+    )
+    report.add_argument(
+        "--input-format",
+        "--data-format",
+        dest="input_format",
+        metavar="NAME",
+        help="read every record as this format instead of detecting it",
+    )
+    report.add_argument("--rules", metavar="FILE", help="rule pack YAML")
+    report.add_argument("--select", metavar="RULES", help="only these rules")
+    report.add_argument("--ignore", metavar="RULES", help="skip these rules")
+    report.add_argument("--image-root", metavar="DIR", help="folder image paths are relative to")
+    _length_arguments(report)
+    report.set_defaults(run=_report)
 
     stats = sub.add_parser(
         "stats",
@@ -338,6 +381,49 @@ def _stats(args: argparse.Namespace) -> int:
     return EXIT_FAILED if run.errors else EXIT_OK
 
 
+def _report(args: argparse.Namespace) -> int:
+    from dataprep import report
+    from dataprep.linter import PackArgs
+
+    spec = _input_spec(args.input_format)
+    select, ignore = _split(args.select), _split(args.ignore)
+    pack = PackArgs(
+        args.rules, tuple(select) if select else None, tuple(ignore) if ignore else None
+    )
+    pack.load()  # a bad pack fails before any file is read
+    setup = _length_setup(args)
+    if Path(args.output).is_dir():
+        raise DataprepError(f"-o {args.output!r} is a folder", fix="name the HTML file to write")
+    other = None
+    if args.against:
+        images = _image_cache(args.image_root, 0)
+        other = report.collect(args.against, pack, spec=spec, setup=setup, images=images,
+                               keep_ngrams=True)  # fmt: skip
+    images = _image_cache(args.image_root, 0)
+    data = report.collect(
+        args.paths, pack, spec=spec, setup=setup, images=images,
+        against=other.profile if other else None,
+    )  # fmt: skip
+    errors = data.summary.errors + (other.summary.errors if other else [])
+    for error in errors:
+        print(f"dataprep: error: {error}", file=sys.stderr)
+    if not data.summary.files:
+        return EXIT_FAILED
+    try:
+        size = report.write(args.output, data, other)
+    except OSError as exc:
+        raise DataprepError(
+            f"cannot write {args.output}: {exc.strerror}", fix="choose a writable path"
+        ) from None
+    counts = data.findings.by_severity()
+    print(
+        f"wrote {args.output} ({size / 1e6:,.1f} MB): {data.summary.records:,} records, "
+        f"{counts['error']:,} errors, {counts['warning']:,} warnings",
+        file=sys.stderr,
+    )
+    return EXIT_FAILED if errors else EXIT_OK
+
+
 def _stats_table(result: dict) -> str:
     who = result["tokenizer"] + (
         "  (an estimate: pass --tokenizer for your model)" if result["estimate"] else ""
@@ -428,7 +514,12 @@ def _lint(args: argparse.Namespace) -> int:
     bar = Bar() if sys.stderr.isatty() and not args.no_progress else None
     images = _image_cache(args.image_root, args.image_threads, bar)
     measure = args.lengths or args.tokenizer or args.cutoff_len or args.image_tokens
-    setup = _length_setup(args) if measure else None
+    setup = _length_setup(args) if measure or args.report else None
+    recorder = None
+    if args.report:
+        from dataprep.report import Recorder
+
+        recorder = Recorder()
     findings = lint_paths(
         args.paths,
         pack,
@@ -441,7 +532,10 @@ def _lint(args: argparse.Namespace) -> int:
         images=images,
         sft=_existing(args.sft, "--sft"),
         lengths=setup,
+        observe=recorder.profile if recorder else None,
     )
+    if recorder is not None:
+        findings = recorder.tee(findings)
     if args.write_baseline:
         written = baseline.write(args.write_baseline, findings, summary.hashes)
         if bar:
@@ -464,6 +558,11 @@ def _lint(args: argparse.Namespace) -> int:
     finally:
         if bar:
             bar.close()
+    if recorder is not None:
+        from dataprep import report
+
+        size = report.write(args.report, recorder.dataset(args.paths, summary, images, setup))
+        print(f"wrote {args.report} ({size / 1e6:,.1f} MB)", file=sys.stderr)
     for error in summary.errors:
         print(f"dataprep: error: {error}", file=sys.stderr)
     if summary.errors:

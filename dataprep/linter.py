@@ -66,6 +66,7 @@ class FileContext:
     setup: LengthSetup | None = None  # token lengths asked for (--tokenizer, --lengths, stats)
     meter: Meter | None = None  # measuring this file's records, when `setup` is set
     lengths: Lengths | None = None  # the measured lengths, once the file is read
+    observe: Callable[[FileContext, Record, Sample | None], None] | None = None  # e.g. a report
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,7 @@ def lint_paths(
     images: ImageCache | None = None,
     sft: list[str] | None = None,
     lengths: LengthSetup | None = None,
+    observe: Callable[[FileContext, Record, Sample | None], None] | None = None,
 ) -> Iterator[Finding]:
     """Findings for data files (or the entries of a dataset_info.json), file by file.
 
@@ -181,7 +183,8 @@ def lint_paths(
     holds the image root and thread count (defaults: each data file's folder, one per core).
     `sft` names the SFT data a DPO dataset's chosen answers are compared with (off-policy-chosen).
     `lengths` measures token lengths (files are then read in one process: the tokenizer
-    encodes in batches on every core).
+    encodes in batches on every core). `observe(ctx, record, sample)` sees every record (the
+    report's profile); it too reads each file in one process.
     """
     pack_args = pack if isinstance(pack, PackArgs) else None
     pack = pack_args.load() if pack_args else (pack or load_pack())
@@ -229,7 +232,8 @@ def lint_paths(
         try:
             if ctx.setup is not None:
                 ctx.meter = Meter(ctx.setup.tokenizer, ctx.setup.template, ctx.setup.image_tokens)
-            parallel = summary.hashes is None and ctx.meter is None
+            ctx.observe = observe
+            parallel = summary.hashes is None and ctx.meter is None and observe is None
             if jobs > 1 and parallel and _splittable(source, size):
                 yield from _lint_parallel(
                     source, ctx, plan, pack_args or PackArgs(), jobs, stats, tick
@@ -276,6 +280,7 @@ def lint_records(
     observing = [(s, state) for s, state in states if hasattr(s.module, "observe")]
     hashes = ctx.hashes
     meter = ctx.meter
+    watch = ctx.observe
     count = 0
     for record in records:
         count += 1
@@ -294,6 +299,8 @@ def lint_records(
             yield from problem_findings(plan, problem, record.source, record.line, record.index)
         for setting, state in observing:
             setting.module.observe(state, record, sample)
+        if watch is not None:
+            watch(ctx, record, sample)
         if sample is None:
             continue
         key = (sample.format, sample.kind)
@@ -321,7 +328,7 @@ def _claimer(
     """
     if ctx.spec is not None or ctx.hashes is not None or plan.for_format("alpaca", "sft"):
         return None
-    if ctx.meter is not None:  # every record is measured
+    if ctx.meter is not None or ctx.observe is not None:  # every record is measured or watched
         return None
     if any(_observes_plain(s.module) for s, _ in states):
         return None

@@ -1,0 +1,126 @@
+"""What a dataset looks like, record by record: the numbers the report draws.
+
+A Profile watches every normalised record once (as `lint_paths(observe=...)`) and keeps small
+arrays: prompt and answer lengths in characters, each answer's language and opening word,
+chosen/rejected lengths of preference pairs, and prompt hashes. In compare mode the eval set is
+profiled first, keeping its prompts' word 13-grams; the train profile then checks each of its
+prompts against them as it streams by (train's own n-grams are never held in memory).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from array import array
+from collections import Counter
+from dataclasses import dataclass, field
+
+from dataprep.sample import Sample, answers, prompts
+from dataprep.text import cjk_share
+
+NGRAM = 13  # words: the contamination window GPT-3's authors used
+_WORDS = re.compile(r"\w+")
+_CJK_RUN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def language(text: str) -> str:
+    wide, latin = cjk_share(text)
+    if wide >= 4 and wide * 2 >= latin:
+        return "Chinese"
+    if latin >= 4:
+        return "English" if wide * 25 <= latin else "mixed"
+    return "other"
+
+
+def opening(text: str) -> str:
+    found = re.match(r"\s*([A-Za-z']+|[\u4e00-\u9fff]{1,2})", text)
+    return found.group(1) if found else ""
+
+
+def _digest(text: str) -> bytes:
+    return hashlib.blake2b(" ".join(text.split()).lower().encode(), digest_size=8).digest()
+
+
+def ngrams(text: str) -> set[int]:
+    """Hashes of the word 13-grams of a text (Chinese characters count as words)."""
+    words = _WORDS.findall(_CJK_RUN.sub(lambda m: f" {m.group(0)} ", text.lower()))
+    return {hash(" ".join(words[i : i + NGRAM])) for i in range(len(words) - NGRAM + 1)}
+
+
+@dataclass
+class Profile:
+    records: int = 0
+    bytes: int = 0
+    prompt_chars: array = field(default_factory=lambda: array("q"))
+    answer_chars: array = field(default_factory=lambda: array("q"))
+    languages: Counter = field(default_factory=Counter)
+    openings: Counter = field(default_factory=Counter)
+    kinds: Counter = field(default_factory=Counter)
+    chosen_chars: array = field(default_factory=lambda: array("q"))
+    rejected_chars: array = field(default_factory=lambda: array("q"))
+    prompts: dict[bytes, int] = field(default_factory=dict)  # prompt hash -> first line
+    keep_ngrams: bool = False  # the eval side of compare mode
+    grams: dict[int, list[int]] = field(default_factory=dict)  # 13-gram hash -> eval lines
+    texts: dict[int, str] = field(default_factory=dict)  # eval line -> prompt (examples)
+    images: dict[tuple[str, int], tuple[str, ...]] = field(default_factory=dict)  # capped
+    against: Profile | None = None  # the train side: the eval profile to check prompts against
+    exact: set[int] = field(default_factory=set)  # eval lines whose prompt train has
+    near: set[int] = field(default_factory=set)  # eval lines sharing a 13-gram with train
+
+    def __call__(self, ctx, record, sample: Sample | None) -> None:
+        self.records += 1
+        self.bytes += len(record.raw)
+        if sample is None:
+            return
+        self.kinds[f"{sample.format} {sample.kind}"] += 1
+        if sample.images and len(self.images) < 50_000:
+            self.images[record.source, record.index] = sample.images
+        prompt = "\n".join(t.content for t in prompts(sample) if t.content)
+        if sample.kind == "dpo":
+            chosen = "\n".join(t.content for t in sample.chosen if t.content)
+            rejected = "\n".join(t.content for t in sample.rejected if t.content)
+            self.chosen_chars.append(len(chosen))
+            self.rejected_chars.append(len(rejected))
+            answer = chosen
+        else:
+            answer = "\n".join(t.content for t in answers(sample) if t.content)
+        self.prompt_chars.append(len(prompt))
+        self.answer_chars.append(len(answer))
+        if answer:
+            self.languages[language(answer)] += 1
+            self.openings[opening(answer)] += 1
+        if not prompt:
+            return
+        key = _digest(prompt)
+        if key not in self.prompts:
+            self.prompts[key] = record.line
+        if self.keep_ngrams:
+            self.texts.setdefault(record.line, prompt[:300])
+            for gram in ngrams(prompt):
+                self.grams.setdefault(gram, []).append(record.line)
+        reference = self.against
+        if reference is not None:
+            if key in reference.prompts:
+                self.exact.add(reference.prompts[key])
+            elif reference.grams:
+                for gram in ngrams(prompt):
+                    lines = reference.grams.get(gram)
+                    if lines:
+                        self.near.update(lines)
+
+
+def overlap(train: Profile, evaluation: Profile, examples: int = 10) -> dict:
+    """Eval prompts that also occur in train: exactly (normalised) or by a shared 13-gram."""
+    near = train.near - train.exact
+    total = len(evaluation.prompts)
+    lines = sorted(train.exact | near)
+    return {
+        "eval_prompts": total,
+        "exact": len(train.exact),
+        "ngram": len(near),
+        "share": len(lines) / total if total else 0.0,
+        "examples": [
+            (line, evaluation.texts.get(line, ""), "exact" if line in train.exact else "13-gram")
+            for line in lines[:examples]
+        ],
+    }

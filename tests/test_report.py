@@ -1,0 +1,228 @@
+"""The HTML report: sections, escaping, compare mode, and the real page in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from dataprep import report, tokenizer
+from dataprep.findings import Finding
+from dataprep.linter import LengthSetup, PackArgs
+from dataprep.templates import resolve
+from tests import media
+
+DATA = Path(__file__).parent / "data"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+try:
+    import playwright.sync_api  # noqa: F401
+
+    HAVE_PLAYWRIGHT = True
+except ImportError:
+    HAVE_PLAYWRIGHT = False
+needs_browser = pytest.mark.skipif(
+    not (CHROMIUM and HAVE_PLAYWRIGHT),
+    reason="headless Chromium (Debian's chromium) and playwright are needed; .ci/run installs them",
+)
+HOSTILE = [
+    {"instruction": "Say hi.", "input": "", "output": "<script>alert('pwned')</script>Hi"},
+    {"instruction": "Show an image.", "input": "", "output": '<img src=x onerror="alert(2)"> here'},
+    {
+        "instruction": "Close it.",
+        "input": "</textarea></script><script>alert(3)</script>",
+        "output": "ok",
+    },
+    {"instruction": "Quote {{ 7*7 }} and &lt;b&gt;", "input": "", "output": "<b>bold</b> 49"},
+]
+
+
+def _setup() -> LengthSetup:
+    model = tokenizer.load(None)
+    return LengthSetup(model, resolve("auto", model.chat_template, model.special))
+
+
+def _write(tmp_path: Path, rows: list[dict], name: str = "data.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return path
+
+
+def _report(tmp_path: Path, paths, against=None, images=None) -> tuple[Path, str]:
+    setup = _setup()
+    other = None
+    if against:
+        other = report.collect([str(p) for p in against], PackArgs(), setup=setup, keep_ngrams=True)
+    data = report.collect([str(p) for p in paths], PackArgs(), setup=setup, images=images,
+                          against=other.profile if other else None)  # fmt: skip
+    out = tmp_path / "report.html"
+    report.write(str(out), data, other)
+    return out, out.read_text(encoding="utf-8")
+
+
+def test_hostile_text_is_escaped_and_our_scripts_are_the_only_ones(tmp_path):
+    _, page = _report(tmp_path, [_write(tmp_path, HOSTILE)])
+    assert page.count("<script") == 2  # the findings payload and report.js
+    assert "alert('pwned')" not in page and 'onerror="alert' not in page
+    assert "<img src=x" not in page and "</textarea></script>" not in page
+    assert "&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;" in page  # shown, escaped
+    assert "{{ 7*7 }}" in page  # data is not a template
+    assert "Content-Security-Policy" in page and "default-src &#39;none&#39;" not in page
+
+
+def test_sections_appear_only_with_their_data(tmp_path):
+    sft = _write(tmp_path, [{"instruction": f"Q{i}?", "input": "", "output": f"Answer {i}."}
+                            for i in range(30)])  # fmt: skip
+    _, page = _report(tmp_path, [sft])
+    ids = re.findall(r'<section id="(\w+)"', page)
+    assert ids[:1] == ["overview"] and "lengths" in ids and "fields" in ids
+    assert "pairs" not in ids and "images" not in ids and "compare" not in ids
+    assert "Ready: no errors or warnings." in page or "Usable" in page
+    dpo = _write(tmp_path, [{"prompt": f"Q{i}?", "chosen": "A long and helpful answer.",
+                             "rejected": "No."} for i in range(12)], "dpo.jsonl")  # fmt: skip
+    _, page = _report(tmp_path, [dpo])
+    assert '<section id="pairs">' in page and "chosen is the longer answer in <b>100%</b>" in page
+    assert "length-bias" in page
+
+
+def test_findings_examples_highlight_the_offending_text(tmp_path):
+    rows = [{"instruction": "Name a colour.", "input": "", "output": "Blue is a <p>colour</p>."}]
+    _, page = _report(tmp_path, [_write(tmp_path, rows)])
+    assert "<mark>&lt;p&gt;</mark>colour" in page
+    assert 'id="rule-html-markup"' in page and "Why it hurts training" in page
+
+
+def test_compare_mode_reports_train_eval_overlap(tmp_path):
+    shared = "Explain in a few sentences why the sky looks blue on a clear day at noon"
+    train = _write(tmp_path, [
+        {"instruction": "What is the capital of France?", "input": "", "output": "Paris."},
+        {"instruction": shared + " please.", "input": "", "output": "Rayleigh scattering."},
+        {"instruction": "Name a prime number.", "input": "", "output": "Seven."},
+    ], "train.jsonl")  # fmt: skip
+    evaluation = _write(tmp_path, [
+        {"instruction": "what is the capital of  France?", "input": "", "output": "Paris"},
+        {"instruction": "Hey! " + shared + ", for a child.", "input": "", "output": "Light."},
+        {"instruction": "Name a colour.", "input": "", "output": "Red."},
+    ], "eval.jsonl")  # fmt: skip
+    _, page = _report(tmp_path, [train], against=[evaluation])
+    assert '<section id="compare">' in page
+    assert "1 eval prompts appear in train verbatim" in page
+    assert "and 1 more share a 13-word span" in page and "<b>66.7%</b> of 3 eval prompts" in page
+
+
+def test_images_section_with_thumbnails_of_records_with_findings(tmp_path):
+    shutil.copytree(DATA / "mllm_demo_data", tmp_path / "mllm_demo_data")
+    media.make(tmp_path, "broken.jpg", "empty")
+    rows = json.loads((DATA / "mllm_demo.json").read_text())[:3]
+    rows[0]["messages"][0]["content"] += "<image>"  # one placeholder too many
+    rows.append({"messages": [{"role": "user", "content": "<image>?"},
+                              {"role": "assistant", "content": "?"}], "images": ["broken.jpg"]})  # fmt: skip
+    from dataprep.images import ImageCache
+
+    _, page = _report(tmp_path, [_write(tmp_path, rows)], images=ImageCache())
+    assert '<section id="images">' in page
+    assert page.count('<img src="data:image/jpeg;base64,') >= 1
+    assert "unreadable-image" in page and "empty file (0 bytes)" in page
+
+
+def test_lint_report_flag_writes_the_report_and_keeps_the_exit_code(cli, tmp_path):
+    data = _write(tmp_path, HOSTILE)
+    out = tmp_path / "r.html"
+    code, text, err = cli("lint", str(data), "--report", str(out))
+    assert code == 1 and "script-content" in text and f"wrote {out}" in err
+    assert out.read_text().startswith("<!DOCTYPE html>")
+    code, _, err = cli("report", str(data), "-o", str(tmp_path))
+    assert code == 2 and "is a folder" in err
+
+
+def _status(page, starts: str) -> None:
+    """Wait for the findings status line (a locator wait: the page's CSP forbids eval)."""
+    page.locator("#filter-status", has_text=re.compile("^" + re.escape(starts))).wait_for()
+
+
+def _browse(path: Path, actions=None):
+    """Open a report with every network request blocked; returns what the page did."""
+    from playwright.sync_api import sync_playwright
+
+    seen = {"requests": [], "console": [], "errors": [], "dialogs": []}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"],
+        )  # fmt: skip
+        context = browser.new_context(offline=True)
+        page = context.new_page()
+        page.route("**/*", lambda route: route.continue_() if route.request.url == path.as_uri()
+                   else (seen["requests"].append(route.request.url), route.abort()))  # fmt: skip
+        page.on("console", lambda m: seen["console"].append((m.type, m.text)))
+        page.on("pageerror", lambda e: seen["errors"].append(str(e)))
+        page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
+        page.goto(path.as_uri())
+        page.wait_for_selector('body[data-findings-ready="1"]', timeout=10_000)
+        if actions:
+            actions(page, seen)
+        page.screenshot(path=str(path.with_suffix(".png")), full_page=False)
+        browser.close()
+    return seen
+
+
+@needs_browser
+def test_the_page_in_chromium_offline_hostile_data_does_not_run(tmp_path):
+    path, _ = _report(tmp_path, [_write(tmp_path, HOSTILE)])
+
+    def actions(page, seen):
+        seen["injected"] = page.evaluate(
+            "document.querySelectorAll('img[src=\"x\"], textarea').length"
+        )
+        seen["rows"] = page.locator("#findings-table tbody tr").count()
+        page.fill("#filter-text", "pwned")
+        _status(page, "1 of")
+        seen["filtered"] = page.locator("#findings-table tbody tr").inner_text()
+
+    seen = _browse(path, actions)
+    assert seen["requests"] == [] and seen["dialogs"] == [] and seen["errors"] == []
+    assert [m for m in seen["console"] if m[0] == "error"] == []
+    assert seen["injected"] == 0 and seen["rows"] > 3
+    assert "alert('pwned')" in seen["filtered"]  # shown as text, found by the search
+    assert path.with_suffix(".png").stat().st_size > 10_000
+
+
+@needs_browser
+def test_100000_findings_page_and_filter_in_the_browser(tmp_path):
+    found = report.Findings()
+    rules = ["empty-output", "html-markup", "near-duplicate"]
+    for i in range(100_000):
+        name = rules[i % 3]
+        severity = ("error", "warning", "warning")[i % 3]
+        found.add(Finding("big.jsonl", i + 1, i, "XX00", name, severity, "output",
+                          f"finding number {i} <b>{name}</b>", "fix it"))  # fmt: skip
+    data = _report_from(found)
+    path = tmp_path / "big.html"
+    size = report.write(str(path), data)
+    assert size < 10_000_000
+
+    def actions(page, seen):
+        seen["status"] = page.inner_text("#filter-status")
+        page.select_option("#filter-rule", "html-markup")
+        page.fill("#filter-text", "number 99997")
+        _status(page, "1 of")
+        seen["row"] = page.locator("#findings-table tbody tr").inner_text()
+        page.fill("#filter-text", "")
+        _status(page, "33,333 of")
+        page.click("#page-next")
+        seen["page2"] = page.inner_text("#filter-status")
+
+    seen = _browse(path, actions)
+    assert seen["status"].startswith("100,000 of 100,000 findings · page 1 of 2,000")
+    assert "finding number 99997 <b>html-markup</b>" in seen["row"]
+    assert "page 2 of 667" in seen["page2"] and seen["errors"] == []
+
+
+def _report_from(found: report.Findings) -> report.Dataset:
+    from dataprep.linter import Summary
+    from dataprep.profile import Profile
+
+    return report.Dataset(["big.jsonl"], Summary(), found, Profile(), None, None)
