@@ -108,8 +108,9 @@ def test_compare_mode_reports_train_eval_overlap(tmp_path):
     ], "eval.jsonl")  # fmt: skip
     _, page = _report(tmp_path, [train], against=[evaluation])
     assert '<section id="compare">' in page
-    assert "1 eval prompts appear in train verbatim" in page
-    assert "and 1 more share a 13-word span" in page and "<b>66.7%</b> of 3 eval prompts" in page
+    assert "found in train verbatim (ignoring case and whitespace): <b>1</b>" in page
+    assert "13-word span with a train prompt: <b>1</b>" in page
+    assert "together <b>66.7%</b> of 3 eval prompts" in page
 
 
 def test_images_section_with_thumbnails_of_records_with_findings(tmp_path):
