@@ -32,6 +32,7 @@ from dataprep.images import MISSING, OUTSIDE, TOO_LARGE, UNREADABLE, ImageCache
 from dataprep.linter import Plan, finding, image_cache, problem_findings
 from dataprep.records import UNPARSED, Record
 from dataprep.rulepack import Pack
+from dataprep.sample import Sample
 from dataprep.text import ZERO_WIDTH
 
 # Values under these keys are structure or data, not prose: never rewritten.
@@ -244,12 +245,12 @@ def clean(
         media = (images, images.root_for(source.display)) if images is not None else None
         for record in readers.read_source(source, None, notes):
             report.read += 1
-            kept, reasons, fixes = _clean_one(record, plan, spec, fixers, seen, media)
+            kept, reasons, fixes, _ = clean_record(record, plan, spec, fixers, seen, media)
             if kept is None:
                 report.rejected_records += 1
                 report.rejected.update({f.name for f in reasons})
                 if rejects is not None:
-                    rejects.write(_reject_row(record, reasons))
+                    rejects.write(reject_row(record, reasons))
                 continue
             report.fixed.update(fixes)
             report.written += 1
@@ -265,14 +266,17 @@ def clean(
     return report
 
 
-def _clean_one(
+def clean_record(
     record: Record,
     plan: Plan,
     spec: Spec | None,
     fixers: Fixers,
     seen: dict,
     media: tuple[ImageCache, Path] | None = None,
-) -> tuple[bytes | None, list[Finding], list[str]]:
+) -> tuple[bytes | None, list[Finding], list[str], Sample | None]:
+    """One record through the fixers and the gate: (the line to write or None, the error
+    findings that reject it, the fixes applied, the cleaned Sample). `seen` holds the keys of
+    records kept so far (exact duplicates are dropped)."""
     errors = [
         f
         for p in record.problems
@@ -280,7 +284,7 @@ def _clean_one(
         if f.severity == "error"
     ]
     if errors or record.value is UNPARSED:
-        return None, errors or _unreadable(record), []
+        return None, errors or _unreadable(record), [], None
     obj = record.value
     sample, problems = normalise(record, spec)
     # A duplicated key is written back as trainers read it: the last value wins.
@@ -305,7 +309,7 @@ def _clean_one(
         if media is not None and sample.images:
             errors.extend(_image_errors(record, sample, plan, spec, *media))
     if errors:
-        return None, errors, fixes
+        return None, errors, fixes, None
     if sample is not None:
         key = record_key(sample)
         if key in seen:
@@ -314,12 +318,12 @@ def _clean_one(
             copy = finding(
                 plan.pack.settings["exact-duplicate"], hit, record.source, record.line, record.index
             )
-            return None, [copy], fixes
+            return None, [copy], fixes, None
         seen[key] = (record.source, record.line)
     raw = record.raw.strip()
     if fixes or b"\n" in raw:  # changed, or a pretty-printed array element: one line of JSON
         raw = orjson.dumps(obj)
-    return raw, [], fixes
+    return raw, [], fixes, sample
 
 
 IMAGE_RULES = {
@@ -353,7 +357,7 @@ def _unreadable(record: Record) -> list[Finding]:
     ]  # fmt: skip
 
 
-def _reject_row(record: Record, reasons: list[Finding]) -> bytes:
+def reject_row(record: Record, reasons: list[Finding]) -> bytes:
     value = record.value if record.value is not UNPARSED else record.raw.decode("utf-8", "replace")
     row = {
         "path": record.source,

@@ -244,6 +244,70 @@ def _parser() -> argparse.ArgumentParser:
     _length_arguments(report)
     report.set_defaults(run=_report)
 
+    build = sub.add_parser(
+        "build",
+        help="clean, tokenize and label-mask data into Arrow shards (cached, never stale)",
+        description=textwrap.dedent(
+            """\
+            Read, clean and gate the data (records with error findings are rejected into
+            rejects.jsonl), render it with the chat template, tokenize, mask labels, apply the
+            cutoff policy and write shards that datasets.load_from_disk opens (and that
+            LLaMA-Factory takes as its tokenized_path), with manifest.json. The same inputs,
+            tokenizer, template and options reuse the build at once; any change rebuilds.
+            A BUILD.yaml config may replace the flags."""
+        ),
+        epilog=textwrap.dedent(
+            """\
+            Examples:
+              dataprep build data.jsonl --out build/ --tokenizer ./Qwen2.5-7B-Instruct
+              dataprep build sft.jsonl more.jsonl --out build/ --cutoff-len 2048 --val-size 0.05
+              dataprep build build.yaml
+              dataprep build --check build/"""
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    build.add_argument("paths", nargs="*", metavar="PATH", help="data files, globs or a build.yaml")
+    build.add_argument("--out", metavar="DIR", help="the build folder")
+    build.add_argument("--check", metavar="DIR", help="verify a build against its manifest")
+    build.add_argument("--dataset-info", metavar="FILE", help="LLaMA-Factory's dataset_info.json")
+    build.add_argument(
+        "--dataset", action="append", metavar="NAME", help="with --dataset-info: datasets to build"
+    )
+    build.add_argument(
+        "--input-format", "--data-format", dest="input_format", metavar="NAME",
+        help="read every record as this format",
+    )  # fmt: skip
+    build.add_argument(
+        "--truncation",
+        default="truncate-answer",
+        choices=("drop", "truncate-prompt", "truncate-answer"),
+        help="what to do with records over cutoff_len (default truncate-answer)",
+    )
+    build.add_argument("--train-on-prompt", action="store_true", help="labels on prompts too")
+    build.add_argument("--mask-history", action="store_true", help="train only the last answer")
+    build.add_argument("--packing", action="store_true", help="pack SFT sequences (greedy)")
+    build.add_argument("--val-size", type=float, default=0.0, metavar="F", help="validation share")
+    build.add_argument("--seed", type=int, default=42, help="for the split and mixing")
+    build.add_argument(
+        "--mix", default="concat", choices=("concat", "interleave"), help="how datasets combine"
+    )
+    build.add_argument("--image-root", metavar="DIR", help="folder image paths are relative to")
+    build.add_argument("--rules", metavar="FILE", help="rule pack deciding what is an error")
+    build.add_argument("--select", metavar="RULES", help="only these rules may reject")
+    build.add_argument("--ignore", metavar="RULES", help="these rules never reject")
+    build.add_argument(
+        "--num-proc",
+        type=int,
+        default=0,
+        metavar="N",
+        help="tokenizer threads (default: all cores)",
+    )
+    build.add_argument(
+        "--shard-size", type=int, default=10_000, metavar="N", help=argparse.SUPPRESS
+    )
+    _length_arguments(build, cutoff_auto=True)
+    build.set_defaults(run=_build)
+
     stats = sub.add_parser(
         "stats",
         help="token lengths and the cutoff_len they call for",
@@ -288,7 +352,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _length_arguments(parser: argparse.ArgumentParser) -> None:
+def _length_arguments(parser: argparse.ArgumentParser, cutoff_auto: bool = False) -> None:
     group = parser.add_argument_group("token lengths")
     group.add_argument(
         "--tokenizer",
@@ -308,9 +372,17 @@ def _length_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="tokens one image takes (576 for LLaVA-1.5; default: the model's processor config)",
     )
-    group.add_argument(
-        "--cutoff-len", type=int, metavar="N", help="report records longer than N tokens"
-    )
+    if cutoff_auto:
+        group.add_argument(
+            "--cutoff-len",
+            default="auto",
+            metavar="N|auto",
+            help="tokens per sequence (auto: the recommended cutoff_len; default)",
+        )
+    else:
+        group.add_argument(
+            "--cutoff-len", type=int, metavar="N", help="report records longer than N tokens"
+        )
     group.add_argument(
         "--coverage",
         type=float,
@@ -422,6 +494,52 @@ def _report(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return EXIT_FAILED if errors else EXIT_OK
+
+
+def _build(args: argparse.Namespace) -> int:
+    from dataprep import build, buildconfig
+
+    if args.check:
+        problems = build.check(args.check)
+        for problem in problems:
+            print(f"dataprep: {problem}", file=sys.stderr)
+        if not problems:
+            print(f"{args.check}: intact (every file matches manifest.json)")
+        return EXIT_FINDINGS if problems else EXIT_OK
+    if args.num_proc < 0:
+        raise DataprepError("--num-proc must be 0 (all cores) or more")
+    if args.num_proc:  # the Rust tokenizer's thread pool reads this before its first use
+        import os
+
+        os.environ["RAYON_NUM_THREADS"] = str(args.num_proc)
+    config = buildconfig.from_args(args)
+    bar = None
+    if sys.stderr.isatty():
+        from dataprep.progress import Bar
+
+        bar = Bar()
+    tick = bar.for_count("building") if bar else None
+    try:
+        result = build.build(
+            config.inputs, config.out, config.setup, config.pack, config.options,
+            progress=(lambda n: tick(n, config.total)) if tick else None,
+        )  # fmt: skip
+    finally:
+        if bar:
+            bar.close()
+    c = result.counts
+    what = "reused (same cache key)" if result.reused else "built"
+    print(
+        f"{result.out}: {what} in {result.seconds:.1f} s: read {c.read:,} = kept {c.kept:,} + "
+        f"rejected {c.rejected_records:,}; cutoff_len {result.manifest['cutoff_len']:,}; "
+        f"splits {', '.join(f'{k} {v:,}' for k, v in sorted(c.splits.items())) or 'none'}"
+    )
+    if c.rejected:
+        by_rule = ", ".join(f"{k} ×{v:,}" for k, v in c.rejected.most_common())
+        print(f"  rejected by rule: {by_rule} (reasons in {result.out}/rejects.jsonl)")
+    if c.truncated:
+        print(f"  cutoff policy: {', '.join(f'{k} ×{v:,}' for k, v in c.truncated.items())}")
+    return EXIT_OK
 
 
 def _stats_table(result: dict) -> str:

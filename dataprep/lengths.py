@@ -225,29 +225,16 @@ class Meter:
 
     def _spans(self, text: str, messages: list[dict]) -> list[tuple[int, int]] | None:
         """Character spans of each assistant answer (with its end-of-turn token) in `text`."""
-        spans, cursor = [], 0
-        for message in messages:
-            content = message["content"]
-            if not content:
-                if message["role"] == "assistant":
-                    spans.append((cursor, cursor))
-                continue
-            at = text.find(content, cursor)
-            if at < 0:
-                content = content.strip()
-                at = text.find(content, cursor) if content else -1
-                if at < 0:
-                    if message["role"] == "assistant":
-                        return None
-                    continue  # templates may rewrite prompts (e.g. drop a system prompt)
-            end = at + len(content)
-            if message["role"] == "assistant":
-                stop = next((s for s in self.stops if text.startswith(s, end)), "")
-                end += len(stop)
-                self.lengths.answers += 1
-                self.lengths.stops[stop] += 1
-                spans.append((at, end))
-            cursor = end
+        found = message_spans(text, messages, self.stops)
+        if found is None:
+            return None
+        spans = []
+        for role, start, end, stop in found:
+            if role == "assistant":
+                spans.append((start, end))
+                if end > start:
+                    self.lengths.answers += 1
+                    self.lengths.stops[stop] += 1
         return spans
 
     def flush(self) -> None:
@@ -286,21 +273,52 @@ class Meter:
         return self.lengths
 
 
+def message_spans(
+    text: str, messages: list[dict], stops: tuple[str, ...]
+) -> list[tuple[str, int, int, str]] | None:
+    """(role, start, end, stop) of each message's content in a rendered text, in order; an
+    answer's span takes in the end-of-turn token right after it (`stop`, "" when none).
+    None when an answer is not found verbatim (the template rewrote it)."""
+    spans, cursor = [], 0
+    for message in messages:
+        role, content = message["role"], message["content"]
+        if not content:
+            if role == "assistant":
+                spans.append((role, cursor, cursor, ""))
+            continue
+        at = text.find(content, cursor)
+        if at < 0:
+            content = content.strip()
+            at = text.find(content, cursor) if content else -1
+            if at < 0:
+                if role == "assistant":
+                    return None
+                continue  # templates may rewrite prompts (e.g. drop a system prompt)
+        end = at + len(content)
+        stop = ""
+        if role == "assistant":
+            stop = next((s for s in stops if text.startswith(s, end)), "")
+            end += len(stop)
+        spans.append((role, at, end, stop))
+        cursor = end
+    return spans
+
+
 def _turns(encoding, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     """(prompt tokens, answer tokens) per answer span, from character offsets."""
     turns, previous = [], 0
     for start, end in spans:
-        first = _token_at(encoding, start, end, forward=True)
+        first = token_at(encoding, start, end, forward=True)
         if first is None:  # an empty answer
             turns.append((0, 0))
             continue
-        last = _token_at(encoding, start, end, forward=False)
+        last = token_at(encoding, start, end, forward=False)
         turns.append((first - previous, last - first + 1))
         previous = last + 1
     return turns
 
 
-def _token_at(encoding, start: int, end: int, forward: bool) -> int | None:
+def token_at(encoding, start: int, end: int, forward: bool) -> int | None:
     positions = range(start, end) if forward else range(end - 1, start - 1, -1)
     for i, char in enumerate(positions):
         token = encoding.char_to_token(char)

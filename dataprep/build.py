@@ -1,0 +1,905 @@
+"""`dataprep build`: raw files to tokenized, label-masked Arrow shards, in a cache never stale.
+
+Stages, streamed a batch at a time: read -> normalise -> clean and gate (dataprep.clean: the
+fixers, then records with error findings are rejected under those rule names) -> render with
+the chat template -> batch-encode -> labels from character offsets -> `<image>` expansion ->
+the cutoff policy -> Arrow shards. Output follows DESIGN.md's build contract: a folder
+`datasets.load_from_disk` opens (LLaMA-Factory's column names, so it also works as its
+`tokenized_path`), `manifest.json` and `rejects.jsonl`, with read == kept + rejected.
+
+The cache key hashes the inputs' bytes, the tokenizer files, the template, the processor
+config, the rule pack and every option. A build writes into `<out>.partial-<key>` and renames
+it to `<out>` only when complete, under a lock; each finished shard leaves a marker, so a
+killed build resumes where it stopped and never leaves a half-written `<out>`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import random
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import orjson
+
+from dataprep import __version__, clean, readers
+from dataprep.errors import DataprepError
+from dataprep.formats import Spec
+from dataprep.images import ImageCache
+from dataprep.lengths import Meter, message_spans, rendered, token_at
+from dataprep.linter import LengthSetup, Plan, image_cache
+from dataprep.records import Record
+from dataprep.rulepack import Pack
+from dataprep.sample import Sample
+
+SCHEMA = 1
+TRUNCATION = ("drop", "truncate-prompt", "truncate-answer")
+IMAGE = "<image>"
+IMAGE_TOKENS = ("<image>", "<|image_pad|>")  # the token an <image> expands to, if the vocab has one
+
+
+@dataclass(frozen=True)
+class Input:
+    """One dataset to build from: files (or folders), how to read them, how many records."""
+
+    paths: tuple[str, ...]
+    name: str = ""
+    spec: Spec | None = None
+    num_samples: int | None = None  # the first N records read
+    probability: float | None = None  # for interleave mixing
+    image_root: str | None = None
+
+
+@dataclass(frozen=True)
+class Options:
+    """Everything that changes the shards (all of it goes into the cache key)."""
+
+    cutoff_len: int | None = None  # None: auto, the recommended cutoff_len
+    truncation: str = "truncate-answer"
+    train_on_prompt: bool = False
+    mask_history: bool = False
+    packing: bool = False
+    val_size: float = 0.0
+    seed: int = 42
+    mix: str = "concat"  # or interleave
+    shard_size: int = 10_000  # records read per shard
+
+
+@dataclass
+class Counts:
+    read: int = 0
+    kept: int = 0
+    rejected: Counter = field(default_factory=Counter)  # rule name -> records
+    rejected_records: int = 0
+    truncated: Counter = field(default_factory=Counter)  # what the cutoff policy did, by case
+    splits: Counter = field(default_factory=Counter)  # rows per split
+    tokens: int = 0
+    label_tokens: int = 0
+
+    def add(self, other: dict) -> None:
+        self.read += other["read"]
+        self.kept += other["kept"]
+        self.rejected.update(other["rejected"])
+        self.rejected_records += other["rejected_records"]
+        self.truncated.update(other["truncated"])
+        self.splits.update(other["splits"])
+        self.tokens += other["tokens"]
+        self.label_tokens += other["label_tokens"]
+
+    def as_dict(self) -> dict:
+        return {
+            "read": self.read,
+            "kept": self.kept,
+            "rejected_records": self.rejected_records,
+            "rejected": dict(self.rejected),
+            "truncated": dict(self.truncated),
+            "splits": dict(self.splits),
+            "tokens": self.tokens,
+            "label_tokens": self.label_tokens,
+        }
+
+
+@dataclass
+class Result:
+    out: Path
+    key: str
+    reused: bool
+    counts: Counts
+    seconds: float
+    manifest: dict
+
+
+# --- the cache key ---------------------------------------------------------------------------
+
+
+def _file_hash(path: Path, digest=None) -> str:
+    h = digest or hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def input_files(inputs: list[Input]) -> list[Path]:
+    files = []
+    for item in inputs:
+        for source in readers.expand(list(item.paths)):
+            if source.path is None:
+                raise DataprepError("build reads files, not stdin", fix="save the data to a file")
+            files.append(source.path)
+    return files
+
+
+def tokenizer_files(setup: LengthSetup) -> list[Path]:
+    name = setup.tokenizer.name
+    folder = Path(name)
+    if setup.tokenizer.estimate:
+        from importlib import resources
+
+        return [Path(str(resources.files("dataprep._tokenizer").joinpath("tokenizer.json.gz")))]
+    if folder.is_file():
+        folder = folder.parent
+    names = (
+        "tokenizer.json",
+        "tokenizer_config.json",
+        "chat_template.jinja",
+        "chat_template.json",
+        "processor_config.json",
+        "preprocessor_config.json",
+    )
+    return [folder / n for n in names if (folder / n).is_file()]
+
+
+def cache_key(inputs: list[Input], setup: LengthSetup, options: Options, pack: Pack) -> tuple:
+    """(key, input descriptions, tokenizer hash): everything that decides the shards."""
+    described = []
+    for path in input_files(inputs):
+        described.append(
+            {"path": str(path), "size": path.stat().st_size, "sha256": _file_hash(path)}
+        )
+    tokenizer_hash = hashlib.sha256()
+    for path in tokenizer_files(setup):
+        tokenizer_hash.update(path.name.encode())
+        _file_hash(path, tokenizer_hash)
+    rules = {name: [s.severity, s.enabled, repr(s.options)] for name, s in pack.settings.items()}
+    material = {
+        "schema": SCHEMA,
+        "inputs": [(d["path"], d["sha256"]) for d in described],
+        "datasets": [
+            [i.name, list(i.paths), repr(i.spec), i.num_samples, i.probability] for i in inputs
+        ],
+        "tokenizer": tokenizer_hash.hexdigest(),
+        "template": setup.template.source,
+        "image_tokens": setup.image_tokens,
+        "options": asdict(options),
+        "rules": rules,
+    }
+    key = hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return key, described, tokenizer_hash.hexdigest()
+
+
+# --- encoding one record ---------------------------------------------------------------------
+
+
+@dataclass
+class Encoded:
+    """One tokenized sequence and where its messages are, in tokens."""
+
+    ids: list[int]
+    spans: list[tuple[str, int, int]]  # (role, start token, end token) per message
+    images: list[tuple[int, int]]  # token spans of <image> placeholders
+
+
+class Encoder:
+    """Renders and tokenizes samples in batches; labels and images are added per sequence."""
+
+    def __init__(self, setup: LengthSetup, options: Options):
+        self.setup = setup
+        self.options = options
+        self.backend = setup.tokenizer.backend
+        self.template = setup.template
+        self.stops = Meter(setup.tokenizer, setup.template).stops
+        self.eos_id = None
+        for stop in self.stops:
+            token = self.backend.token_to_id(stop)
+            if token is not None:
+                self.eos_id = token
+                break
+        self.image_id = next(
+            (t for t in map(self.backend.token_to_id, IMAGE_TOKENS) if t is not None), None
+        )
+
+    def encode(self, samples: list[Sample]) -> list[list[Encoded] | str]:
+        """Per sample: one Encoded per sequence (two for a pair), or why it cannot be encoded."""
+        texts, plans = [], []
+        for sample in samples:
+            try:
+                conversations = [(self.template.render(m, tools=t), m) for m, t in rendered(sample)]
+            except Exception as exc:
+                plans.append(f"the template refused the record: {type(exc).__name__}: {exc}")
+                continue
+            plan = []
+            for text, messages in conversations:
+                spans = message_spans(text, messages, self.stops)
+                if spans is None:
+                    plan = "the template rewrote an answer, so its labels cannot be placed"
+                    break
+                plan.append((len(texts), spans, text))
+                texts.append(text)
+            plans.append(plan)
+        encodings = self.backend.encode_batch(texts, add_special_tokens=False) if texts else []
+        out: list = []
+        for plan in plans:
+            if isinstance(plan, str):
+                out.append(plan)
+                continue
+            sequences = []
+            for k, spans, text in plan:
+                encoding = encodings[k]
+                token_spans = []
+                for role, start, end, _ in spans:
+                    first = token_at(encoding, start, end, forward=True)
+                    last = token_at(encoding, start, end, forward=False)
+                    if first is None or last is None:
+                        token_spans.append((role, first or 0, first or 0))
+                    else:
+                        token_spans.append((role, first, last + 1))
+                images = []
+                at = text.find(IMAGE)
+                while at >= 0:
+                    first = token_at(encoding, at, at + len(IMAGE), forward=True)
+                    last = token_at(encoding, at, at + len(IMAGE), forward=False)
+                    if first is not None and last is not None:
+                        images.append((first, last + 1))
+                    at = text.find(IMAGE, at + len(IMAGE))
+                sequences.append(Encoded(list(encoding.ids), token_spans, images))
+            out.append(sequences)
+        return out
+
+
+def expand_images(seq: Encoded, count: int | None, image_id: int | None) -> Encoded:
+    """Replace each <image> placeholder's tokens with `count` image tokens (spans follow)."""
+    if not seq.images or not count or image_id is None:
+        return seq
+    ids: list[int] = []
+    shift: list[tuple[int, int]] = []  # (old position, added before it)
+    new_images = []
+    cursor = added = 0
+    for start, end in seq.images:
+        ids.extend(seq.ids[cursor:start])
+        new_images.append((len(ids), len(ids) + count))
+        ids.extend([image_id] * count)
+        added += count - (end - start)
+        shift.append((end, added))
+        cursor = end
+    ids.extend(seq.ids[cursor:])
+
+    def moved(position: int) -> int:
+        extra = 0
+        for old, total in shift:
+            if position >= old:
+                extra = total
+        return position + extra
+
+    spans = [(role, moved(a), moved(b)) for role, a, b in seq.spans]
+    return Encoded(ids, spans, new_images)
+
+
+def labels_for(seq: Encoded, options: Options) -> list[int]:
+    if options.train_on_prompt:
+        return list(seq.ids)
+    labels = [-100] * len(seq.ids)
+    answers = [(a, b) for role, a, b in seq.spans if role == "assistant"]
+    if options.mask_history:
+        answers = answers[-1:]
+    for a, b in answers:
+        labels[a:b] = seq.ids[a:b]
+    return labels
+
+
+def truncate(
+    seq: Encoded, labels: list[int], cutoff: int, policy: str, eos_id: int | None
+) -> tuple[list[int], list[int], str] | str:
+    """(ids, labels, what happened) within `cutoff` tokens, or why the record is dropped.
+
+    truncate-answer cuts at the cutoff: a cut inside an answer keeps the answer's start and
+    ends it with the end-of-turn token (labelled); a cut in a prompt (its text, its assistant
+    header, or an image span) drops that turn and all after it. truncate-prompt keeps the
+    answers whole: it drops the oldest turns, then shortens the first user message's text from
+    its end, never inside an image span. drop rejects every record over the cutoff."""
+    n = len(seq.ids)
+    if n <= cutoff:
+        return seq.ids, labels, "fits"
+    if policy == "drop":
+        return f"{n:,} tokens, over cutoff_len {cutoff:,} (truncation: drop)"
+    answers = [(a, b) for role, a, b in seq.spans if role == "assistant"]
+    if policy == "truncate-answer":
+        for k, (a, b) in enumerate(answers):
+            if cutoff < a + 2:  # the cut falls in this turn's prompt or header
+                if k == 0:
+                    return (
+                        f"the prompt alone is {a:,} tokens, not under cutoff_len {cutoff:,} "
+                        "(truncation: truncate-answer)"
+                    )
+                end = answers[k - 1][1]
+                return seq.ids[:end], labels[:end], "turns dropped"
+            if cutoff < b:
+                if eos_id is None:
+                    return seq.ids[:cutoff], labels[:cutoff], "answer cut, no EOS token"
+                ids = [*seq.ids[: cutoff - 1], eos_id]
+                cut = [*labels[: cutoff - 1], eos_id]
+                return ids, cut, "answer cut"
+        return seq.ids[:cutoff], labels[:cutoff], "tail cut"  # only unlabelled text after
+    # truncate-prompt
+    ids, labs = list(seq.ids), list(labels)
+    spans = list(seq.spans)
+    images = list(seq.images)
+    case = "prompt cut"
+    users = [(a, b) for role, a, b in spans if role == "user"]
+    while len(ids) > cutoff and len(answers) > 1 and users:
+        start, end = users[0][0], answers[0][1]
+        start = _line_start(ids, start, spans)
+        del ids[start:end], labs[start:end]
+        removed = end - start
+        spans = [(r, a - removed, b - removed) for r, a, b in spans if a >= end]
+        images = [(a - removed, b - removed) for a, b in images if a >= end]
+        answers = [(a, b) for r, a, b in spans if r == "assistant"]
+        users = [(a, b) for r, a, b in spans if r == "user"]
+        case = "turns dropped"
+    excess = len(ids) - cutoff
+    if excess > 0:
+        if not users:
+            return "no user message to shorten (truncation: truncate-prompt)"
+        start, end = users[0]
+        cut_end = end
+        for a, b in images:  # never cut inside an image span: cut before it
+            if a < cut_end and b > cut_end - excess:
+                cut_end = min(cut_end, a)
+        cut_start = cut_end - excess
+        if cut_start < start:
+            return (
+                f"the answers alone need {len(ids) - (end - start):,} tokens, over cutoff_len "
+                f"{cutoff:,} (truncation: truncate-prompt)"
+            )
+        del ids[cut_start:cut_end], labs[cut_start:cut_end]
+    return ids, labs, case
+
+
+def _line_start(ids: list[int], start: int, spans: list) -> int:
+    """Where a user turn's header begins: right after the previous message's span."""
+    before = [b for _, _, b in spans if b <= start]
+    return max(before) if before else start
+
+
+# --- writing ---------------------------------------------------------------------------------
+
+
+class ShardWriter:
+    """Rows of one split into one Arrow IPC stream file (what datasets' save_to_disk writes)."""
+
+    def __init__(self, path: Path, schema):
+        import pyarrow as pa
+
+        self.pa = pa
+        self.path = path
+        self.schema = schema
+        self.rows: dict[str, list] = {name: [] for name in schema.names}
+        self.count = 0
+
+    def add(self, row: dict) -> None:
+        for name in self.rows:
+            self.rows[name].append(row[name])
+        self.count += 1
+
+    def close(self) -> None:
+        pa = self.pa
+        table = pa.Table.from_pydict(self.rows, schema=self.schema)
+        tmp = self.path.with_suffix(".tmp")
+        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, self.schema) as writer:
+            writer.write_table(table, max_chunksize=1000)
+        tmp.replace(self.path)
+
+
+def _schema(kind: str, packing: bool, images: bool):
+    import pyarrow as pa
+
+    ints = pa.list_(pa.int32())
+    if kind == "dpo":
+        fields = [
+            (f"{side}_{col}", ints)
+            for side in ("chosen", "rejected")
+            for col in ("input_ids", "attention_mask", "labels")
+        ]
+    else:
+        fields = [("input_ids", ints), ("attention_mask", ints), ("labels", ints)]
+        if packing:
+            fields.append(("position_ids", ints))
+    if images:
+        fields.append(("images", pa.list_(pa.string())))
+    return pa.schema(fields)
+
+
+def _features(schema) -> dict:
+    out = {}
+    for f in schema:
+        dtype = "string" if str(f.type.value_type) == "string" else str(f.type.value_type)
+        out[f.name] = {"feature": {"dtype": dtype, "_type": "Value"}, "_type": "Sequence"}
+    return out
+
+
+# --- the build -------------------------------------------------------------------------------
+
+
+@dataclass
+class Plan_:
+    """What the shards hold, decided from the first records."""
+
+    kind: str
+    images: bool
+
+
+def _records(inputs: list[Input], options: Options) -> Iterator[tuple[Input, Record]]:
+    """Every record to build from, datasets mixed as asked (deterministic with the seed)."""
+
+    def one(item: Input) -> Iterator[tuple[Input, Record]]:
+        n = 0
+        for source in readers.expand(list(item.paths)):
+            for record in readers.read_source(source, None, []):
+                if item.num_samples is not None and n >= item.num_samples:
+                    return
+                n += 1
+                yield item, record
+
+    if options.mix == "concat" or len(inputs) == 1:
+        for item in inputs:
+            yield from one(item)
+        return
+    rng = random.Random(options.seed)
+    streams = [one(item) for item in inputs]
+    weights = [item.probability if item.probability is not None else 1.0 for item in inputs]
+    while True:  # interleave until the first dataset runs out (datasets' first_exhausted)
+        k = rng.choices(range(len(streams)), weights=weights)[0]
+        try:
+            yield next(streams[k])
+        except StopIteration:
+            return
+
+
+def _validation(sample: Sample, options: Options) -> bool:
+    if options.val_size <= 0:
+        return False
+    digest = hashlib.blake2b(
+        str(options.seed).encode() + sample.content_key, digest_size=8
+    ).digest()
+    return int.from_bytes(digest, "big") / 2**64 < options.val_size
+
+
+def build(
+    inputs: list[Input],
+    out: str,
+    setup: LengthSetup,
+    pack: Pack,
+    options: Options,
+    *,
+    progress=None,
+) -> Result:
+    """Build (or reuse) the shards for `inputs` in `out`."""
+    started = time.perf_counter()
+    if options.truncation not in TRUNCATION:
+        raise DataprepError(
+            f"unknown truncation {options.truncation!r}", fix=f"use one of {', '.join(TRUNCATION)}"
+        )
+    if not 0 <= options.val_size < 1:
+        raise DataprepError("--val-size must be in [0, 1)", fix="e.g. --val-size 0.05")
+    target = Path(out)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = target.with_name(target.name + ".lock")
+    with open(lock_path, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DataprepError(
+                f"another build is writing {out}", fix="wait for it to finish, or build elsewhere"
+            ) from None
+        if options.cutoff_len is None:
+            options = _with_auto_cutoff(inputs, setup, options)
+        key, described, tokenizer_hash = cache_key(inputs, setup, options, pack)
+        manifest_path = target / "manifest.json"
+        if manifest_path.is_file():
+            try:
+                old = json.loads(manifest_path.read_text())
+            except ValueError:
+                old = {}
+            if old.get("key") == key:
+                counts = Counts()
+                counts.add(old["counts_raw"])
+                return Result(target, key, True, counts, time.perf_counter() - started, old)
+        partial = target.with_name(f"{target.name}.partial-{key[:16]}")
+        for stale in target.parent.glob(f"{target.name}.partial-*"):
+            if stale != partial:  # another key's leftovers: never resumed, never used
+                shutil.rmtree(stale, ignore_errors=True)
+        partial.mkdir(exist_ok=True)
+        counts = _write_shards(inputs, partial, setup, pack, options, progress)
+        for scratch in [*partial.glob("shard-*.json"), *partial.glob("rejects-*.jsonl")]:
+            scratch.unlink()  # resume markers: the finished build does not need them
+        manifest = _manifest(key, described, tokenizer_hash, setup, options, pack, counts, partial)
+        (partial / "manifest.json").write_text(json.dumps(manifest, indent=2))
+        _publish(partial, target)
+        return Result(target, key, False, counts, time.perf_counter() - started, manifest)
+
+
+def _with_auto_cutoff(inputs: list[Input], setup: LengthSetup, options: Options) -> Options:
+    """cutoff_len auto: a measuring pass, then the recommended value."""
+    from dataprep.formats import normalise
+
+    meter = Meter(setup.tokenizer, setup.template, setup.image_tokens)
+    for item, record in _records(inputs, options):
+        sample, _ = normalise(record, item.spec)
+        if sample is not None:
+            meter.add(record.line, record.index, sample)
+    lengths = meter.finish()
+    return Options(
+        **{**asdict(options), "cutoff_len": lengths.recommended(setup.coverage, setup.round)}
+    )
+
+
+def _publish(partial: Path, target: Path) -> None:
+    """Swap the finished build in: `target` is always a whole build, old or new."""
+    old = None
+    if target.exists():
+        old = target.with_name(f"{target.name}.old-{os.getpid()}")
+        target.rename(old)
+    partial.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+@dataclass
+class _Run:
+    """The state one build carries from shard to shard."""
+
+    partial: Path
+    plan: Plan
+    fixers: clean.Fixers
+    encoder: Encoder
+    options: Options
+    progress: object
+    done: set[int]
+    counts: Counts = field(default_factory=Counts)
+    seen: dict = field(default_factory=dict)
+    caches: dict = field(default_factory=dict)
+    layout: Plan_ | None = None
+
+
+def _write_shards(inputs, partial: Path, setup, pack, options: Options, progress) -> Counts:
+    plan = Plan(pack)
+    done = {int(p.stem.split("-")[1]) for p in partial.glob("shard-*.json")}
+    run = _Run(partial, plan, clean.Fixers.from_pack(pack), Encoder(setup, options), options,
+               progress, done)  # fmt: skip
+    shard, batch = 0, []
+    for item, record in _records(inputs, options):
+        batch.append((item, record))
+        if len(batch) >= options.shard_size:
+            _shard(run, batch, shard)
+            shard, batch = shard + 1, []
+    if batch or shard == 0:
+        _shard(run, batch, shard)
+    _finish_layout(partial, run.layout, shard + 1)
+    counts = run.counts
+    if counts.read != counts.kept + counts.rejected_records:
+        raise DataprepError(
+            f"records lost: read {counts.read:,} != kept {counts.kept:,} + rejected "
+            f"{counts.rejected_records:,}",
+            fix="this is a dataprep bug: please report it with the input",
+        )
+    return counts
+
+
+def _shard(run: _Run, batch, number: int) -> None:
+    """Clean, gate, encode and write one shard's records (or count a finished one)."""
+    partial, options, counts = run.partial, run.options, run.counts
+    marker = partial / f"shard-{number:05d}.json"
+    if number in run.done:  # resumed: this shard was finished before; replay the seen keys
+        state = json.loads(marker.read_text())
+        counts.add(state["counts"])
+        for key, where in state["seen"]:
+            run.seen[bytes.fromhex(key)] = tuple(where)
+        if state["kind"]:
+            run.layout = Plan_(state["kind"], state["images"])
+        if run.progress:
+            run.progress(counts.read)
+        return
+    local = Counts()
+    rejects: list[bytes] = []
+    keep: list[tuple[Record, Sample, bool]] = []
+    new_seen = []
+    roots: dict[str, Path] = {}
+    seen = run.seen
+    for item, record in batch:
+        local.read += 1
+        cache = _cache(run.caches, item, run.plan)
+        media = (cache, cache.root_for(record.source)) if cache is not None else None
+        if record.source not in roots:
+            folder = Path(item.image_root) if item.image_root else Path(record.source).parent
+            roots[record.source] = folder.resolve()
+        before = len(seen)
+        kept, reasons, _, sample = clean.clean_record(
+            record, run.plan, item.spec, run.fixers, seen, media
+        )
+        if len(seen) > before:
+            new_seen.append(next(reversed(seen.items())))
+        if kept is None or sample is None:
+            reasons = reasons or [_finding(record, "unknown-format", "no record to train on")]
+            _reject(local, rejects, record, reasons)
+            continue
+        if sample.kind not in ("sft", "dpo"):
+            reason = f"{sample.kind} records are not built yet (sft and dpo are)"
+            _reject(local, rejects, record, [_finding(record, "unknown-format", reason)])
+            continue
+        if run.layout is None:
+            run.layout = Plan_(sample.kind, bool(sample.images))
+        elif sample.kind != run.layout.kind:
+            reason = f"a {sample.kind} record in a {run.layout.kind} build: build them separately"
+            _reject(local, rejects, record, [_finding(record, "mixed-format", reason)])
+            continue
+        keep.append((record, sample, _validation(sample, options)))
+    rows: dict[str, list[dict]] = {"train": [], "validation": []}
+    encoder = run.encoder
+    encoded = encoder.encode([s for _, s, _ in keep])
+    cutoff = options.cutoff_len
+    for (record, sample, val), sequences in zip(keep, encoded, strict=True):
+        if isinstance(sequences, str):
+            _reject(local, rejects, record, [_finding(record, "template-mismatch", sequences)])
+            continue
+        root = roots.get(record.source) or Path(record.source).parent
+        row = _row(sample, sequences, encoder, cutoff, options, local, root)
+        if isinstance(row, str):
+            _reject(local, rejects, record, [_finding(record, "exceeds-cutoff", row)])
+            continue
+        local.kept += 1
+        rows["validation" if val else "train"].append(row)
+    layout = run.layout
+    if options.packing and layout is not None and layout.kind == "sft":
+        rows = {split: _pack(split_rows, cutoff) for split, split_rows in rows.items()}
+    if layout is not None:
+        schema = _schema(layout.kind, options.packing and layout.kind == "sft", layout.images)
+        for split, split_rows in rows.items():
+            folder = partial / split
+            folder.mkdir(exist_ok=True)
+            writer = ShardWriter(folder / f"data-{number:05d}.arrow", schema)
+            for row in split_rows:
+                writer.add(row)
+            writer.close()
+            local.splits[split] += writer.count
+    (partial / f"rejects-{number:05d}.jsonl").write_bytes(b"".join(rejects))
+    state = {
+        "counts": _raw(local),
+        "seen": [[k.hex(), list(v)] for k, v in new_seen],
+        "kind": layout.kind if layout else None,
+        "images": layout.images if layout else False,
+    }
+    tmp = marker.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state))
+    tmp.replace(marker)  # the shard is finished only once its marker exists
+    counts.add(_raw(local))
+    if run.progress:
+        run.progress(counts.read)
+
+
+def _raw(c: Counts) -> dict:
+    return {
+        "read": c.read,
+        "kept": c.kept,
+        "rejected": dict(c.rejected),
+        "rejected_records": c.rejected_records,
+        "truncated": dict(c.truncated),
+        "splits": dict(c.splits),
+        "tokens": c.tokens,
+        "label_tokens": c.label_tokens,
+    }
+
+
+def _row(
+    sample: Sample, sequences, encoder: Encoder, cutoff: int, options: Options, counts, root: Path
+):
+    setup = encoder.setup
+    out: dict = {}
+    sides = ("chosen", "rejected") if sample.kind == "dpo" else ("",)
+    sequences = [expand_images(seq, setup.image_tokens, encoder.image_id) for seq in sequences]
+    longest = max(len(seq.ids) for seq in sequences)
+    results = []
+    for side, seq in zip(sides, sequences, strict=True):
+        labels = labels_for(seq, options)
+        limit = cutoff
+        if options.truncation == "truncate-prompt" and longest > cutoff:
+            # A pair shares its prompt: both sides lose the same prompt tokens.
+            limit = len(seq.ids) - (longest - cutoff)
+        result = truncate(seq, labels, limit, options.truncation, encoder.eos_id)
+        if isinstance(result, str):
+            return result
+        results.append((side, result))
+    for side, (ids, labels, case) in results:
+        prefix = f"{side}_" if side else ""
+        out[f"{prefix}input_ids"] = ids
+        out[f"{prefix}attention_mask"] = [1] * len(ids)
+        out[f"{prefix}labels"] = labels
+        counts.tokens += len(ids)
+        counts.label_tokens += sum(1 for t in labels if t != -100)
+        if case != "fits":
+            counts.truncated[case] += 1
+    if sample.images:
+        out["images"] = [str(root / ref) for ref in sample.images]
+    return out
+
+
+def _pack(rows: list[dict], cutoff: int) -> list[dict]:
+    """Greedy packing: sequences in order into rows of at most `cutoff` tokens; position ids
+    restart per sequence and attention_mask numbers the sequences (1, 2, ...), so attention
+    can stay within each."""
+    packed, current = [], None
+    for row in rows:
+        n = len(row["input_ids"])
+        if current is None or len(current["input_ids"]) + n > cutoff:
+            if current is not None:
+                packed.append(current)
+            current = {"input_ids": [], "attention_mask": [], "labels": [], "position_ids": []}
+            if "images" in row:
+                current["images"] = []
+        number = (current["attention_mask"][-1] if current["attention_mask"] else 0) + 1
+        current["input_ids"].extend(row["input_ids"])
+        current["labels"].extend(row["labels"])
+        current["attention_mask"].extend([number] * n)
+        current["position_ids"].extend(range(n))
+        if "images" in row:
+            current["images"].extend(row["images"])
+    if current is not None:
+        packed.append(current)
+    return packed
+
+
+def _cache(caches: dict, item: Input, plan: Plan) -> ImageCache | None:
+    if item.image_root not in caches:
+        caches[item.image_root] = image_cache(plan, ImageCache(root=item.image_root))
+    return caches[item.image_root]
+
+
+def _finding(record: Record, name: str, message: str):
+    from dataprep.findings import Finding
+
+    return Finding(record.source, record.line, record.index, "", name, "error", None, message, "")
+
+
+def _reject(counts: Counts, rejects: list, record: Record, reasons) -> None:
+    counts.rejected_records += 1
+    counts.rejected.update({f.name for f in reasons})
+    rejects.append(clean.reject_row(record, reasons))
+
+
+def _finish_layout(partial: Path, layout: Plan_ | None, shards: int) -> None:
+    """datasets' metadata: dataset_dict.json, and per split state.json and dataset_info.json;
+    rejects.jsonl gathered from the shards."""
+    with open(partial / "rejects.jsonl", "wb") as out:
+        for path in sorted(partial.glob("rejects-*.jsonl")):
+            out.write(path.read_bytes())
+    if layout is None:
+        return
+    import pyarrow as pa
+
+    splits = []
+    for split in ("train", "validation"):
+        folder = partial / split
+        files = sorted(folder.glob("data-*.arrow")) if folder.is_dir() else []
+        rows = 0
+        for path in files:
+            with pa.memory_map(str(path)) as source:
+                rows += pa.ipc.open_stream(source).read_all().num_rows
+        if not files or (split == "validation" and not rows):
+            if folder.is_dir():
+                shutil.rmtree(folder)
+            continue
+        with pa.memory_map(str(files[0])) as source:
+            schema = pa.ipc.open_stream(source).schema
+        state = {
+            "_data_files": [{"filename": p.name} for p in files],
+            "_fingerprint": hashlib.sha256(b"".join(p.name.encode() for p in files)).hexdigest()[
+                :16
+            ],
+            "_format_columns": None,
+            "_format_kwargs": {},
+            "_format_type": None,
+            "_output_all_columns": False,
+            "_split": split,
+        }
+        (folder / "state.json").write_text(json.dumps(state, indent=2))
+        info = {
+            "citation": "",
+            "description": "",
+            "features": _features(schema),
+            "homepage": "",
+            "license": "",
+        }
+        (folder / "dataset_info.json").write_text(json.dumps(info, indent=2))
+        splits.append(split)
+    (partial / "dataset_dict.json").write_text(json.dumps({"splits": splits}))
+
+
+def _manifest(
+    key,
+    described,
+    tokenizer_hash,
+    setup: LengthSetup,
+    options: Options,
+    pack,
+    counts: Counts,
+    folder: Path,
+) -> dict:
+    files = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.name != "manifest.json":
+            files[str(path.relative_to(folder))] = {
+                "size": path.stat().st_size,
+                "sha256": _file_hash(path),
+            }
+    raw = _raw(counts)
+    return {
+        "schema": SCHEMA,
+        "dataprep": __version__,
+        "key": key,
+        "inputs": described,
+        "tokenizer": {
+            "name": setup.tokenizer.name,
+            "sha256": tokenizer_hash,
+            "estimate": setup.tokenizer.estimate,
+        },
+        "template": {
+            "name": setup.template.name,
+            "source": setup.template.source,
+            "sha256": hashlib.sha256(setup.template.source.encode()).hexdigest(),
+        },
+        "image_tokens": setup.image_tokens,
+        "cutoff_len": options.cutoff_len,
+        "truncation": options.truncation,
+        "masking": {
+            "train_on_prompt": options.train_on_prompt,
+            "mask_history": options.mask_history,
+        },
+        "packing": options.packing,
+        "options": asdict(options),
+        "rules": sorted(n for n, s in pack.settings.items() if s.enabled),
+        "counts": counts.as_dict(),
+        "counts_raw": raw,
+        "files": files,
+    }
+
+
+def check(folder: str) -> list[str]:
+    """Problems with a build folder against its manifest (empty: it is intact)."""
+    root = Path(folder)
+    manifest_path = root / "manifest.json"
+    if not manifest_path.is_file():
+        return [f"{folder}: no manifest.json: not a dataprep build (or an unfinished one)"]
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except ValueError as exc:
+        return [f"manifest.json is not valid JSON: {exc}"]
+    problems = []
+    for name, expect in manifest.get("files", {}).items():
+        path = root / name
+        if not path.is_file():
+            problems.append(f"{name}: missing")
+        elif path.stat().st_size != expect["size"] or _file_hash(path) != expect["sha256"]:
+            problems.append(f"{name}: changed since the build (size or sha256 differ)")
+    extra = {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+    extra -= set(manifest.get("files", {})) | {"manifest.json"}
+    problems.extend(f"{name}: not part of the build" for name in sorted(extra))
+    counts = manifest.get("counts", {})
+    if counts.get("read") != counts.get("kept", 0) + counts.get("rejected_records", 0):
+        problems.append("counts: read != kept + rejected")
+    return problems

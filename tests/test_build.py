@@ -1,0 +1,295 @@
+"""dataprep build: exact ids and labels, cutoff policies, the cache, atomic and resumable writes."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from dataprep import build, templates, tokenizer
+from dataprep.build import Encoded, Input, Options, truncate
+from dataprep.errors import DataprepError
+from dataprep.lengths import rendered
+from dataprep.linter import LengthSetup
+from dataprep.rulepack import load
+from tests.conftest import LLAMAFACTORY, SHARED, needs_shared
+
+QWEN = SHARED / "tokenizers" / "qwen2.5"
+needs_qwen = pytest.mark.skipif(
+    not (QWEN / "tokenizer.json").is_file(), reason="../shared/tokenizers/qwen2.5 is absent"
+)
+
+
+def _setup(name=None, image_tokens=None) -> LengthSetup:
+    model = tokenizer.load(name)
+    template = templates.resolve("auto", model.chat_template, model.special)
+    return LengthSetup(model, template, False, image_tokens)
+
+
+def _write(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return path
+
+
+def _build(tmp_path, rows_or_paths, out="out", setup=None, **options):
+    paths = rows_or_paths
+    if rows_or_paths and isinstance(rows_or_paths[0], dict):
+        paths = [str(_write(tmp_path / "data.jsonl", rows_or_paths))]
+    opts = Options(**{"cutoff_len": 4096, **options})
+    return build.build([Input(tuple(map(str, paths)))], str(tmp_path / out),
+                       setup or _setup(), load(), opts)  # fmt: skip
+
+
+def _rows(folder: Path, split="train") -> list[dict]:
+    import datasets
+
+    return list(datasets.load_from_disk(str(folder))[split])
+
+
+def _kept_samples(paths):
+    """The records a build keeps, as cleaned (the fixers may rewrite text), in order."""
+    from dataprep import clean, readers
+    from dataprep.linter import Plan
+
+    pack = load()
+    plan, fixers, seen = Plan(pack), clean.Fixers.from_pack(pack), {}
+    for source in readers.expand([str(p) for p in paths]):
+        for record in readers.read_source(source, None, []):
+            kept, _, _, sample = clean.clean_record(record, plan, None, fixers, seen)
+            if kept is not None and sample is not None:
+                yield record, sample
+
+
+@needs_shared
+@needs_qwen
+@pytest.mark.parametrize(
+    "name",
+    [
+        "alpaca_en_demo.json",
+        "glaive_toolcall_zh_demo.json",
+        "dpo_en_demo.json",
+        "identity.json",
+        "mllm_demo.json",
+    ],
+)
+def test_ids_equal_apply_chat_template_and_labels_are_exactly_the_answers(tmp_path, name):
+    from transformers import AutoTokenizer
+
+    reference = AutoTokenizer.from_pretrained(str(QWEN))
+    path = LLAMAFACTORY / name
+    result = _build(tmp_path, [path], setup=_setup(str(QWEN)), cutoff_len=100_000)
+    rows = iter(_rows(result.out))
+    checked = 0
+    for record, sample in _kept_samples([path]):
+        row = next(rows)
+        sides = ("chosen_", "rejected_") if sample.kind == "dpo" else ("",)
+        for side, (messages, tools) in zip(sides, rendered(sample), strict=True):
+            want = reference.apply_chat_template(messages, tools=tools, tokenize=True)["input_ids"]
+            ids, labels = row[f"{side}input_ids"], row[f"{side}labels"]
+            assert ids == want, (name, record.line)
+            # Labelled runs, decoded, are each answer followed by its end-of-turn token.
+            runs, run = [], []
+            for token, label in zip(ids, labels, strict=True):
+                if label == -100:
+                    if run:
+                        runs.append(run)
+                    run = []
+                else:
+                    assert label == token
+                    run.append(token)
+            if run:
+                runs.append(run)
+            answers = [m["content"] for m in messages if m["role"] == "assistant" and m["content"]]
+            assert [reference.decode(r) for r in runs] == [a + "<|im_end|>" for a in answers]
+        checked += 1
+    assert checked > 5 and next(rows, None) is None
+
+
+def test_truncate_answer_keeps_the_start_and_ends_with_eos(tmp_path):
+    rows = [{"instruction": "Tell me about rain.", "input": "",
+             "output": "Rain falls from clouds when droplets grow heavy. " * 40}]  # fmt: skip
+    result = _build(tmp_path, rows, cutoff_len=64, truncation="truncate-answer")
+    (row,) = _rows(result.out)
+    eos = tokenizer.load(None).backend.token_to_id("<|im_end|>")
+    assert len(row["input_ids"]) == 64 and row["input_ids"][-1] == eos
+    assert row["labels"][-1] == eos and row["labels"][-2] != -100
+    assert result.counts.truncated == {"answer cut": 1}
+
+
+def test_truncate_prompt_keeps_the_answer_whole(tmp_path):
+    answer = "Rain is water falling from clouds."
+    rows = [{"instruction": "Read this and answer: " + "clouds and wind " * 60 + "What is rain?",
+             "input": "", "output": answer}]  # fmt: skip
+    result = _build(tmp_path, rows, cutoff_len=64, truncation="truncate-prompt")
+    (row,) = _rows(result.out)
+    model = tokenizer.load(None)
+    labelled = [t for t in row["labels"] if t != -100]
+    assert len(row["input_ids"]) == 64
+    assert model.backend.decode(labelled, skip_special_tokens=False) == answer + "<|im_end|>"
+    assert model.backend.decode(row["input_ids"], skip_special_tokens=False).startswith(
+        "<|im_start|>system\n"
+    )
+
+
+def test_drop_and_prompt_too_long_are_rejected_with_reasons(tmp_path):
+    rows = [{"instruction": "Hi", "input": "", "output": "Hello! " * 100},
+            {"instruction": "Hi", "input": "", "output": "Hello."}]  # fmt: skip
+    result = _build(tmp_path, rows, cutoff_len=48, truncation="drop")
+    assert result.counts.kept == 1 and result.counts.rejected == {"exceeds-cutoff": 1}
+    reject = json.loads((result.out / "rejects.jsonl").read_text())
+    assert reject["line"] == 1 and "truncation: drop" in reject["reasons"][0]
+    long_prompt = [{"instruction": "word " * 200, "input": "", "output": "ok"}]
+    result = _build(tmp_path, long_prompt, out="out2", cutoff_len=48)
+    assert result.counts.rejected == {"exceeds-cutoff": 1}
+
+
+def test_multi_turn_cut_in_a_later_prompt_drops_that_turn(tmp_path):
+    rows = [{"conversations": [
+        {"from": "human", "value": "Hi"}, {"from": "gpt", "value": "Hello!"},
+        {"from": "human", "value": "Tell me a long story " * 30}, {"from": "gpt", "value": "No."}]}]  # fmt: skip
+    result = _build(tmp_path, rows, cutoff_len=48, truncation="truncate-answer")
+    (row,) = _rows(result.out)
+    model = tokenizer.load(None)
+    assert (
+        model.backend.decode([t for t in row["labels"] if t != -100], skip_special_tokens=False)
+        == "Hello!<|im_end|>"
+    )
+    assert result.counts.truncated == {"turns dropped": 1}
+
+
+def test_image_spans_expand_and_are_never_cut():
+    seq = Encoded(ids=list(range(20)), spans=[("user", 2, 12), ("assistant", 14, 18)],
+                  images=[(4, 7)])  # fmt: skip
+    expanded = build.expand_images(seq, 10, 999)
+    assert expanded.ids.count(999) == 10 and len(expanded.ids) == 27
+    assert expanded.spans == [("user", 2, 19), ("assistant", 21, 25)]
+    labels = [-100] * 21 + expanded.ids[21:25] + [-100, -100]
+    ids, cut, _case = truncate(expanded, labels, 24, "truncate-prompt", 0)
+    assert ids.count(999) == 10 and len(ids) == 24  # the text after the image was cut instead
+    assert [t for t in cut if t != -100] == expanded.ids[21:25]
+
+
+def test_preference_pairs_share_their_prompt(tmp_path):
+    rows = [{"prompt": "Say hi", "chosen": "Hi there, friend!", "rejected": "No."}]
+    result = _build(tmp_path, rows)
+    (row,) = _rows(result.out)
+    c, r = row["chosen_input_ids"], row["rejected_input_ids"]
+    first = row["chosen_labels"].index(next(t for t in row["chosen_labels"] if t != -100))
+    assert c[:first] == r[:first] and set(row) >= {"chosen_attention_mask", "rejected_labels"}
+
+
+def test_packing_masking_and_the_validation_split(tmp_path):
+    rows = [{"conversations": [{"from": "human", "value": f"Q{i}"}, {"from": "gpt", "value": f"A{i}"},
+                               {"from": "human", "value": "More?"}, {"from": "gpt", "value": "Yes."}]}
+            for i in range(40)]  # fmt: skip
+    packed = _build(tmp_path, rows, out="packed", cutoff_len=256, packing=True)
+    prows = _rows(packed.out)
+    assert len(prows) < 40 and all(len(r["input_ids"]) <= 256 for r in prows)
+    first = prows[0]
+    assert first["position_ids"][0] == 0 and max(first["attention_mask"]) > 1
+    restart = first["attention_mask"].index(2)
+    assert first["position_ids"][restart] == 0
+    history = _build(tmp_path, rows[:1], out="history", mask_history=True)
+    (row,) = _rows(history.out)
+    model = tokenizer.load(None)
+    assert (
+        model.backend.decode([t for t in row["labels"] if t != -100], skip_special_tokens=False)
+        == "Yes.<|im_end|>"
+    )
+    everything = _build(tmp_path, rows[:1], out="all", train_on_prompt=True)
+    (row,) = _rows(everything.out)
+    assert row["labels"] == row["input_ids"]
+    split = _build(tmp_path, rows, out="split", val_size=0.25)
+    again = _build(tmp_path, rows, out="split2", val_size=0.25)
+    assert 0 < split.counts.splits["validation"] < 40
+    assert _rows(split.out, "validation") == _rows(again.out, "validation")
+
+
+def test_the_cache_reuses_identical_builds_and_rebuilds_on_any_change(tmp_path):
+    rows = [{"instruction": f"Q{i}", "input": "", "output": f"Answer {i}."} for i in range(50)]
+    first = _build(tmp_path, rows)
+    again = _build(tmp_path, rows)
+    assert not first.reused and again.reused and again.key == first.key
+    changed = _build(tmp_path, rows, cutoff_len=2048)
+    assert not changed.reused and changed.key != first.key
+    rows[3]["output"] = "A different answer."
+    edited = _build(tmp_path, rows, cutoff_len=2048)
+    assert not edited.reused
+    assert not list(tmp_path.glob("out.partial-*")) and not list(tmp_path.glob("out.old-*"))
+
+
+def test_a_second_builder_is_locked_out(tmp_path):
+    rows = [{"instruction": "Q", "input": "", "output": "A."}]
+    with open(tmp_path / "out.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        with pytest.raises(DataprepError, match="another build is writing"):
+            _build(tmp_path, rows)
+
+
+def test_kill_9_leaves_no_build_and_the_next_build_resumes(tmp_path):
+    data = _write(tmp_path / "data.jsonl",
+                  [{"instruction": f"Question {i}?", "input": "", "output": f"Answer {i}. " * 20}
+                   for i in range(6000)])  # fmt: skip
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "dataprep", "build", str(data), "--out", str(out),
+           "--cutoff-len", "512", "--shard-size", "500"]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline and not list(tmp_path.glob("out.partial-*/shard-00001.json")):
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not out.exists()  # nothing half-written where a trainer would look
+    (partial,) = tmp_path.glob("out.partial-*")
+    finished = sorted(p.name for p in partial.glob("shard-*.json"))
+    assert finished and len(finished) < 12
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "read 6,000 = kept 6,000 + rejected 0" in done.stdout
+    assert not list(tmp_path.glob("out.partial-*"))
+    fresh = _build(tmp_path, [str(data)], out="fresh", cutoff_len=512, shard_size=500)
+    assert _rows(out) == _rows(fresh.out)
+
+
+def test_check_verifies_a_build_against_its_manifest(cli, tmp_path):
+    result = _build(tmp_path, [{"instruction": "Q", "input": "", "output": "A."}])
+    code, out, _ = cli("build", "--check", str(result.out))
+    assert code == 0 and "intact" in out
+    arrow = next((result.out / "train").glob("*.arrow"))
+    arrow.write_bytes(arrow.read_bytes() + b"x")
+    code, _, err = cli("build", "--check", str(result.out))
+    assert code == 1 and "changed since the build" in err
+    code, _, err = cli("build", "--check", str(tmp_path))
+    assert code == 1 and "no manifest.json" in err
+
+
+def test_yaml_config_mixes_datasets(cli, tmp_path):
+    _write(
+        tmp_path / "a.jsonl",
+        [{"instruction": f"A{i}", "input": "", "output": "a"} for i in range(30)],
+    )
+    _write(
+        tmp_path / "b.jsonl",
+        [{"instruction": f"B{i}", "input": "", "output": "b"} for i in range(30)],
+    )
+    (tmp_path / "build.yaml").write_text(
+        "out: out\ncutoff_len: 128\nmix: interleave\nseed: 1\ndatasets:\n"
+        "  - path: a.jsonl\n    probability: 0.5\n  - path: b.jsonl\n    num_samples: 10\n"
+    )
+    code, _out, err = cli("build", str(tmp_path / "build.yaml"))
+    assert code == 0, err
+    rows = _rows(tmp_path / "out")
+    model = tokenizer.load(None)
+    texts = [model.backend.decode(r["input_ids"]) for r in rows]
+    from_b = sum("user\nB" in t for t in texts)
+    assert 0 < from_b <= 10 and len(rows) < 40
+    (tmp_path / "bad.yaml").write_text("out: x\ncutof_len: 5\ndatasets: []\n")
+    code, _, err = cli("build", str(tmp_path / "bad.yaml"))
+    assert code == 2 and "unknown key 'cutof_len'" in err and "at least one dataset" in err
