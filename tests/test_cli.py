@@ -129,7 +129,7 @@ def test_colour_only_when_asked_or_on_a_terminal(cli, data):
 def test_every_command_help_ends_with_an_example():
     parser = _parser()
     subparsers = next(a for a in parser._actions if a.dest == "command").choices
-    assert set(subparsers) == {"lint", "clean", "report", "stats", "rules"}
+    assert set(subparsers) == {"lint", "clean", "report", "stats", "build", "rules"}
     for name, sub in subparsers.items():
         assert "Example" in (sub.epilog or ""), name
         assert f"dataprep {name}" in sub.epilog
