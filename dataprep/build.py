@@ -26,20 +26,25 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 
-from dataprep import __version__, clean, readers
+from dataprep import __version__, readers
 from dataprep.errors import DataprepError
 from dataprep.formats import Spec
-from dataprep.images import ImageCache
-from dataprep.lengths import Meter, message_spans, rendered, token_at
-from dataprep.linter import LengthSetup, Plan, image_cache
+from dataprep.lengths import LengthSetup, Meter, message_spans, rendered, token_at
 from dataprep.records import Record
-from dataprep.rulepack import Pack
 from dataprep.sample import Sample
 
+if TYPE_CHECKING:  # the cache-hit path imports none of these (nor the rule registry)
+    from dataprep import clean
+    from dataprep.images import ImageCache
+    from dataprep.linter import Plan
+    from dataprep.rulepack import PackArgs
+
 SCHEMA = 1
+ENCODE_BATCH = 1024  # sequences encoded together: all cores busy, memory bounded
 TRUNCATION = ("drop", "truncate-prompt", "truncate-answer")
 IMAGE = "<image>"
 IMAGE_TOKENS = ("<image>", "<|image_pad|>")  # the token an <image> expands to, if the vocab has one
@@ -137,27 +142,19 @@ def input_files(inputs: list[Input]) -> list[Path]:
     return files
 
 
-def tokenizer_files(setup: LengthSetup) -> list[Path]:
-    name = setup.tokenizer.name
-    folder = Path(name)
-    if setup.tokenizer.estimate:
-        from importlib import resources
+def _rules_text(pack: PackArgs) -> str:
+    """The rule packs that decide what is rejected, as text: the bundled packs (any pack may
+    extend them), the named one, and the select/ignore lists."""
+    from dataprep.resources import rules_dir
 
-        return [Path(str(resources.files("dataprep._tokenizer").joinpath("tokenizer.json.gz")))]
-    if folder.is_file():
-        folder = folder.parent
-    names = (
-        "tokenizer.json",
-        "tokenizer_config.json",
-        "chat_template.jinja",
-        "chat_template.json",
-        "processor_config.json",
-        "preprocessor_config.json",
-    )
-    return [folder / n for n in names if (folder / n).is_file()]
+    parts = [p.read_text(encoding="utf-8") for p in sorted(rules_dir().glob("*.yaml"))]
+    if pack.path:
+        parts.append(Path(pack.path).read_text(encoding="utf-8"))
+    parts.append(repr((pack.select, pack.ignore)))
+    return "\n".join(parts)
 
 
-def cache_key(inputs: list[Input], setup: LengthSetup, options: Options, pack: Pack) -> tuple:
+def cache_key(inputs: list[Input], setup: LengthSetup, options: Options, pack: PackArgs) -> tuple:
     """(key, input descriptions, tokenizer hash): everything that decides the shards."""
     described = []
     for path in input_files(inputs):
@@ -165,12 +162,12 @@ def cache_key(inputs: list[Input], setup: LengthSetup, options: Options, pack: P
             {"path": str(path), "size": path.stat().st_size, "sha256": _file_hash(path)}
         )
     tokenizer_hash = hashlib.sha256()
-    for path in tokenizer_files(setup):
+    for path in setup.tokenizer.files:
         tokenizer_hash.update(path.name.encode())
         _file_hash(path, tokenizer_hash)
-    rules = {name: [s.severity, s.enabled, repr(s.options)] for name, s in pack.settings.items()}
     material = {
         "schema": SCHEMA,
+        "dataprep": __version__,
         "inputs": [(d["path"], d["sha256"]) for d in described],
         "datasets": [
             [i.name, list(i.paths), repr(i.spec), i.num_samples, i.probability] for i in inputs
@@ -179,7 +176,7 @@ def cache_key(inputs: list[Input], setup: LengthSetup, options: Options, pack: P
         "template": setup.template.source,
         "image_tokens": setup.image_tokens,
         "options": asdict(options),
-        "rules": rules,
+        "rules": hashlib.sha256(_rules_text(pack).encode()).hexdigest(),
     }
     key = hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()
     return key, described, tokenizer_hash.hexdigest()
@@ -382,29 +379,76 @@ def _line_start(ids: list[int], start: int, spans: list) -> int:
 
 
 class ShardWriter:
-    """Rows of one split into one Arrow IPC stream file (what datasets' save_to_disk writes)."""
+    """Rows of one split into one Arrow IPC stream file (what datasets' save_to_disk writes),
+    a record batch of `batch` rows at a time, so memory does not grow with the shard."""
 
-    def __init__(self, path: Path, schema):
+    def __init__(self, path: Path, schema, batch: int = 512):
         import pyarrow as pa
 
         self.pa = pa
         self.path = path
         self.schema = schema
+        self.batch = batch
         self.rows: dict[str, list] = {name: [] for name in schema.names}
         self.count = 0
+        self.tmp = path.with_suffix(".tmp")
+        self.sink = pa.OSFile(str(self.tmp), "wb")
+        self.writer = pa.ipc.new_stream(self.sink, schema)
 
     def add(self, row: dict) -> None:
-        for name in self.rows:
-            self.rows[name].append(row[name])
+        for name, values in self.rows.items():
+            values.append(row[name])
         self.count += 1
+        if len(self.rows[self.schema.names[0]]) >= self.batch:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.rows[self.schema.names[0]]:
+            self.writer.write_batch(self.pa.RecordBatch.from_pydict(self.rows, schema=self.schema))
+            for values in self.rows.values():
+                values.clear()
 
     def close(self) -> None:
-        pa = self.pa
-        table = pa.Table.from_pydict(self.rows, schema=self.schema)
-        tmp = self.path.with_suffix(".tmp")
-        with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, self.schema) as writer:
-            writer.write_table(table, max_chunksize=1000)
-        tmp.replace(self.path)
+        self._flush()
+        self.writer.close()
+        self.sink.close()
+        self.tmp.replace(self.path)
+
+
+class Packer:
+    """Greedy packing into rows of at most `cutoff` tokens, streamed: position ids restart per
+    sequence and attention_mask numbers the sequences (1, 2, ...), so attention can stay
+    within each."""
+
+    def __init__(self, writer: ShardWriter, cutoff: int):
+        self.writer, self.cutoff, self.current = writer, cutoff, None
+
+    def add(self, row: dict) -> None:
+        n = len(row["input_ids"])
+        current = self.current
+        if current is None or len(current["input_ids"]) + n > self.cutoff:
+            self.flush()
+            current = self.current = {
+                "input_ids": [], "attention_mask": [], "labels": [], "position_ids": []
+            }  # fmt: skip
+            if "images" in row:
+                current["images"] = []
+        number = (current["attention_mask"][-1] if current["attention_mask"] else 0) + 1
+        current["input_ids"].extend(row["input_ids"])
+        current["labels"].extend(row["labels"])
+        current["attention_mask"].extend([number] * n)
+        current["position_ids"].extend(range(n))
+        if "images" in row:
+            current["images"].extend(row["images"])
+
+    def flush(self) -> None:
+        if self.current is not None:
+            self.writer.add(self.current)
+            self.current = None
+
+    @property
+    def count(self) -> int:
+        return self.writer.count
 
 
 def _schema(kind: str, packing: bool, images: bool):
@@ -485,12 +529,13 @@ def build(
     inputs: list[Input],
     out: str,
     setup: LengthSetup,
-    pack: Pack,
+    pack: PackArgs,
     options: Options,
     *,
     progress=None,
 ) -> Result:
-    """Build (or reuse) the shards for `inputs` in `out`."""
+    """Build (or reuse) the shards for `inputs` in `out`. The cache is checked before the
+    tokenizer's vocabulary or the rules are even loaded."""
     started = time.perf_counter()
     if options.truncation not in TRUNCATION:
         raise DataprepError(
@@ -526,10 +571,12 @@ def build(
             if stale != partial:  # another key's leftovers: never resumed, never used
                 shutil.rmtree(stale, ignore_errors=True)
         partial.mkdir(exist_ok=True)
-        counts = _write_shards(inputs, partial, setup, pack, options, progress)
+        loaded = pack.load()
+        counts = _write_shards(inputs, partial, setup, loaded, options, progress)
         for scratch in [*partial.glob("shard-*.json"), *partial.glob("rejects-*.jsonl")]:
             scratch.unlink()  # resume markers: the finished build does not need them
-        manifest = _manifest(key, described, tokenizer_hash, setup, options, pack, counts, partial)
+        rules = sorted(n for n, s in loaded.settings.items() if s.enabled)
+        manifest = _manifest(key, described, tokenizer_hash, setup, options, counts, partial, rules)
         (partial / "manifest.json").write_text(json.dumps(manifest, indent=2))
         _publish(partial, target)
         return Result(target, key, False, counts, time.perf_counter() - started, manifest)
@@ -579,6 +626,9 @@ class _Run:
 
 
 def _write_shards(inputs, partial: Path, setup, pack, options: Options, progress) -> Counts:
+    from dataprep import clean
+    from dataprep.linter import Plan
+
     plan = Plan(pack)
     done = {int(p.stem.split("-")[1]) for p in partial.glob("shard-*.json")}
     run = _Run(partial, plan, clean.Fixers.from_pack(pack), Encoder(setup, options), options,
@@ -622,6 +672,8 @@ def _shard(run: _Run, batch, number: int) -> None:
     new_seen = []
     roots: dict[str, Path] = {}
     seen = run.seen
+    from dataprep import clean
+
     for item, record in batch:
         local.read += 1
         cache = _cache(run.caches, item, run.plan)
@@ -650,34 +702,33 @@ def _shard(run: _Run, batch, number: int) -> None:
             _reject(local, rejects, record, [_finding(record, "mixed-format", reason)])
             continue
         keep.append((record, sample, _validation(sample, options)))
-    rows: dict[str, list[dict]] = {"train": [], "validation": []}
     encoder = run.encoder
-    encoded = encoder.encode([s for _, s, _ in keep])
     cutoff = options.cutoff_len
-    for (record, sample, val), sequences in zip(keep, encoded, strict=True):
-        if isinstance(sequences, str):
-            _reject(local, rejects, record, [_finding(record, "template-mismatch", sequences)])
-            continue
-        root = roots.get(record.source) or Path(record.source).parent
-        row = _row(sample, sequences, encoder, cutoff, options, local, root)
-        if isinstance(row, str):
-            _reject(local, rejects, record, [_finding(record, "exceeds-cutoff", row)])
-            continue
-        local.kept += 1
-        rows["validation" if val else "train"].append(row)
+    writers: dict[str, ShardWriter | Packer] = {}
+    for at in range(0, len(keep), ENCODE_BATCH):  # Encodings are large: a slice at a time
+        chunk = keep[at : at + ENCODE_BATCH]
+        encoded = encoder.encode([s for _, s, _ in chunk])
+        for (record, sample, val), sequences in zip(chunk, encoded, strict=True):
+            if isinstance(sequences, str):
+                _reject(local, rejects, record, [_finding(record, "template-mismatch", sequences)])
+                continue
+            root = roots.get(record.source) or Path(record.source).parent
+            row = _row(sample, sequences, encoder, cutoff, options, local, root)
+            if isinstance(row, str):
+                _reject(local, rejects, record, [_finding(record, "exceeds-cutoff", row)])
+                continue
+            local.kept += 1
+            split = "validation" if val else "train"
+            if split not in writers:
+                writers[split] = _writer(partial, split, number, run.layout, options)
+            writers[split].add(row)
+    for split, writer in writers.items():
+        if isinstance(writer, Packer):
+            writer.flush()
+            writer = writer.writer
+        writer.close()
+        local.splits[split] += writer.count
     layout = run.layout
-    if options.packing and layout is not None and layout.kind == "sft":
-        rows = {split: _pack(split_rows, cutoff) for split, split_rows in rows.items()}
-    if layout is not None:
-        schema = _schema(layout.kind, options.packing and layout.kind == "sft", layout.images)
-        for split, split_rows in rows.items():
-            folder = partial / split
-            folder.mkdir(exist_ok=True)
-            writer = ShardWriter(folder / f"data-{number:05d}.arrow", schema)
-            for row in split_rows:
-                writer.add(row)
-            writer.close()
-            local.splits[split] += writer.count
     (partial / f"rejects-{number:05d}.jsonl").write_bytes(b"".join(rejects))
     state = {
         "counts": _raw(local),
@@ -739,32 +790,19 @@ def _row(
     return out
 
 
-def _pack(rows: list[dict], cutoff: int) -> list[dict]:
-    """Greedy packing: sequences in order into rows of at most `cutoff` tokens; position ids
-    restart per sequence and attention_mask numbers the sequences (1, 2, ...), so attention
-    can stay within each."""
-    packed, current = [], None
-    for row in rows:
-        n = len(row["input_ids"])
-        if current is None or len(current["input_ids"]) + n > cutoff:
-            if current is not None:
-                packed.append(current)
-            current = {"input_ids": [], "attention_mask": [], "labels": [], "position_ids": []}
-            if "images" in row:
-                current["images"] = []
-        number = (current["attention_mask"][-1] if current["attention_mask"] else 0) + 1
-        current["input_ids"].extend(row["input_ids"])
-        current["labels"].extend(row["labels"])
-        current["attention_mask"].extend([number] * n)
-        current["position_ids"].extend(range(n))
-        if "images" in row:
-            current["images"].extend(row["images"])
-    if current is not None:
-        packed.append(current)
-    return packed
+def _writer(partial: Path, split: str, number: int, layout: Plan_, options: Options):
+    packing = options.packing and layout.kind == "sft"
+    folder = partial / split
+    folder.mkdir(exist_ok=True)
+    writer = ShardWriter(folder / f"data-{number:05d}.arrow", _schema(layout.kind, packing,
+                                                                    layout.images))  # fmt: skip
+    return Packer(writer, options.cutoff_len) if packing else writer
 
 
 def _cache(caches: dict, item: Input, plan: Plan) -> ImageCache | None:
+    from dataprep.images import ImageCache
+    from dataprep.linter import image_cache
+
     if item.image_root not in caches:
         caches[item.image_root] = image_cache(plan, ImageCache(root=item.image_root))
     return caches[item.image_root]
@@ -777,6 +815,8 @@ def _finding(record: Record, name: str, message: str):
 
 
 def _reject(counts: Counts, rejects: list, record: Record, reasons) -> None:
+    from dataprep import clean
+
     counts.rejected_records += 1
     counts.rejected.update({f.name for f in reasons})
     rejects.append(clean.reject_row(record, reasons))
@@ -831,14 +871,14 @@ def _finish_layout(partial: Path, layout: Plan_ | None, shards: int) -> None:
 
 
 def _manifest(
-    key,
-    described,
-    tokenizer_hash,
+    key: str,
+    described: list,
+    tokenizer_hash: str,
     setup: LengthSetup,
     options: Options,
-    pack,
     counts: Counts,
     folder: Path,
+    rules: list[str],
 ) -> dict:
     files = {}
     for path in sorted(folder.rglob("*")):
@@ -872,7 +912,7 @@ def _manifest(
         },
         "packing": options.packing,
         "options": asdict(options),
-        "rules": sorted(n for n, s in pack.settings.items() if s.enabled),
+        "rules": rules,
         "counts": counts.as_dict(),
         "counts_raw": raw,
         "files": files,

@@ -34,9 +34,8 @@ from dataprep import dataset_info
 from dataprep.build import Input, Options
 from dataprep.errors import ConfigError, DataprepError
 from dataprep.formats import Spec, resolve_format
-from dataprep.linter import LengthSetup
-from dataprep.rulepack import Pack
-from dataprep.rulepack import load as load_pack
+from dataprep.lengths import LengthSetup
+from dataprep.rulepack import PackArgs
 
 KEYS = {"out", "tokenizer", "template", "cutoff_len", "truncation", "train_on_prompt",
         "mask_history", "packing", "val_size", "seed", "mix", "datasets", "image_tokens",
@@ -49,7 +48,7 @@ class BuildConfig:
     inputs: list[Input]
     out: str
     setup: LengthSetup
-    pack: Pack
+    pack: PackArgs
     options: Options
     total: int = 0  # records to read, when known cheaply (for the progress bar)
 
@@ -180,7 +179,9 @@ def _config(inputs: list[Input], out: str, s: dict) -> BuildConfig:
     image_tokens = image_tokens if image_tokens is not None else model.image_tokens
     setup = LengthSetup(model, template, False, image_tokens, cutoff,
                         float(s.get("coverage") or 0.95), int(s.get("round") or 64))  # fmt: skip
-    pack = load_pack(s.get("rules"), _split(s.get("select")), _split(s.get("ignore")))
+    select, ignore = _split(s.get("select")), _split(s.get("ignore"))
+    pack = PackArgs(s.get("rules"), tuple(select) if select else None,
+                    tuple(ignore) if ignore else None)  # fmt: skip
     if s.get("mix") not in ("concat", "interleave"):
         raise DataprepError(f"mix {s.get('mix')!r}: use concat or interleave")
     options = Options(

@@ -8,7 +8,7 @@ import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 
-from dataprep import __version__, checks
+from dataprep import __version__
 from dataprep.errors import ConfigError, DataprepError
 from dataprep.formats import FORMAT_ALIASES, FORMATS, Spec, resolve_format
 
@@ -759,6 +759,8 @@ def _counts(counter) -> str:
 
 
 def _explain(name: str) -> int:
+    from dataprep import checks
+
     module = checks.get(name)
     if module is None:
         raise DataprepError(f"no rule {name!r}", fix="`dataprep rules` lists them")
@@ -768,7 +770,7 @@ def _explain(name: str) -> int:
 
 
 def _rules(args: argparse.Namespace) -> int:
-    from dataprep import rulepack
+    from dataprep import checks, rulepack
 
     if args.name:
         return _explain(args.name)

@@ -166,6 +166,19 @@ def _cut_llamafactory(turns: list[tuple[int, int]], cutoff: int) -> list[int]:
     return kept
 
 
+@dataclass(frozen=True)
+class LengthSetup:
+    """How to measure token lengths in one run."""
+
+    tokenizer: ModelTokenizer
+    template: Template  # what is rendered (a named fallback when the tokenizer has none)
+    template_missing: bool = False  # --template auto, and the tokenizer has no chat_template
+    image_tokens: int | None = None
+    cutoff_len: int | None = None
+    coverage: float = 0.95
+    round: int = 64
+
+
 class Meter:
     """Measures samples a batch at a time; `finish()` returns the file's Lengths."""
 

@@ -23,13 +23,11 @@ from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Hit
 from dataprep.formats import Spec, normalise
 from dataprep.images import ImageCache
-from dataprep.lengths import Lengths, Meter
+from dataprep.lengths import Lengths, LengthSetup, Meter
 from dataprep.records import UNPARSED, Problem, Record
-from dataprep.rulepack import Pack, Setting
+from dataprep.rulepack import Pack, PackArgs, Setting
 from dataprep.rulepack import load as load_pack
 from dataprep.sample import Sample
-from dataprep.templates import Template
-from dataprep.tokenizer import ModelTokenizer
 
 CHUNK_BYTES = 32 << 20  # a --jobs work unit; small enough to balance, large enough to amortise
 MIN_PARALLEL_BYTES = 8 << 20  # below this, starting workers costs more than it saves
@@ -69,19 +67,6 @@ class FileContext:
     observe: Callable[[FileContext, Record, Sample | None], None] | None = None  # e.g. a report
 
 
-@dataclass(frozen=True)
-class LengthSetup:
-    """How to measure token lengths in one run."""
-
-    tokenizer: ModelTokenizer
-    template: Template  # what is rendered (a named fallback when the tokenizer has none)
-    template_missing: bool = False  # --template auto, and the tokenizer has no chat_template
-    image_tokens: int | None = None
-    cutoff_len: int | None = None
-    coverage: float = 0.95
-    round: int = 64
-
-
 @dataclass
 class Summary:
     """Filled in while findings stream out: what was read, and what could not be."""
@@ -96,22 +81,6 @@ class Summary:
     @property
     def records(self) -> int:
         return sum(f.records for f in self.files)
-
-
-@dataclass(frozen=True)
-class PackArgs:
-    """How to rebuild a Pack in a worker process (modules do not pickle)."""
-
-    path: str | None = None
-    select: tuple[str, ...] | None = None
-    ignore: tuple[str, ...] | None = None
-
-    def load(self) -> Pack:
-        return load_pack(
-            self.path,
-            list(self.select) if self.select else None,
-            list(self.ignore) if self.ignore else None,
-        )
 
 
 class Plan:

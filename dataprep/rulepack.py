@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from dataprep import checks, resources
+from dataprep import resources
 from dataprep.errors import ConfigError
 from dataprep.findings import SEVERITIES
 
@@ -45,6 +45,22 @@ class Pack:
 PROJECT_FILES = (".dataprep.yaml", ".dataprep.yml", "pyproject.toml")
 
 
+@dataclass(frozen=True)
+class PackArgs:
+    """How to rebuild a Pack in a worker process (modules do not pickle)."""
+
+    path: str | None = None
+    select: tuple[str, ...] | None = None
+    ignore: tuple[str, ...] | None = None
+
+    def load(self) -> Pack:
+        return load(
+            self.path,
+            list(self.select) if self.select else None,
+            list(self.ignore) if self.ignore else None,
+        )
+
+
 def find_project_config(start: str | Path) -> Path | None:
     """The nearest `.dataprep.yaml`, or `pyproject.toml` with `[tool.dataprep]`, walking up."""
     here = Path(start).resolve()
@@ -70,6 +86,8 @@ def load(
     A pack or project config may carry its own `select` and `ignore` lists: a `select` given
     here replaces the file's, an `ignore` given here adds to it.
     """
+    from dataprep import checks  # the registry imports every rule: only when needed
+
     problems: list[str] = []
     raw: dict[str, dict] = {}
     lists: dict[str, list[str]] = {}
@@ -126,6 +144,8 @@ def _toml_section(path: Path) -> dict | None:
 def _merge_file(
     path: Path, raw: dict, problems: list[str], seen: set[Path], lists: dict | None = None
 ) -> None:
+    from dataprep import checks  # the registry imports every rule: only when needed
+
     where = str(path)
     if path.resolve() in seen:
         problems.append(f"{where}: `extends` loops back to this file")
@@ -266,6 +286,8 @@ def _type_name(expected: Any) -> str:
 
 
 def _suggest(name: str) -> str:
+    from dataprep import checks  # the registry imports every rule: only when needed
+
     names = [m.NAME for m in checks.ALL]
     close = difflib.get_close_matches(name, names, n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""

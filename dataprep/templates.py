@@ -104,11 +104,11 @@ def resolve(name: str, chat_template: str | None, special: dict[str, str]) -> Te
 
 
 def _renderer(source: str, special: dict[str, str]) -> Callable[..., str]:
-    template = _compile(source)
+    _compile(source)  # a template that does not compile fails here, not mid-run
     tokens = {key: special.get(key) for key in ("bos_token", "eos_token", "pad_token", "unk_token")}
 
     def render(messages: list[dict], tools: list | None = None, **kwargs) -> str:
-        return template.render(messages=messages, tools=tools, **tokens, **kwargs)
+        return _compile(source).render(messages=messages, tools=tools, **tokens, **kwargs)
 
     return render
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -26,12 +27,23 @@ HUB_FILES = ("tokenizer_config.json", "chat_template.jinja", "chat_template.json
 
 @dataclass
 class ModelTokenizer:
+    """A tokenizer's settings, read at once; its vocabulary (the Rust backend, ~0.5 s to load)
+    only when something is encoded, so a cached build never loads it."""
+
     name: str
-    backend: Any  # tokenizers.Tokenizer
+    loader: Callable[[], Any]  # -> tokenizers.Tokenizer
     chat_template: str | None
     special: dict[str, str] = field(default_factory=dict)  # bos_token, eos_token, ...
     estimate: bool = False  # the bundled default, standing in for the real model's tokenizer
     image_tokens: int | None = None  # from a processor config, when the model has one
+    files: tuple[Path, ...] = ()  # what it was read from (hashed into build cache keys)
+    _backend: Any = field(default=None, repr=False)
+
+    @property
+    def backend(self) -> Any:
+        if self._backend is None:
+            self._backend = self.loader()
+        return self._backend
 
     @property
     def eos(self) -> str | None:
@@ -59,27 +71,37 @@ def load(name: str | None) -> ModelTokenizer:
 
 
 def _bundled() -> ModelTokenizer:
-    from tokenizers import Tokenizer
-
     folder = resources.files("dataprep._tokenizer")
-    text = gzip.decompress(folder.joinpath("tokenizer.json.gz").read_bytes()).decode("utf-8")
+    packed = folder.joinpath("tokenizer.json.gz")
     config = json.loads(folder.joinpath("tokenizer_config.json").read_text(encoding="utf-8"))
-    tokenizer = ModelTokenizer(DEFAULT_NAME, Tokenizer.from_str(text), None, estimate=True)
+
+    def loader():
+        from tokenizers import Tokenizer
+
+        return Tokenizer.from_str(gzip.decompress(packed.read_bytes()).decode("utf-8"))
+
+    files = (Path(str(packed)), Path(str(folder.joinpath("tokenizer_config.json"))))
+    tokenizer = ModelTokenizer(DEFAULT_NAME, loader, None, estimate=True, files=files)
     _configure(tokenizer, config)
     return tokenizer
 
 
 def _from_folder(folder: Path, name: str, file: Path | None = None) -> ModelTokenizer:
-    from tokenizers import Tokenizer
+    main = file or folder / "tokenizer.json"
 
-    try:
-        backend = Tokenizer.from_file(str(file or folder / "tokenizer.json"))
-    except Exception as exc:  # the Rust library raises its own exception type
-        raise DataprepError(
-            f"{name}: tokenizer.json cannot be read ({exc})",
-            fix="regenerate it with a recent transformers (tokenizer.save_pretrained())",
-        ) from None
-    tokenizer = ModelTokenizer(name, backend, None)
+    def loader():
+        from tokenizers import Tokenizer
+
+        try:
+            return Tokenizer.from_file(str(main))
+        except Exception as exc:  # the Rust library raises its own exception type
+            raise DataprepError(
+                f"{name}: tokenizer.json cannot be read ({exc})",
+                fix="regenerate it with a recent transformers (tokenizer.save_pretrained())",
+            ) from None
+
+    extras = [folder / n for n in HUB_FILES if (folder / n).is_file()]
+    tokenizer = ModelTokenizer(name, loader, None, files=(main, *extras))
     config_path = folder / "tokenizer_config.json"
     config = _json(config_path) if config_path.is_file() else {}
     _configure(tokenizer, config)

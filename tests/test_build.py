@@ -17,7 +17,7 @@ from dataprep import build, templates, tokenizer
 from dataprep.build import Encoded, Input, Options, truncate
 from dataprep.errors import DataprepError
 from dataprep.lengths import rendered
-from dataprep.linter import LengthSetup
+from dataprep.linter import LengthSetup, PackArgs
 from dataprep.rulepack import load
 from tests.conftest import LLAMAFACTORY, SHARED, needs_shared
 
@@ -44,7 +44,7 @@ def _build(tmp_path, rows_or_paths, out="out", setup=None, **options):
         paths = [str(_write(tmp_path / "data.jsonl", rows_or_paths))]
     opts = Options(**{"cutoff_len": 4096, **options})
     return build.build([Input(tuple(map(str, paths)))], str(tmp_path / out),
-                       setup or _setup(), load(), opts)  # fmt: skip
+                       setup or _setup(), PackArgs(), opts)  # fmt: skip
 
 
 def _rows(folder: Path, split="train") -> list[dict]:
