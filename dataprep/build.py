@@ -24,6 +24,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -70,6 +71,7 @@ class Options:
     truncation: str = "truncate-answer"
     train_on_prompt: bool = False
     mask_history: bool = False
+    label_turn_end: bool = False  # label the line break after the end-of-turn token too
     packing: bool = False
     val_size: float = 0.0
     seed: int = 42
@@ -213,25 +215,34 @@ class Encoder:
             (t for t in map(self.backend.token_to_id, IMAGE_TOKENS) if t is not None), None
         )
 
-    def encode(self, samples: list[Sample]) -> list[list[Encoded] | str]:
-        """Per sample: one Encoded per sequence (two for a pair), or why it cannot be encoded."""
-        texts, plans = [], []
+    def prepare(self, samples: list[Sample]) -> tuple[list[str], list]:
+        """Render every conversation and find its messages (Python): the texts to encode,
+        and per sample its plan, or why it cannot be encoded."""
+        texts: list[str] = []
+        plans: list = []
         for sample in samples:
             try:
                 conversations = [(self.template.render(m, tools=t), m) for m, t in rendered(sample)]
             except Exception as exc:
                 plans.append(f"the template refused the record: {type(exc).__name__}: {exc}")
                 continue
-            plan = []
+            plan: list | str = []
             for text, messages in conversations:
-                spans = message_spans(text, messages, self.stops)
+                spans = message_spans(text, messages, self.stops, self.options.label_turn_end)
                 if spans is None:
                     plan = "the template rewrote an answer, so its labels cannot be placed"
                     break
                 plan.append((len(texts), spans, text))
                 texts.append(text)
             plans.append(plan)
-        encodings = self.backend.encode_batch(texts, add_special_tokens=False) if texts else []
+        return texts, plans
+
+    def tokenize(self, texts: list[str]) -> list:
+        """The Rust part (all cores, the GIL released): it may run beside `prepare`."""
+        return self.backend.encode_batch(texts, add_special_tokens=False) if texts else []
+
+    def place(self, plans: list, encodings: list) -> list[list[Encoded] | str]:
+        """Per sample: one Encoded per sequence (two for a pair), or why it cannot be encoded."""
         out: list = []
         for plan in plans:
             if isinstance(plan, str):
@@ -256,9 +267,13 @@ class Encoder:
                     if first is not None and last is not None:
                         images.append((first, last + 1))
                     at = text.find(IMAGE, at + len(IMAGE))
-                sequences.append(Encoded(list(encoding.ids), token_spans, images))
+                sequences.append(Encoded(encoding.ids, token_spans, images))
             out.append(sequences)
         return out
+
+    def encode(self, samples: list[Sample]) -> list[list[Encoded] | str]:
+        texts, plans = self.prepare(samples)
+        return self.place(plans, self.tokenize(texts))
 
 
 def expand_images(seq: Encoded, count: int | None, image_id: int | None) -> Encoded:
@@ -623,6 +638,7 @@ class _Run:
     seen: dict = field(default_factory=dict)
     caches: dict = field(default_factory=dict)
     layout: Plan_ | None = None
+    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1))
 
 
 def _write_shards(inputs, partial: Path, setup, pack, options: Options, progress) -> Counts:
@@ -668,47 +684,51 @@ def _shard(run: _Run, batch, number: int) -> None:
         return
     local = Counts()
     rejects: list[bytes] = []
-    keep: list[tuple[Record, Sample, bool]] = []
-    new_seen = []
+    new_seen: list = []
     roots: dict[str, Path] = {}
     seen = run.seen
     from dataprep import clean
 
-    for item, record in batch:
-        local.read += 1
-        cache = _cache(run.caches, item, run.plan)
-        media = (cache, cache.root_for(record.source)) if cache is not None else None
-        if record.source not in roots:
-            folder = Path(item.image_root) if item.image_root else Path(record.source).parent
-            roots[record.source] = folder.resolve()
-        before = len(seen)
-        kept, reasons, _, sample = clean.clean_record(
-            record, run.plan, item.spec, run.fixers, seen, media
-        )
-        if len(seen) > before:
-            new_seen.append(next(reversed(seen.items())))
-        if kept is None or sample is None:
-            reasons = reasons or [_finding(record, "unknown-format", "no record to train on")]
-            _reject(local, rejects, record, reasons)
-            continue
-        if sample.kind not in ("sft", "dpo"):
-            reason = f"{sample.kind} records are not built yet (sft and dpo are)"
-            _reject(local, rejects, record, [_finding(record, "unknown-format", reason)])
-            continue
-        if run.layout is None:
-            run.layout = Plan_(sample.kind, bool(sample.images))
-        elif sample.kind != run.layout.kind:
-            reason = f"a {sample.kind} record in a {run.layout.kind} build: build them separately"
-            _reject(local, rejects, record, [_finding(record, "mixed-format", reason)])
-            continue
-        keep.append((record, sample, _validation(sample, options)))
+    def gate(items) -> list[tuple[Record, Sample, bool]]:
+        """Clean each record and keep those with no error finding (the rest are rejected)."""
+        keep = []
+        for item, record in items:
+            local.read += 1
+            cache = _cache(run.caches, item, run.plan)
+            media = (cache, cache.root_for(record.source)) if cache is not None else None
+            if record.source not in roots:
+                folder = Path(item.image_root) if item.image_root else Path(record.source).parent
+                roots[record.source] = folder.resolve()
+            before = len(seen)
+            kept, reasons, _, sample = clean.clean_record(
+                record, run.plan, item.spec, run.fixers, seen, media
+            )
+            if len(seen) > before:
+                new_seen.append(next(reversed(seen.items())))
+            if kept is None or sample is None:
+                reasons = reasons or [_finding(record, "unknown-format", "no record to train on")]
+                _reject(local, rejects, record, reasons)
+                continue
+            if sample.kind not in ("sft", "dpo"):
+                reason = f"{sample.kind} records are not built yet (sft and dpo are)"
+                _reject(local, rejects, record, [_finding(record, "unknown-format", reason)])
+                continue
+            if run.layout is None:
+                run.layout = Plan_(sample.kind, bool(sample.images))
+            elif sample.kind != run.layout.kind:
+                reason = f"a {sample.kind} record in a {run.layout.kind} build: build separately"
+                _reject(local, rejects, record, [_finding(record, "mixed-format", reason)])
+                continue
+            keep.append((record, sample, _validation(sample, options)))
+        return keep
+
     encoder = run.encoder
     cutoff = options.cutoff_len
     writers: dict[str, ShardWriter | Packer] = {}
-    for at in range(0, len(keep), ENCODE_BATCH):  # Encodings are large: a slice at a time
-        chunk = keep[at : at + ENCODE_BATCH]
-        encoded = encoder.encode([s for _, s, _ in chunk])
-        for (record, sample, val), sequences in zip(chunk, encoded, strict=True):
+
+    def emit(chunk, plans, encodings) -> None:
+        for (record, sample, val), sequences in zip(chunk, encoder.place(plans, encodings),
+                                                     strict=True):  # fmt: skip
             if isinstance(sequences, str):
                 _reject(local, rejects, record, [_finding(record, "template-mismatch", sequences)])
                 continue
@@ -722,6 +742,20 @@ def _shard(run: _Run, batch, number: int) -> None:
             if split not in writers:
                 writers[split] = _writer(partial, split, number, run.layout, options)
             writers[split].add(row)
+
+    # A pipeline: while the tokenizer (Rust, GIL released) encodes one slice, Python cleans
+    # and renders the next one and turns the previous one into rows. Encodings are large: a
+    # slice at a time.
+    pending = None
+    for at in range(0, len(batch), ENCODE_BATCH):
+        chunk = gate(batch[at : at + ENCODE_BATCH])
+        texts, plans = encoder.prepare([s for _, s, _ in chunk])
+        future = run.pool.submit(encoder.tokenize, texts)
+        if pending is not None:
+            emit(pending[0], pending[1], pending[2].result())
+        pending = (chunk, plans, future)
+    if pending is not None:
+        emit(pending[0], pending[1], pending[2].result())
     for split, writer in writers.items():
         if isinstance(writer, Packer):
             writer.flush()
@@ -782,7 +816,7 @@ def _row(
         out[f"{prefix}attention_mask"] = [1] * len(ids)
         out[f"{prefix}labels"] = labels
         counts.tokens += len(ids)
-        counts.label_tokens += sum(1 for t in labels if t != -100)
+        counts.label_tokens += len(labels) - labels.count(-100)
         if case != "fits":
             counts.truncated[case] += 1
     if sample.images:
@@ -909,6 +943,7 @@ def _manifest(
         "masking": {
             "train_on_prompt": options.train_on_prompt,
             "mask_history": options.mask_history,
+            "label_turn_end": options.label_turn_end,
         },
         "packing": options.packing,
         "options": asdict(options),

@@ -38,6 +38,7 @@ from dataprep.lengths import LengthSetup
 from dataprep.rulepack import PackArgs
 
 KEYS = {"out", "tokenizer", "template", "cutoff_len", "truncation", "train_on_prompt",
+        "label_turn_end",
         "mask_history", "packing", "val_size", "seed", "mix", "datasets", "image_tokens",
         "rules", "select", "ignore", "coverage", "round"}  # fmt: skip
 DATASET_KEYS = {"path", "paths", "name", "format", "num_samples", "probability", "image_root"}
@@ -85,7 +86,8 @@ def from_args(args: argparse.Namespace) -> BuildConfig:
     settings = {
         "tokenizer": args.tokenizer, "template": args.template, "cutoff_len": args.cutoff_len,
         "truncation": args.truncation, "train_on_prompt": args.train_on_prompt,
-        "mask_history": args.mask_history, "packing": args.packing, "val_size": args.val_size,
+        "mask_history": args.mask_history, "label_turn_end": args.label_turn_end,
+        "packing": args.packing, "val_size": args.val_size,
         "seed": args.seed, "mix": args.mix, "image_tokens": args.image_tokens,
         "rules": args.rules, "select": args.select, "ignore": args.ignore,
         "coverage": args.coverage, "round": args.round, "shard_size": args.shard_size,
@@ -189,6 +191,7 @@ def _config(inputs: list[Input], out: str, s: dict) -> BuildConfig:
         truncation=str(s.get("truncation")),
         train_on_prompt=bool(s.get("train_on_prompt")),
         mask_history=bool(s.get("mask_history")),
+        label_turn_end=bool(s.get("label_turn_end")),
         packing=bool(s.get("packing")),
         val_size=float(s.get("val_size") or 0.0),
         seed=int(s.get("seed") or 42),

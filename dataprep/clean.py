@@ -104,6 +104,16 @@ def strip_markup(text: str) -> str:
 
 
 def normalise_text(text: str) -> str:
+    # Most text needs nothing: plain ASCII, no CR, no trailing blanks, no control characters.
+    if (
+        text.isascii()
+        and "\r" not in text
+        and " \n" not in text
+        and "\t\n" not in text
+        and text == text.strip()
+        and not _CONTROL.search(text)
+    ):
+        return text
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
     text = _CONTROL.sub("", text)
     text = unicodedata.normalize("NFC", text)

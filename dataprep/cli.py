@@ -285,6 +285,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     build.add_argument("--train-on-prompt", action="store_true", help="labels on prompts too")
     build.add_argument("--mask-history", action="store_true", help="train only the last answer")
+    build.add_argument(
+        "--label-turn-end",
+        action="store_true",
+        help="also label the line break after each end-of-turn token (LLaMA-Factory's labels)",
+    )
     build.add_argument("--packing", action="store_true", help="pack SFT sequences (greedy)")
     build.add_argument("--val-size", type=float, default=0.0, metavar="F", help="validation share")
     build.add_argument("--seed", type=int, default=42, help="for the split and mixing")

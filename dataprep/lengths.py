@@ -287,10 +287,11 @@ class Meter:
 
 
 def message_spans(
-    text: str, messages: list[dict], stops: tuple[str, ...]
+    text: str, messages: list[dict], stops: tuple[str, ...], turn_end: bool = False
 ) -> list[tuple[str, int, int, str]] | None:
     """(role, start, end, stop) of each message's content in a rendered text, in order; an
-    answer's span takes in the end-of-turn token right after it (`stop`, "" when none).
+    answer's span takes in the end-of-turn token right after it (`stop`, "" when none), and
+    with `turn_end` the line break after that (LLaMA-Factory trains ChatML's "<|im_end|>\n").
     None when an answer is not found verbatim (the template rewrote it)."""
     spans, cursor = [], 0
     for message in messages:
@@ -312,6 +313,9 @@ def message_spans(
         if role == "assistant":
             stop = next((s for s in stops if text.startswith(s, end)), "")
             end += len(stop)
+            if turn_end and stop:  # and the line break the template writes after it
+                while end < len(text) and text[end] in "\r\n":
+                    end += 1
         spans.append((role, at, end, stop))
         cursor = end
     return spans
