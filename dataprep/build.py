@@ -24,7 +24,6 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -586,6 +585,9 @@ def build(
             if stale != partial:  # another key's leftovers: never resumed, never used
                 shutil.rmtree(stale, ignore_errors=True)
         partial.mkdir(exist_ok=True)
+        from dataprep.templates import compile_check
+
+        compile_check(setup.template)
         loaded = pack.load()
         counts = _write_shards(inputs, partial, setup, loaded, options, progress)
         for scratch in [*partial.glob("shard-*.json"), *partial.glob("rejects-*.jsonl")]:
@@ -638,7 +640,13 @@ class _Run:
     seen: dict = field(default_factory=dict)
     caches: dict = field(default_factory=dict)
     layout: Plan_ | None = None
-    pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(1))
+    pool: object = field(default_factory=lambda: _pool())
+
+
+def _pool():
+    from concurrent.futures import ThreadPoolExecutor
+
+    return ThreadPoolExecutor(1)
 
 
 def _write_shards(inputs, partial: Path, setup, pack, options: Options, progress) -> Counts:

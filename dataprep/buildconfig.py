@@ -28,8 +28,6 @@ import glob
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from dataprep import dataset_info
 from dataprep.build import Input, Options
 from dataprep.errors import ConfigError, DataprepError
@@ -96,6 +94,8 @@ def from_args(args: argparse.Namespace) -> BuildConfig:
 
 
 def from_yaml(path: str, args: argparse.Namespace | None = None) -> BuildConfig:
+    import yaml
+
     try:
         data = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
@@ -171,7 +171,10 @@ def _config(inputs: list[Input], out: str, s: dict) -> BuildConfig:
         if cutoff < 8:
             raise DataprepError("cutoff_len must be at least 8 tokens")
     model = tokenizer.load(s.get("tokenizer"))
-    template = templates.resolve(s.get("template") or "auto", model.chat_template, model.special)
+    # Compiled only when a build runs: a cached build never needs Jinja.
+    template = templates.resolve(
+        s.get("template") or "auto", model.chat_template, model.special, check=False
+    )
     if template is None:
         raise DataprepError(
             f"{model.name} has no chat_template",

@@ -14,8 +14,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import yaml
-
 from dataprep import resources
 from dataprep.errors import ConfigError
 from dataprep.findings import SEVERITIES
@@ -158,6 +156,8 @@ def _merge_file(
             return
         where = f"{path} [tool.dataprep]"
     else:
+        import yaml
+
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8"))
         except OSError as exc:

@@ -88,23 +88,32 @@ def family(source: str) -> str | None:
     return None
 
 
-def resolve(name: str, chat_template: str | None, special: dict[str, str]) -> Template | None:
-    """The template `--template NAME` means for this tokenizer; None when `auto` finds none."""
+def resolve(
+    name: str, chat_template: str | None, special: dict[str, str], check: bool = True
+) -> Template | None:
+    """The template `--template NAME` means for this tokenizer; None when `auto` finds none.
+    With `check`, a template that does not compile fails here rather than at first use."""
     if name == "auto":
         if not chat_template:
             return None
-        render = _renderer(chat_template, special)
+        render = _renderer(chat_template, special, check)
         return Template("auto (the tokenizer's own)", chat_template, render)
     if name not in NAMED:
         raise DataprepError(
             f"unknown --template {name!r}",
             fix=f"use auto (the tokenizer's chat_template) or one of: {', '.join(NAMED)}",
         )
-    return Template(name, NAMED[name], _renderer(NAMED[name], special))
+    return Template(name, NAMED[name], _renderer(NAMED[name], special, check))
 
 
-def _renderer(source: str, special: dict[str, str]) -> Callable[..., str]:
-    _compile(source)  # a template that does not compile fails here, not mid-run
+def compile_check(template: Template) -> None:
+    """Fail now, with a clear message, if the template does not compile."""
+    _compile(template.source)
+
+
+def _renderer(source: str, special: dict[str, str], check: bool = True) -> Callable[..., str]:
+    if check:
+        _compile(source)  # a template that does not compile fails here, not mid-run
     tokens = {key: special.get(key) for key in ("bos_token", "eos_token", "pad_token", "unk_token")}
 
     def render(messages: list[dict], tools: list | None = None, **kwargs) -> str:
