@@ -568,7 +568,7 @@ def build(
                 f"another build is writing {out}", fix="wait for it to finish, or build elsewhere"
             ) from None
         if options.cutoff_len is None:
-            options = _with_auto_cutoff(inputs, setup, options)
+            options = _with_auto_cutoff(inputs, setup, options, progress)
         key, described, tokenizer_hash = cache_key(inputs, setup, options, pack)
         manifest_path = target / "manifest.json"
         if manifest_path.is_file():
@@ -599,15 +599,19 @@ def build(
         return Result(target, key, False, counts, time.perf_counter() - started, manifest)
 
 
-def _with_auto_cutoff(inputs: list[Input], setup: LengthSetup, options: Options) -> Options:
-    """cutoff_len auto: a measuring pass, then the recommended value."""
+def _with_auto_cutoff(
+    inputs: list[Input], setup: LengthSetup, options: Options, progress=None
+) -> Options:
+    """cutoff_len auto: a measuring pass (its own progress stage), then the recommended value."""
     from dataprep.formats import normalise
 
     meter = Meter(setup.tokenizer, setup.template, setup.image_tokens)
-    for item, record in _records(inputs, options):
+    for n, (item, record) in enumerate(_records(inputs, options), 1):
         sample, _ = normalise(record, item.spec)
         if sample is not None:
             meter.add(record.line, record.index, sample)
+        if progress and n % 1000 == 0:
+            progress(n, "measuring lengths")
     lengths = meter.finish()
     return Options(
         **{**asdict(options), "cutoff_len": lengths.recommended(setup.coverage, setup.round)}
@@ -688,7 +692,7 @@ def _shard(run: _Run, batch, number: int) -> None:
         if state["kind"]:
             run.layout = Plan_(state["kind"], state["images"])
         if run.progress:
-            run.progress(counts.read)
+            run.progress(counts.read, "building")
         return
     local = Counts()
     rejects: list[bytes] = []
@@ -783,7 +787,7 @@ def _shard(run: _Run, batch, number: int) -> None:
     tmp.replace(marker)  # the shard is finished only once its marker exists
     counts.add(_raw(local))
     if run.progress:
-        run.progress(counts.read)
+        run.progress(counts.read, "building")
 
 
 def _raw(c: Counts) -> dict:

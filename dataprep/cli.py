@@ -523,11 +523,17 @@ def _build(args: argparse.Namespace) -> int:
         from dataprep.progress import Bar
 
         bar = Bar()
-    tick = bar.for_count("building") if bar else None
+    stages: dict = {}
+
+    def progress(done: int, stage: str) -> None:  # one bar per stage, with records/s
+        if stage not in stages:
+            stages[stage] = bar.for_count(stage)
+        stages[stage](done, config.total)
+
     try:
         result = build.build(
             config.inputs, config.out, config.setup, config.pack, config.options,
-            progress=(lambda n: tick(n, config.total)) if tick else None,
+            progress=progress if bar else None,
         )  # fmt: skip
     finally:
         if bar:

@@ -51,12 +51,14 @@ class Bar:
             if now - start < DELAY or (now - last[0] < INTERVAL and done < total):
                 return
             last[0] = now
-            pct = done * 100 // max(total, 1)
-            bar = "█" * (pct // 5) + "·" * (20 - pct // 5)
             rate = done / max(now - start, 1e-9)
-            self.stream.write(
-                f"\r{label}  {bar} {pct:3d}%  {done:,}/{total:,}  {rate:,.0f}/s\033[K"
-            )
+            if total:
+                pct = min(100, done * 100 // total)
+                bar = "█" * (pct // 5) + "·" * (20 - pct // 5)
+                text = f"{bar} {pct:3d}%  {done:,}/{total:,}"
+            else:  # the total is not known in advance: count and rate
+                text = f"{done:,}"
+            self.stream.write(f"\r{label}  {text}  {rate:,.0f}/s\033[K")
             self.stream.flush()
             self.shown = True
 

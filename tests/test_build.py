@@ -293,3 +293,37 @@ def test_yaml_config_mixes_datasets(cli, tmp_path):
     (tmp_path / "bad.yaml").write_text("out: x\ncutof_len: 5\ndatasets: []\n")
     code, _, err = cli("build", str(tmp_path / "bad.yaml"))
     assert code == 2 and "unknown key 'cutof_len'" in err and "at least one dataset" in err
+
+
+def test_dataset_info_inputs_and_auto_cutoff(cli, tmp_path):
+    _write(
+        tmp_path / "qa.jsonl", [{"question": f"Q{i}?", "answer": "A." * (i + 1)} for i in range(50)]
+    )
+    (tmp_path / "dataset_info.json").write_text(json.dumps(
+        {"qa": {"file_name": "qa.jsonl", "columns": {"prompt": "question", "response": "answer"}}}
+    ))  # fmt: skip
+    code, out, err = cli("build", "--dataset-info", str(tmp_path / "dataset_info.json"),
+                         "--out", str(tmp_path / "out"))  # fmt: skip
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["counts"]["kept"] == 50 and manifest["cutoff_len"] % 64 == 0
+    assert "read 50 = kept 50 + rejected 0" in out
+
+
+def test_progress_bars_per_stage(tmp_path):
+    from dataprep.progress import Bar
+
+    class Stream:
+        text = ""
+
+        def write(self, s):
+            self.text += s
+
+        def flush(self):
+            pass
+
+    stream = Stream()
+    tick = Bar(stream).for_count("building")
+    time.sleep(0.6)
+    tick(1500, 0)
+    assert "building  1,500  " in stream.text and "/s" in stream.text
