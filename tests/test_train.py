@@ -1,0 +1,140 @@
+"""train run: config validation, LoRA SFT and DPO on tiny random models, refusals, resume."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from tests.models import tiny_llama
+from train.cli import main as train_main
+
+SFT_ROWS = [{"instruction": f"What is {a} plus {b}?", "input": "", "output": f"{a} plus {b} is {a + b}."}
+            for a in range(4) for b in range(4)]  # fmt: skip
+DPO_ROWS = [{"prompt": f"Say something nice about {t}.", "chosen": f"{t.capitalize()} is lovely.",
+             "rejected": f"I hate {t}."} for t in ("cats", "dogs", "rain", "tea", "books", "music",
+                                                   "the sea", "trees")]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    return tiny_llama(tmp_path_factory.mktemp("tiny") / "model")
+
+
+def _build(tmp_path: Path, rows, model_dir: Path, name="data") -> Path:
+    from dataprep.cli import main as dataprep_main
+
+    data = tmp_path / f"{name}.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    out = tmp_path / f"{name}-build"
+    assert dataprep_main(["build", str(data), "--out", str(out), "--tokenizer", str(model_dir),
+                          "--cutoff-len", "128"]) == 0  # fmt: skip
+    return out
+
+
+def _config(tmp_path: Path, **keys) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in keys.items()))
+    return path
+
+
+def _log(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "trainer_log.jsonl").read_text().splitlines()]
+
+
+def test_config_problems_are_listed_at_once(tmp_path, capsys):
+    path = _config(tmp_path, model_name_or_path="m", dataset="d", output_dir="o",
+                   learning_rat=1e-4, finetuning_type="full", quantization_bit=4,
+                   per_device_train_batch_size="four", pref_loss="ipo")  # fmt: skip
+    assert train_main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key 'learning_rat' (did you mean 'learning_rate'?)" in err
+    assert "quantization_bit with finetuning_type full" in err
+    assert "per_device_train_batch_size must be an integer, not str" in err
+    assert "pref_beta/pref_loss/pref_ftx are DPO settings" in err
+
+
+def test_print_config_shows_method_aware_defaults(tmp_path, capsys):
+    path = _config(tmp_path, model_name_or_path="m", dataset="d", output_dir="o")
+    assert train_main(["run", str(path), "--print-config"]) == 0
+    assert json.loads(capsys.readouterr().out)["learning_rate"] == 2e-4
+    assert train_main(["run", str(path), "method=dpo", "--print-config"]) == 0
+    resolved = json.loads(capsys.readouterr().out)
+    assert resolved["learning_rate"] == 5e-6 and resolved["lora_alpha"] == 16
+    assert train_main(["run", str(path), "finetuning_type=full", "--print-config"]) == 0
+    assert json.loads(capsys.readouterr().out)["learning_rate"] == 1e-5
+
+
+def test_lora_sft_lowers_the_loss_and_saves_a_loadable_adapter(tmp_path, model_dir):
+    build = _build(tmp_path, SFT_ROWS, model_dir)
+    out = tmp_path / "run"
+    path = _config(tmp_path, model_name_or_path=str(model_dir), dataset=str(build),
+                   output_dir=str(out), max_steps=50, per_device_train_batch_size=4,
+                   learning_rate=0.02, logging_steps=5, lora_rank=8)  # fmt: skip
+    assert train_main(["run", str(path)]) == 0
+    log = _log(out)
+    assert log[0]["step"] == 5 and log[-1]["step"] == 50
+    assert log[-1]["loss"] < 0.6 * log[0]["loss"], (log[0]["loss"], log[-1]["loss"])
+    assert all(0 <= r["padding"] < 0.5 and r["tokens_per_s"] > 0 for r in log)
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base = AutoModelForCausalLM.from_pretrained(model_dir)
+    PeftModel.from_pretrained(base, out)  # the adapter folder loads
+
+
+def test_dpo_starts_at_ln2_with_zero_rewards_and_learns_a_margin(tmp_path, model_dir):
+    build = _build(tmp_path, DPO_ROWS, model_dir, "pairs")
+    out = tmp_path / "dpo"
+    path = _config(tmp_path, model_name_or_path=str(model_dir), dataset=str(build),
+                   output_dir=str(out), method="dpo", max_steps=30, logging_steps=1,
+                   per_device_train_batch_size=4, learning_rate=5e-3, warmup_ratio=0.0)  # fmt: skip
+    assert train_main(["run", str(path)]) == 0
+    log = _log(out)
+    first, last = log[0], log[-1]
+    assert math.isclose(first["loss"], math.log(2), abs_tol=1e-4)
+    assert first["rewards/chosen"] == 0 and first["rewards/rejected"] == 0
+    assert last["rewards/margins"] > 0 and last["loss"] < first["loss"]
+
+
+def test_a_build_for_another_tokenizer_is_refused(tmp_path, model_dir, capsys):
+    from tests import tokenizers
+
+    other = tokenizers.make(tmp_path / "other", eos_token="</s>",
+                            chat_template="{% for m in messages %}{{ m.content }}</s>{% endfor %}")  # fmt: skip
+    build = _build(tmp_path, SFT_ROWS, other)
+    path = _config(tmp_path, model_name_or_path=str(model_dir), dataset=str(build),
+                   output_dir=str(tmp_path / "run"))  # fmt: skip
+    assert train_main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "whose files differ from the model's" in err and "dataprep build" in err
+
+
+def test_resume_reproduces_the_uninterrupted_run(tmp_path, model_dir):
+    build = _build(tmp_path, SFT_ROWS, model_dir)
+    common = dict(model_name_or_path=str(model_dir), dataset=str(build), max_steps=10,
+                  per_device_train_batch_size=4, learning_rate=5e-3, logging_steps=1,
+                  save_steps=5)  # fmt: skip
+    whole = tmp_path / "whole"
+    assert train_main(["run", str(_config(tmp_path, output_dir=str(whole), **common))]) == 0
+    # As if the run had died after step 5: a new run picks up its checkpoint.
+    resumed = tmp_path / "resumed"
+    config = _config(tmp_path, output_dir=str(resumed), **common,
+                     resume_from_checkpoint=str(whole / "checkpoint-5"))  # fmt: skip
+    assert train_main(["run", str(config)]) == 0
+    a = {r["step"]: r["loss"] for r in _log(whole)}
+    b = {r["step"]: r["loss"] for r in _log(resumed)}
+    for step in range(6, 11):
+        assert math.isclose(a[step], b[step], rel_tol=1e-4), (step, a[step], b[step])
+
+
+def test_output_dir_is_not_overwritten_without_asking(tmp_path, model_dir, capsys):
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "keep.txt").write_text("x")
+    path = _config(tmp_path, model_name_or_path=str(model_dir), dataset=str(tmp_path),
+                   output_dir=str(out))  # fmt: skip
+    assert train_main(["run", str(path)]) == 2
+    assert "is not empty" in capsys.readouterr().err and (out / "keep.txt").exists()

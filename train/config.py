@@ -1,0 +1,218 @@
+"""The training config: one validated dataclass, loaded in one place.
+
+Keys are named as people know them from LLaMA-Factory and transformers. `load()` reads a YAML
+file plus `key=value` overrides, and reports every problem at once (unknown keys with a "did
+you mean", wrong types, impossible combinations) as one ConfigError. Defaults depend on the
+method, as the troubleshooting chapter advises: learning rate 2e-4 for LoRA SFT, 5e-6 for DPO,
+1e-5 for full SFT.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from dataprep.errors import ConfigError
+
+METHODS = ("sft", "dpo", "llava")
+FINETUNING = ("lora", "qlora", "full")
+PREF_LOSSES = ("sigmoid", "ipo", "hinge")
+ATTENTION = ("auto", "fa2", "sdpa", "eager")
+
+
+@dataclass
+class TrainConfig:
+    model_name_or_path: str = ""
+    method: str = "sft"
+    finetuning_type: str = "lora"
+    quantization_bit: int | None = None  # 4 with qlora
+    dataset: str = ""  # a build directory, a build.yaml, or a data file (built first)
+    output_dir: str = ""
+    tokenizer: str | None = None  # default: the model's own
+    template: str = "auto"
+    cutoff_len: int | None = None  # default: the build's
+    per_device_train_batch_size: int = 4
+    gradient_accumulation_steps: int = 1
+    learning_rate: float | None = None  # default: by method and finetuning type
+    num_train_epochs: float = 1.0
+    max_steps: int = -1  # > 0 overrides epochs
+    warmup_ratio: float = 0.03
+    lr_scheduler_type: str = "cosine"
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    lora_rank: int = 8
+    lora_alpha: int | None = None  # default: 2 x rank
+    lora_dropout: float = 0.0
+    lora_target: str = "all"  # all, or comma-separated module names
+    flash_attn: str = "auto"
+    bf16: bool = False
+    fp16: bool = False
+    tf32: bool = False
+    gradient_checkpointing: bool = False
+    pref_beta: float = 0.1
+    pref_loss: str = "sigmoid"
+    pref_ftx: float = 0.0
+    val_size: float = 0.0
+    eval_steps: int | None = None
+    save_steps: int | None = None
+    logging_steps: int = 10
+    seed: int = 42
+    deepspeed: str | None = None
+    resume_from_checkpoint: str | None = None
+    group_by_length: bool = True
+    dataloader_num_workers: int = 0
+    overwrite_output_dir: bool = False
+    # Where the config came from (not a setting).
+    source: str = field(default="", repr=False)
+
+    @property
+    def effective_batch(self) -> int:
+        return self.per_device_train_batch_size * self.gradient_accumulation_steps
+
+    @property
+    def lora(self) -> bool:
+        return self.finetuning_type in ("lora", "qlora")
+
+    def resolved(self) -> dict[str, Any]:
+        out = dataclasses.asdict(self)
+        out.pop("source")
+        return out
+
+
+def default_learning_rate(config: TrainConfig) -> float:
+    if config.method == "dpo":
+        return 5e-6
+    return 1e-5 if config.finetuning_type == "full" else 2e-4
+
+
+def _parse(value: str) -> Any:
+    """A `key=value` override's value, as YAML reads it (numbers, booleans, null)."""
+    import yaml
+
+    try:
+        return yaml.safe_load(value)
+    except yaml.YAMLError:
+        return value
+
+
+def load(path: str | None, overrides: list[str] | None = None) -> TrainConfig:
+    import yaml
+
+    where = path or "<overrides>"
+    problems: list[str] = []
+    data: dict = {}
+    if path is not None:
+        try:
+            raw = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(where, [f"{where}: cannot read ({exc.strerror})"]) from None
+        except yaml.YAMLError as exc:
+            raise ConfigError(where, [f"{where}: not valid YAML ({exc})"]) from None
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(where, [f"{where}: a training config is a mapping of keys"])
+        data.update(raw)
+    for item in overrides or []:
+        if "=" not in item:
+            problems.append(f"override {item!r}: write key=value")
+            continue
+        key, value = item.split("=", 1)
+        data[key.strip()] = _parse(value)
+    known = {f.name: f for f in fields(TrainConfig) if f.name != "source"}
+    hints = typing.get_type_hints(TrainConfig)
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in known:
+            close = difflib.get_close_matches(str(key), list(known), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            problems.append(f"{where}: unknown key {key!r}{hint}")
+            continue
+        checked = _typed(value, hints[key])
+        if checked is _BAD:
+            problems.append(
+                f"{where}: {key} must be {_type_name(hints[key])}, not {type(value).__name__} "
+                f"({value!r})"
+            )
+            continue
+        values[key] = checked
+    config = TrainConfig(**values, source=where)
+    problems += _combinations(config, where)
+    if problems:
+        raise ConfigError(where, problems)
+    if config.learning_rate is None:
+        config.learning_rate = default_learning_rate(config)
+    if config.lora_alpha is None:
+        config.lora_alpha = 2 * config.lora_rank
+    if config.finetuning_type == "qlora" and config.quantization_bit is None:
+        config.quantization_bit = 4
+    return config
+
+
+_BAD = object()
+
+
+def _typed(value: Any, expected: Any) -> Any:
+    args = typing.get_args(expected)
+    if args and type(None) in args:  # X | None
+        if value is None:
+            return None
+        expected = next(a for a in args if a is not type(None))
+    if expected is bool:
+        return value if isinstance(value, bool) else _BAD
+    if expected is int:
+        return value if isinstance(value, int) and not isinstance(value, bool) else _BAD
+    if expected is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return float(value) if ok else _BAD
+    if expected is str:
+        return value if isinstance(value, str) else _BAD
+    return value
+
+
+def _type_name(expected: Any) -> str:
+    args = [a for a in typing.get_args(expected) if a is not type(None)] or [expected]
+    names = {bool: "true or false", int: "an integer", float: "a number", str: "text"}
+    text = " or ".join(names.get(a, getattr(a, "__name__", str(a))) for a in args)
+    return text + (" or null" if type(None) in typing.get_args(expected) else "")
+
+
+def _combinations(c: TrainConfig, where: str) -> list[str]:
+    problems = []
+    for key, allowed in (("method", METHODS), ("finetuning_type", FINETUNING),
+                         ("pref_loss", PREF_LOSSES), ("flash_attn", ATTENTION),
+                         ("lr_scheduler_type", ("cosine", "linear", "constant"))):  # fmt: skip
+        if getattr(c, key) not in allowed:
+            problems.append(f"{where}: {key} must be one of {', '.join(allowed)}")
+    if not c.model_name_or_path:
+        problems.append(f"{where}: model_name_or_path is required")
+    if not c.dataset:
+        problems.append(f"{where}: dataset is required (a build directory or data file)")
+    if not c.output_dir:
+        problems.append(f"{where}: output_dir is required")
+    if c.quantization_bit is not None and c.finetuning_type == "full":
+        problems.append(
+            f"{where}: quantization_bit with finetuning_type full: quantised weights cannot be "
+            "trained; use finetuning_type qlora (LoRA on a 4-bit base)"
+        )
+    if c.quantization_bit not in (None, 4, 8):
+        problems.append(f"{where}: quantization_bit must be 4 or 8")
+    if c.finetuning_type == "qlora" and c.quantization_bit == 8:
+        problems.append(f"{where}: qlora means 4-bit; use quantization_bit 4 (or lora)")
+    if c.method == "sft" and (c.pref_ftx or c.pref_loss != "sigmoid" or c.pref_beta != 0.1):
+        problems.append(f"{where}: pref_beta/pref_loss/pref_ftx are DPO settings; method is sft")
+    if c.bf16 and c.fp16:
+        problems.append(f"{where}: bf16 and fp16 together: choose one")
+    for key in ("per_device_train_batch_size", "gradient_accumulation_steps", "lora_rank",
+                "logging_steps"):  # fmt: skip
+        if getattr(c, key) < 1:
+            problems.append(f"{where}: {key} must be at least 1")
+    if not 0 <= c.val_size < 1:
+        problems.append(f"{where}: val_size must be in [0, 1)")
+    if c.learning_rate is not None and not 0 < c.learning_rate < 1:
+        problems.append(f"{where}: learning_rate {c.learning_rate} is not a learning rate")
+    return problems

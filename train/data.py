@@ -1,0 +1,138 @@
+"""Training data: a `dataprep build` folder, checked against the model, batched with little padding.
+
+A build is used only when it is complete (its manifest exists and lists every file) and was
+made with the model's own tokenizer and template; otherwise the run stops with the fix.
+Batches are grouped by length (a shuffled pool sorted into batches), so padding stays small;
+the padding fraction is measured and logged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from dataprep.errors import DataprepError
+
+IGNORE = -100
+
+
+@dataclass
+class Build:
+    path: Path
+    manifest: dict
+    train: object  # datasets.Dataset (memory-mapped Arrow)
+    validation: object | None
+    kind: str  # sft | dpo
+
+
+def tokenizer_fingerprint(files) -> str:
+    """The hash `dataprep build` keys its cache with (the tokenizer's files)."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(Path(path).name.encode())
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def open_build(path: str, model_tokenizer, template_source: str) -> Build:
+    """The build at `path`, refused when incomplete or made for another tokenizer/template."""
+    import datasets
+
+    root = Path(path)
+    manifest_path = root / "manifest.json"
+    if not manifest_path.is_file():
+        partial = list(root.parent.glob(f"{root.name}.partial-*"))
+        why = "an unfinished build (it was interrupted)" if partial else "no manifest.json"
+        raise DataprepError(
+            f"{path}: not a complete dataprep build ({why})",
+            fix=f"run `dataprep build ... --out {path}` to finish it",
+        )
+    manifest = json.loads(manifest_path.read_text())
+    missing = [name for name in manifest.get("files", {}) if not (root / name).is_file()]
+    if missing:
+        raise DataprepError(
+            f"{path}: incomplete build, {len(missing)} files missing (e.g. {missing[0]})",
+            fix=f"rebuild it, or check it with `dataprep build --check {path}`",
+        )
+    built_with = manifest.get("tokenizer", {})
+    ours = tokenizer_fingerprint(model_tokenizer.files)
+    if built_with.get("sha256") != ours:
+        raise DataprepError(
+            f"{path} was built with the tokenizer {built_with.get('name')!r}, whose files differ "
+            f"from the model's ({model_tokenizer.name}): token ids would not mean the same",
+            fix=f"rebuild: dataprep build ... --tokenizer {model_tokenizer.name}",
+        )
+    template_hash = hashlib.sha256(template_source.encode()).hexdigest()
+    if manifest.get("template", {}).get("sha256") != template_hash:
+        raise DataprepError(
+            f"{path} was rendered with another chat template than the model's",
+            fix="rebuild with the template training uses (--template), or set `template` to "
+            "the build's",
+        )
+    splits = datasets.load_from_disk(str(root))
+    train = splits["train"]
+    kind = "dpo" if "chosen_input_ids" in train.column_names else "sft"
+    validation = splits.get("validation")
+    return Build(root, manifest, train, validation, kind)
+
+
+def _length(row: dict, kind: str) -> int:
+    if kind == "dpo":
+        return max(len(row["chosen_input_ids"]), len(row["rejected_input_ids"]))
+    return len(row["input_ids"])
+
+
+def batches(
+    dataset, kind: str, batch_size: int, seed: int, epoch: int, group_by_length: bool = True
+) -> Iterator[list[int]]:
+    """Row indices per batch: shuffled, then sorted by length within pools of 50 batches."""
+    order = list(range(len(dataset)))
+    rng = random.Random(seed + epoch)
+    rng.shuffle(order)
+    if group_by_length:
+        column = "chosen_input_ids" if kind == "dpo" else "input_ids"
+        lengths = [len(ids) for ids in dataset[column]]
+        pool = batch_size * 50
+        grouped = []
+        for at in range(0, len(order), pool):
+            grouped.extend(sorted(order[at : at + pool], key=lambda i: lengths[i]))
+        order = grouped
+        chunks = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+        rng.shuffle(chunks)  # long and short batches interleave, but each is uniform inside
+        yield from chunks
+        return
+    for at in range(0, len(order), batch_size):
+        yield order[at : at + batch_size]
+
+
+def collate(rows: list[dict], kind: str, pad_id: int):
+    """Padded tensors (right padding); for pairs, chosen rows then rejected rows."""
+    import torch
+
+    if kind == "dpo":
+        sequences = [(r["chosen_input_ids"], r["chosen_labels"]) for r in rows]
+        sequences += [(r["rejected_input_ids"], r["rejected_labels"]) for r in rows]
+    else:
+        sequences = [(r["input_ids"], r["labels"]) for r in rows]
+    width = max(len(ids) for ids, _ in sequences)
+    input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(sequences), width), IGNORE, dtype=torch.long)
+    attention = torch.zeros((len(sequences), width), dtype=torch.long)
+    for i, (ids, labs) in enumerate(sequences):
+        input_ids[i, : len(ids)] = torch.tensor(ids)
+        labels[i, : len(labs)] = torch.tensor(labs)
+        attention[i, : len(ids)] = 1
+    real = int(attention.sum())
+    return {
+        "input_ids": input_ids,
+        "labels": labels,
+        "attention_mask": attention,
+        "tokens": real,
+        "padding": 1 - real / attention.numel(),
+    }

@@ -1,0 +1,91 @@
+"""Direct preference optimisation, top to bottom: data, model, loop, save.
+
+The reference policy is the model itself with its adapters disabled (LoRA/QLoRA: no second
+copy in memory), or a frozen copy for full fine-tuning. Losses: sigmoid (DPO), ipo, hinge;
+`pref_ftx` adds the SFT loss on the chosen answers.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+from dataprep.errors import DataprepError
+from train import loop, recipe
+from train import model as models
+from train.log import Log
+
+
+def sequence_logps(model, batch):
+    """Sum of the log-probabilities of each sequence's label tokens, and their count."""
+    import torch
+
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    logits = logits[:, :-1].float()
+    labels = batch["labels"][:, 1:]
+    mask = labels != -100
+    picked = torch.gather(logits.log_softmax(-1), 2, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
+    return (picked * mask).sum(-1), mask.sum(-1)
+
+
+def preference_loss(policy_c, policy_r, ref_c, ref_r, beta: float, kind: str):
+    import torch.nn.functional as F
+
+    logits = (policy_c - policy_r) - (ref_c - ref_r)
+    if kind == "ipo":
+        return (logits - 1 / (2 * beta)) ** 2
+    if kind == "hinge":
+        return F.relu(1 - beta * logits)
+    return -F.logsigmoid(beta * logits)
+
+
+def make_step(config, reference):
+    import torch
+
+    def step(model, batch):
+        policy, counts = sequence_logps(model, batch)
+        with torch.no_grad():
+            if reference is not None:
+                ref, _ = sequence_logps(reference, batch)
+            else:
+                with (
+                    model.disable_adapter() if hasattr(model, "disable_adapter") else nullcontext()
+                ):
+                    ref, _ = sequence_logps(model, batch)
+        n = policy.shape[0] // 2
+        losses = preference_loss(policy[:n], policy[n:], ref[:n], ref[n:], config.pref_beta,
+                                 config.pref_loss)  # fmt: skip
+        loss = losses.mean()
+        if config.pref_ftx:
+            loss = loss + config.pref_ftx * (-policy[:n] / counts[:n].clamp(min=1)).mean()
+        chosen = config.pref_beta * (policy[:n] - ref[:n]).detach()
+        rejected = config.pref_beta * (policy[n:] - ref[n:]).detach()
+        return loss, {
+            "rewards/chosen": float(chosen.mean()),
+            "rewards/rejected": float(rejected.mean()),
+            "rewards/margins": float((chosen - rejected).mean()),
+            "rewards/accuracies": float((chosen > rejected).float().mean()),
+        }
+
+    return step
+
+
+def run(config, overwrite: bool = False, quiet: bool = False):
+    out = recipe.prepare_output(config, overwrite)
+    model_tok, template = recipe.model_tokenizer(config)
+    build = recipe.dataset(config, model_tok, template)
+    if build.kind != "dpo":
+        raise DataprepError(
+            f"{build.path} holds SFT rows; method dpo trains on preference builds",
+            fix="build chosen/rejected data, or set method: sft",
+        )
+    loop.seed_everything(config.seed)
+    device = recipe.device()
+    model, reference = models.load(config, model_tok.backend.get_vocab_size(), device)
+    pad = model_tok.backend.token_to_id(model_tok.special.get("pad_token") or "") or 0
+    log = Log(out, quiet)
+    try:
+        state = loop.run(config, build, model, make_step(config, reference), pad, device, log)
+    finally:
+        log.close()
+    recipe.finish(config, model, out, model_tok, state, build)
+    return state

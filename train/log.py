@@ -1,0 +1,82 @@
+"""What a run reports: a progress line on a terminal, trainer_log.jsonl, TensorBoard if present."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+
+class Log:
+    def __init__(self, out: Path, quiet: bool = False):
+        self.out = out
+        self.path = out / "trainer_log.jsonl"
+        self.file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 (open for the run)
+        self.tty = sys.stderr.isatty() and not quiet
+        self.quiet = quiet
+        self.total = 0
+        self.board = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self.board = SummaryWriter(str(out / "runs"))
+        except ImportError:  # tensorboard is optional
+            pass
+
+    def start(self, config, total: int, rows: int) -> None:
+        self.total = total
+        if not self.quiet:
+            print(
+                f"training {config.method} ({config.finetuning_type}) on {rows:,} rows: "
+                f"{total:,} steps, effective batch {config.effective_batch} "
+                f"({config.per_device_train_batch_size} x {config.gradient_accumulation_steps} "
+                f"accumulation), learning rate {config.learning_rate:g}",
+                file=sys.stderr,
+            )
+
+    def _write(self, record: dict) -> None:
+        self.file.write(json.dumps(record) + "\n")
+        self.file.flush()
+        if self.board is not None:
+            for key, value in record.items():
+                if isinstance(value, int | float) and key != "step":
+                    self.board.add_scalar(key, value, record["step"])
+
+    def step(
+        self, state, window: dict, grad_norm: float, lr: float, elapsed: float, device
+    ) -> None:
+        import torch
+
+        batches = max(1, window["batches"])
+        record = {
+            "step": state.step,
+            "epoch": state.epoch,
+            "loss": window["loss"] / batches,
+            "grad_norm": grad_norm,
+            "lr": lr,
+            "tokens_per_s": window["tokens"] / max(elapsed, 1e-9),
+            "padding": window["padding"] / batches,
+            "data_wait_s": window["wait"],
+            "time": time.time(),
+        }
+        record.update({k: v / batches for k, v in window["metrics"].items()})
+        if device == "cuda":
+            record["gpu_memory_gb"] = torch.cuda.max_memory_allocated() / 2**30
+        self._write(record)
+        if self.tty:
+            sys.stderr.write(
+                f"\rstep {state.step:,}/{self.total:,}  loss {record['loss']:.4f}  "
+                f"{record['tokens_per_s']:,.0f} tokens/s  padding {record['padding']:.0%}\033[K"
+            )
+            sys.stderr.flush()
+
+    def eval(self, state, value: float) -> None:
+        self._write({"step": state.step, "eval_loss": value, "time": time.time()})
+
+    def close(self) -> None:
+        if self.tty:
+            sys.stderr.write("\n")
+        self.file.close()
+        if self.board is not None:
+            self.board.close()

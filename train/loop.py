@@ -1,0 +1,210 @@
+"""The training loop both recipes share: accumulate, clip, step, log, evaluate, save, resume.
+
+A recipe gives `step(model, batch) -> (loss, metrics)`; this module does the rest, and stops
+at once on a NaN/inf loss or gradient with the step, the batch's rows and what to try.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from dataprep.errors import DataprepError
+from train import data
+
+
+class NonFinite(DataprepError):
+    pass
+
+
+@dataclass
+class State:
+    step: int = 0  # optimizer steps done
+    epoch: int = 0
+    batch: int = 0  # micro-batches done in this epoch
+    best_eval: float | None = None
+
+
+def schedule(config, optimizer, total: int):
+    import torch
+
+    warmup = max(0, int(config.warmup_ratio * total))
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / (warmup + 1)
+        if config.lr_scheduler_type == "constant":
+            return 1.0
+        progress = (step - warmup) / max(1, total - warmup)
+        if config.lr_scheduler_type == "linear":
+            return max(0.0, 1 - progress)
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def total_steps(config, rows: int) -> int:
+    if config.max_steps > 0:
+        return config.max_steps
+    per_epoch = math.ceil(rows / config.per_device_train_batch_size)
+    return max(
+        1, math.ceil(per_epoch * config.num_train_epochs / config.gradient_accumulation_steps)
+    )
+
+
+def seed_everything(seed: int) -> None:
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def run(config, build: data.Build, model, step, pad_id: int, device: str, log) -> State:
+    """Train until max_steps or the epochs are done; returns the final state."""
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    total = total_steps(config, len(build.train))
+    scheduler = schedule(config, optimizer, total)
+    state = State()
+    out = Path(config.output_dir)
+    if config.resume_from_checkpoint:
+        state = _resume(Path(config.resume_from_checkpoint), model, optimizer, scheduler)
+    log.start(config, total, len(build.train))
+    accum = config.gradient_accumulation_steps
+    window = {"loss": 0.0, "tokens": 0, "padding": 0.0, "batches": 0, "wait": 0.0, "metrics": {}}
+    started = time.perf_counter()
+    model.train()
+    while state.step < total:
+        order = list(data.batches(build.train, build.kind, config.per_device_train_batch_size,
+                                  config.seed, state.epoch, config.group_by_length))  # fmt: skip
+        for index, rows in enumerate(order):
+            if index < state.batch:  # resumed: these micro-batches were trained before
+                continue
+            wait = time.perf_counter()
+            batch = data.collate([build.train[i] for i in rows], build.kind, pad_id)
+            window["wait"] += time.perf_counter() - wait
+            loss, metrics = step(model, {k: v.to(device) if hasattr(v, "to") else v
+                                         for k, v in batch.items()})  # fmt: skip
+            if not torch.isfinite(loss):
+                raise _stop(state, rows, "loss", float(loss))
+            (loss / accum).backward()
+            window["loss"] += float(loss.detach())
+            window["tokens"] += batch["tokens"]
+            window["padding"] += batch["padding"]
+            window["batches"] += 1
+            for key, value in metrics.items():
+                window["metrics"][key] = window["metrics"].get(key, 0.0) + value
+            state.batch = index + 1
+            if state.batch % accum:
+                continue
+            norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+            if not torch.isfinite(norm):
+                raise _stop(state, rows, "gradient norm", float(norm))
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            state.step += 1
+            if state.step % config.logging_steps == 0 or state.step == total:
+                elapsed = time.perf_counter() - started
+                log.step(state, window, float(norm), scheduler.get_last_lr()[0], elapsed, device)
+                window = {"loss": 0.0, "tokens": 0, "padding": 0.0, "batches": 0, "wait": 0.0,
+                          "metrics": {}}  # fmt: skip
+                started = time.perf_counter()
+            if (
+                config.eval_steps
+                and build.validation is not None
+                and state.step % config.eval_steps == 0
+            ):
+                value = evaluate(config, build, model, step, pad_id, device)
+                log.eval(state, value)
+                if state.best_eval is None or value < state.best_eval:
+                    state.best_eval = value
+                    model.save_pretrained(out / "best")
+                model.train()
+            if config.save_steps and state.step % config.save_steps == 0:
+                save_checkpoint(
+                    out / f"checkpoint-{state.step}", model, optimizer, scheduler, state
+                )
+            if state.step >= total:
+                break
+        else:
+            state.epoch += 1
+            state.batch = 0
+            continue
+        break
+    return state
+
+
+def evaluate(config, build, model, step, pad_id: int, device: str) -> float:
+    import torch
+
+    model.eval()
+    losses = []
+    with torch.no_grad():
+        for rows in data.batches(build.validation, build.kind, config.per_device_train_batch_size,
+                                 config.seed, 0, False):  # fmt: skip
+            batch = data.collate([build.validation[i] for i in rows], build.kind, pad_id)
+            loss, _ = step(model, {k: v.to(device) if hasattr(v, "to") else v
+                                   for k, v in batch.items()})  # fmt: skip
+            losses.append(float(loss))
+    return sum(losses) / max(1, len(losses))
+
+
+def _stop(state: State, rows: list[int], what: str, value: float) -> NonFinite:
+    return NonFinite(
+        f"step {state.step + 1}: the {what} is {value} (build rows {rows[:8]})",
+        fix="lower the learning rate 10x; with fp16 switch to bf16 (or fp32); check these rows "
+        "for extreme lengths or repeated tokens",
+    )
+
+
+def save_checkpoint(path: Path, model, optimizer, scheduler, state: State) -> None:
+    import torch
+
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(tmp)
+    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
+    torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
+    torch.save({"torch": torch.get_rng_state(), "python": random.getstate()}, tmp / "rng.pt")
+    (tmp / "trainer_state.json").write_text(json.dumps(state.__dict__))
+    os.replace(tmp, path) if not path.exists() else (_swap(tmp, path))
+
+
+def _swap(tmp: Path, path: Path) -> None:
+    import shutil
+
+    shutil.rmtree(path)
+    os.replace(tmp, path)
+
+
+def _resume(path: Path, model, optimizer, scheduler) -> State:
+    import torch
+
+    if not (path / "trainer_state.json").is_file():
+        raise DataprepError(f"{path}: not a checkpoint", fix="name a checkpoint-N folder")
+    from peft import PeftModel, set_peft_model_state_dict
+    from peft.utils import load_peft_weights
+
+    if isinstance(model, PeftModel):
+        set_peft_model_state_dict(model, load_peft_weights(str(path)))
+    else:
+        from transformers import AutoModelForCausalLM
+
+        loaded = AutoModelForCausalLM.from_pretrained(path)
+        model.load_state_dict(loaded.state_dict())
+    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=False))
+    scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=False))
+    rng = torch.load(path / "rng.pt", weights_only=False)
+    torch.set_rng_state(rng["torch"])
+    random.setstate(rng["python"])
+    return State(**json.loads((path / "trainer_state.json").read_text()))

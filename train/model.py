@@ -1,0 +1,102 @@
+"""The model to train: base weights (maybe 4-bit), LoRA adapters or full, the attention kernel."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+
+from dataprep.errors import DataprepError
+
+
+def attention(choice: str, device: str) -> str:
+    """auto: FlashAttention-2 when installed on a CUDA device, else PyTorch's SDPA."""
+    has_fa2 = importlib.util.find_spec("flash_attn") is not None
+    if choice == "fa2":
+        if not has_fa2 or device != "cuda":
+            raise DataprepError(
+                "flash_attn: fa2 needs the flash-attn package and a CUDA GPU",
+                fix="use flash_attn: auto (sdpa), or pip install flash-attn on a GPU machine",
+            )
+        return "flash_attention_2"
+    if choice == "auto":
+        return "flash_attention_2" if has_fa2 and device == "cuda" else "sdpa"
+    return choice
+
+
+def precision(config, device: str):
+    import torch
+
+    if config.bf16:
+        if device == "cuda" and not torch.cuda.is_bf16_supported():
+            raise DataprepError("bf16 is not supported by this GPU", fix="use fp16: true")
+        return torch.bfloat16
+    if config.fp16:
+        if device != "cuda":
+            raise DataprepError("fp16 training needs a CUDA GPU", fix="drop fp16 (or use bf16)")
+        return torch.float16
+    if config.tf32 and device == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+    return torch.float32
+
+
+def load(config, vocab_size: int, device: str):
+    """(model, frozen reference or None). The reference is needed only for full-DPO: LoRA and
+    QLoRA runs use the same model with its adapters disabled."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    dtype = precision(config, device)
+    kwargs = {"attn_implementation": attention(config.flash_attn, device), "dtype": dtype}
+    if config.quantization_bit:
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise DataprepError(
+                "quantization_bit needs bitsandbytes", fix="pip install bitsandbytes"
+            )
+        from transformers import BitsAndBytesConfig
+
+        compute = (
+            torch.bfloat16 if device != "cuda" or torch.cuda.is_bf16_supported() else torch.float16
+        )
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=config.quantization_bit == 4,
+            load_in_8bit=config.quantization_bit == 8,
+            bnb_4bit_quant_type="nf4",
+            bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=compute,
+        )
+    try:
+        model = AutoModelForCausalLM.from_pretrained(config.model_name_or_path, **kwargs)
+    except OSError as exc:
+        raise DataprepError(
+            f"cannot load the model {config.model_name_or_path!r}: {exc}",
+            fix="check model_name_or_path (a local folder or a hub id)",
+        ) from None
+    if model.get_input_embeddings().weight.shape[0] < vocab_size:
+        model.resize_token_embeddings(vocab_size)
+    if not config.quantization_bit:
+        model.to(device)
+    if config.gradient_checkpointing:
+        model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        model.config.use_cache = False
+    reference = None
+    if config.lora:
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+        if config.quantization_bit:
+            model = prepare_model_for_kbit_training(
+                model,
+                use_gradient_checkpointing=config.gradient_checkpointing,
+                gradient_checkpointing_kwargs={"use_reentrant": False},
+            )
+        targets = "all-linear" if config.lora_target == "all" else [
+            t.strip() for t in config.lora_target.split(",") if t.strip()
+        ]  # fmt: skip
+        lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha,
+                          lora_dropout=config.lora_dropout, target_modules=targets,
+                          task_type="CAUSAL_LM")  # fmt: skip
+        model = get_peft_model(model, lora)
+    elif config.method == "dpo":
+        reference = copy.deepcopy(model).eval()
+        for p in reference.parameters():
+            p.requires_grad_(False)
+    return model, reference

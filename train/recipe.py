@@ -1,0 +1,88 @@
+"""What both recipes do before and after their loop: resolve the data, the tokenizer and the
+output folder, and save what a run leaves behind."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from dataprep import templates, tokenizer
+from dataprep.errors import DataprepError
+from train import data
+
+
+def device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def prepare_output(config, overwrite: bool) -> Path:
+    out = Path(config.output_dir)
+    replace = overwrite or config.overwrite_output_dir
+    resuming = bool(config.resume_from_checkpoint)
+    if out.exists() and any(out.iterdir()) and not replace and not resuming:
+        raise DataprepError(
+            f"output_dir {out} is not empty",
+            fix="choose another output_dir, pass --overwrite, or resume_from_checkpoint",
+        )
+    if (
+        out.exists()
+        and (overwrite or config.overwrite_output_dir)
+        and not config.resume_from_checkpoint
+    ):
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def model_tokenizer(config):
+    name = config.tokenizer or config.model_name_or_path
+    model_tok = tokenizer.load(name)
+    template = templates.resolve(config.template, model_tok.chat_template, model_tok.special)
+    if template is None:
+        raise DataprepError(
+            f"{name} has no chat_template", fix="set `template` (chatml, llama3, alpaca, default)"
+        )
+    return model_tok, template
+
+
+def dataset(config, model_tok, template) -> data.Build:
+    """A build directory as is; a data file or build.yaml is built first (the same cache)."""
+    path = Path(config.dataset)
+    if path.is_dir():
+        return data.open_build(str(path), model_tok, template.source)
+    if not path.exists():
+        raise DataprepError(f"dataset {config.dataset!r} does not exist", fix="check the path")
+    from dataprep import build
+    from dataprep.lengths import LengthSetup
+    from dataprep.rulepack import PackArgs
+
+    out = path.parent / ".dataprep-builds" / f"{path.stem}-{model_tok.name.replace('/', '_')[-40:]}"
+    setup = LengthSetup(model_tok, template)
+    options = build.Options(cutoff_len=config.cutoff_len, val_size=config.val_size,
+                            seed=config.seed)  # fmt: skip
+    if path.suffix in (".yaml", ".yml"):
+        raise DataprepError(
+            "a build.yaml as dataset: run `dataprep build build.yaml` and name its out folder",
+            fix="set dataset to the build folder",
+        )
+    result = build.build([build.Input((str(path),))], str(out), setup, PackArgs(), options)
+    return data.open_build(str(result.out), model_tok, template.source)
+
+
+def finish(config, model, out: Path, model_tok, state, build: data.Build) -> None:
+    model.save_pretrained(out)
+    for source in model_tok.files:
+        if Path(source).name.endswith(".json") and Path(source).is_file():
+            shutil.copyfile(source, out / Path(source).name)
+    summary = {
+        "steps": state.step,
+        "epochs": state.epoch,
+        "best_eval_loss": state.best_eval,
+        "build": str(build.path),
+        "build_key": build.manifest.get("key"),
+        "config": config.resolved(),
+    }
+    (out / "run.json").write_text(json.dumps(summary, indent=2))

@@ -1,0 +1,38 @@
+"""Supervised fine-tuning, top to bottom: data, model, loop, save."""
+
+from __future__ import annotations
+
+from dataprep.errors import DataprepError
+from train import loop, recipe
+from train import model as models
+from train.log import Log
+
+
+def step(model, batch):
+    out = model(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]
+    )
+    return out.loss, {}
+
+
+def run(config, overwrite: bool = False, quiet: bool = False):
+    out = recipe.prepare_output(config, overwrite)
+    model_tok, template = recipe.model_tokenizer(config)
+    build = recipe.dataset(config, model_tok, template)
+    if build.kind != "sft":
+        raise DataprepError(
+            f"{build.path} holds preference pairs; method sft trains on SFT builds",
+            fix="set method: dpo, or build SFT data",
+        )
+    loop.seed_everything(config.seed)
+    device = recipe.device()
+    vocab = model_tok.backend.get_vocab_size()
+    model, _ = models.load(config, vocab, device)
+    pad = model_tok.backend.token_to_id(model_tok.special.get("pad_token") or "") or 0
+    log = Log(out, quiet)
+    try:
+        state = loop.run(config, build, model, step, pad, device, log)
+    finally:
+        log.close()
+    recipe.finish(config, model, out, model_tok, state, build)
+    return state
