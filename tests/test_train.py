@@ -138,3 +138,28 @@ def test_output_dir_is_not_overwritten_without_asking(tmp_path, model_dir, capsy
                    output_dir=str(out))  # fmt: skip
     assert train_main(["run", str(path)]) == 2
     assert "is not empty" in capsys.readouterr().err and (out / "keep.txt").exists()
+
+
+def test_qlora_runs_on_a_4bit_base_and_saves_an_adapter_that_loads(tmp_path, model_dir):
+    pytest.importorskip("bitsandbytes")
+    build = _build(tmp_path, SFT_ROWS, model_dir)
+    out = tmp_path / "qlora"
+    path = _config(tmp_path, model_name_or_path=str(model_dir), dataset=str(build),
+                   output_dir=str(out), finetuning_type="qlora", max_steps=10,
+                   per_device_train_batch_size=4, learning_rate=0.02, logging_steps=5)  # fmt: skip
+    assert train_main(["run", str(path)]) == 0
+    log = _log(out)
+    assert log[-1]["loss"] < log[0]["loss"]
+    assert json.loads((out / "run.json").read_text())["config"]["quantization_bit"] == 4
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), out)
+
+
+def test_example_configs_are_valid(capsys):
+    root = Path(__file__).parent.parent / "examples" / "train"
+    for name in ("tiny_sft", "tiny_qlora", "tiny_dpo"):
+        assert train_main(["run", str(root / f"{name}.yaml"), "--print-config"]) == 0
+        resolved = json.loads(capsys.readouterr().out)
+        assert (root.parent.parent / resolved["dataset"]).is_file()
