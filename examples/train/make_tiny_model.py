@@ -1,7 +1,7 @@
 """Write a tiny random Llama-architecture model with the bundled Qwen2.5 tokenizer, for trying
 `train run` on a CPU in seconds (it learns the example data's shape, not language).
 
-Run: python examples/train/make_tiny_model.py [examples/train/tiny-model]
+Run: python examples/train/make_tiny_model.py [runs/tiny-model]
 """
 
 from __future__ import annotations
@@ -35,4 +35,4 @@ def main(folder: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "examples/train/tiny-model"))
+    main(Path(sys.argv[1] if len(sys.argv) > 1 else "runs/tiny-model"))
