@@ -163,3 +163,40 @@ def test_example_configs_are_valid(capsys):
         assert train_main(["run", str(root / f"{name}.yaml"), "--print-config"]) == 0
         resolved = json.loads(capsys.readouterr().out)
         assert (root.parent.parent / resolved["dataset"]).is_file()
+
+
+def test_merge_and_generate_after_training(tmp_path, model_dir, capsys):
+    build = _build(tmp_path, SFT_ROWS, model_dir)
+    out = tmp_path / "run"
+    path = _config(tmp_path, model_name_or_path=str(model_dir), dataset=str(build),
+                   output_dir=str(out), max_steps=20, per_device_train_batch_size=4,
+                   learning_rate=0.02, logging_steps=10)  # fmt: skip
+    assert train_main(["run", str(path)]) == 0
+    merged = tmp_path / "merged"
+    assert train_main(["merge", str(out), str(merged)]) == 0
+    import torch
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    from dataprep import templates, tokenizer
+
+    model_tok = tokenizer.load(str(model_dir))
+    template = templates.resolve("auto", model_tok.chat_template, model_tok.special)
+    text = template.render([{"role": "user", "content": "What is 1 plus 2?"}],
+                           add_generation_prompt=True)  # fmt: skip
+    assert text.endswith("<|im_start|>assistant\n")
+    ids = torch.tensor([model_tok.backend.encode(text, add_special_tokens=False).ids])
+    adapted = PeftModel.from_pretrained(AutoModelForCausalLM.from_pretrained(model_dir), out)
+    folded = AutoModelForCausalLM.from_pretrained(merged)
+    with torch.no_grad():
+        assert torch.allclose(adapted(ids).logits, folded(ids).logits, atol=1e-4)
+        greedy = folded.generate(input_ids=ids, attention_mask=torch.ones_like(ids),
+                                 max_new_tokens=8, do_sample=False, eos_token_id=151645,
+                                 pad_token_id=151643)  # fmt: skip
+    capsys.readouterr()
+    assert train_main(["generate", str(out), "What is 1 plus 2?", "--max-new-tokens", "8"]) == 0
+    expected = model_tok.backend.decode(
+        greedy[0, ids.shape[1] :].tolist(), skip_special_tokens=True
+    )
+    assert capsys.readouterr().out == expected + "\n"  # the same template, tokens and stops
+    assert (merged / "tokenizer.json").is_file()

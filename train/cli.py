@@ -36,6 +36,26 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     run.add_argument("--print-config", action="store_true", help="show the resolved config")
     run.add_argument("--overwrite", action="store_true", help="replace a non-empty output_dir")
+    merge = sub.add_parser(
+        "merge",
+        help="fold a run's LoRA adapter into its base model",
+        description="Write the base model with the run's adapter merged into its weights.",
+        epilog="Example:\n  train merge runs/tiny_sft runs/tiny_sft_merged",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    merge.add_argument("run", metavar="RUN_DIR")
+    merge.add_argument("out", metavar="OUT_DIR")
+    generate = sub.add_parser(
+        "generate",
+        help="answer a prompt with a trained model (does it babble?)",
+        description="Render the prompt with the run's chat template and answer it greedily.",
+        epilog='Example:\n  train generate runs/tiny_sft "What is 2 plus 2?"',
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    generate.add_argument("run", metavar="RUN_DIR")
+    generate.add_argument("prompt")
+    generate.add_argument("--max-new-tokens", type=int, default=64)
+    generate.add_argument("--system", help="a system prompt")
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -54,6 +74,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args) -> int:
+    if args.command == "merge":
+        from train import infer
+
+        print(f"merged into {infer.merge(args.run, args.out)}")
+        return 0
+    if args.command == "generate":
+        from train import infer
+
+        print(infer.generate(args.run, args.prompt, args.max_new_tokens, args.system))
+        return 0
     from train import config as configs
 
     config = configs.load(args.config, args.overrides)
