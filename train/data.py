@@ -20,12 +20,36 @@ from dataprep.errors import DataprepError
 IGNORE = -100
 
 
+class Rows:
+    """One split of a build: its Arrow shards memory-mapped, rows as dicts (no copy of the
+    whole split, and no `datasets` needed at training time)."""
+
+    def __init__(self, folder: Path):
+        import pyarrow as pa
+
+        state = json.loads((folder / "state.json").read_text())
+        tables = []
+        for item in state["_data_files"]:
+            source = pa.memory_map(str(folder / item["filename"]))
+            tables.append(pa.ipc.open_stream(source).read_all())
+        self.table = pa.concat_tables(tables) if tables else None
+        self.column_names = self.table.column_names if self.table is not None else []
+
+    def __len__(self) -> int:
+        return self.table.num_rows if self.table is not None else 0
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return self.table.column(key).to_pylist()
+        return {name: self.table.column(name)[key].as_py() for name in self.column_names}
+
+
 @dataclass
 class Build:
     path: Path
     manifest: dict
-    train: object  # datasets.Dataset (memory-mapped Arrow)
-    validation: object | None
+    train: Rows
+    validation: Rows | None
     kind: str  # sft | dpo
 
 
@@ -42,8 +66,6 @@ def tokenizer_fingerprint(files) -> str:
 
 def open_build(path: str, model_tokenizer, template_source: str) -> Build:
     """The build at `path`, refused when incomplete or made for another tokenizer/template."""
-    import datasets
-
     root = Path(path)
     manifest_path = root / "manifest.json"
     if not manifest_path.is_file():
@@ -75,10 +97,14 @@ def open_build(path: str, model_tokenizer, template_source: str) -> Build:
             fix="rebuild with the template training uses (--template), or set `template` to "
             "the build's",
         )
-    splits = datasets.load_from_disk(str(root))
-    train = splits["train"]
+    splits = json.loads((root / "dataset_dict.json").read_text())["splits"]
+    if "train" not in splits:
+        raise DataprepError(
+            f"{path}: the build has no training rows", fix="check its rejects.jsonl"
+        )
+    train = Rows(root / "train")
     kind = "dpo" if "chosen_input_ids" in train.column_names else "sft"
-    validation = splits.get("validation")
+    validation = Rows(root / "validation") if "validation" in splits else None
     return Build(root, manifest, train, validation, kind)
 
 
