@@ -200,3 +200,27 @@ def test_merge_and_generate_after_training(tmp_path, model_dir, capsys):
     )
     assert capsys.readouterr().out == expected + "\n"  # the same template, tokens and stops
     assert (merged / "tokenizer.json").is_file()
+
+
+def test_two_processes_train_like_one_with_the_same_effective_batch(tmp_path, model_dir):
+    import subprocess
+    import sys
+
+    build = _build(tmp_path, SFT_ROWS, model_dir)
+    common = dict(model_name_or_path=str(model_dir), dataset=str(build), max_steps=6,
+                  learning_rate=0.02, logging_steps=1, gradient_accumulation_steps=2)  # fmt: skip
+    one = tmp_path / "one"
+    config = _config(tmp_path, output_dir=str(one), per_device_train_batch_size=4, **common)
+    assert train_main(["run", str(config)]) == 0
+    two = tmp_path / "two"
+    config = _config(tmp_path, output_dir=str(two), per_device_train_batch_size=2, **common)
+    run = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+         "--master_port", "29533", "-m", "train.cli", "run", str(config)],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    a, b = _log(one), _log(two)
+    assert [r["step"] for r in a] == [r["step"] for r in b] == list(range(1, 7))
+    for x, y in zip(a, b, strict=True):
+        assert math.isclose(x["loss"], y["loss"], rel_tol=1e-4), (x["step"], x["loss"], y["loss"])

@@ -90,8 +90,6 @@ def _run(args) -> int:
     if args.print_config:
         print(json.dumps(config.resolved(), indent=2))
         return 0
-    if config.method == "llava":
-        raise DataprepError("method llava is not part of this release yet", fix="use sft or dpo")
     from train import dpo, sft
 
     recipe = dpo if config.method == "dpo" else sft

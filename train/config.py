@@ -205,6 +205,13 @@ def _combinations(c: TrainConfig, where: str) -> list[str]:
         problems.append(f"{where}: qlora means 4-bit; use quantization_bit 4 (or lora)")
     if c.method == "sft" and (c.pref_ftx or c.pref_loss != "sigmoid" or c.pref_beta != 0.1):
         problems.append(f"{where}: pref_beta/pref_loss/pref_ftx are DPO settings; method is sft")
+    if c.deepspeed:
+        problems.append(
+            f"{where}: deepspeed: DeepSpeed is not wired in yet; train with several processes "
+            "through torchrun (DDP) instead"
+        )
+    if c.method == "llava":
+        problems.append(f"{where}: method llava is not part of this release yet (sft, dpo)")
     if c.bf16 and c.fp16:
         problems.append(f"{where}: bf16 and fp16 together: choose one")
     for key in ("per_device_train_batch_size", "gradient_accumulation_steps", "lora_rank",

@@ -155,10 +155,13 @@ def collate(rows: list[dict], kind: str, pad_id: int):
         labels[i, : len(labs)] = torch.tensor(labs)
         attention[i, : len(ids)] = 1
     real = int(attention.sum())
+    # What the loss is averaged over: label tokens (each predicted from the one before), or pairs.
+    weight = len(rows) if kind == "dpo" else int((labels[:, 1:] != IGNORE).sum())
     return {
         "input_ids": input_ids,
         "labels": labels,
         "attention_mask": attention,
         "tokens": real,
         "padding": 1 - real / attention.numel(),
+        "weight": weight,
     }

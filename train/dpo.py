@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import nullcontext
 
 from dataprep.errors import DataprepError
-from train import loop, recipe
+from train import dist, loop, recipe
 from train import model as models
 from train.log import Log
 
@@ -54,16 +54,16 @@ def make_step(config, reference):
         n = policy.shape[0] // 2
         losses = preference_loss(policy[:n], policy[n:], ref[:n], ref[n:], config.pref_beta,
                                  config.pref_loss)  # fmt: skip
-        loss = losses.mean()
+        loss = losses.sum()
         if config.pref_ftx:
-            loss = loss + config.pref_ftx * (-policy[:n] / counts[:n].clamp(min=1)).mean()
+            loss = loss + config.pref_ftx * (-policy[:n] / counts[:n].clamp(min=1)).sum()
         chosen = config.pref_beta * (policy[:n] - ref[:n]).detach()
         rejected = config.pref_beta * (policy[n:] - ref[n:]).detach()
         return loss, {
-            "rewards/chosen": float(chosen.mean()),
-            "rewards/rejected": float(rejected.mean()),
-            "rewards/margins": float((chosen - rejected).mean()),
-            "rewards/accuracies": float((chosen > rejected).float().mean()),
+            "rewards/chosen": float(chosen.sum()),
+            "rewards/rejected": float(rejected.sum()),
+            "rewards/margins": float((chosen - rejected).sum()),
+            "rewards/accuracies": float((chosen > rejected).float().sum()),
         }
 
     return step
@@ -79,13 +79,15 @@ def run(config, overwrite: bool = False, quiet: bool = False):
             fix="build chosen/rejected data, or set method: sft",
         )
     loop.seed_everything(config.seed)
-    device = recipe.device()
+    device = dist.setup(recipe.device())
     model, reference = models.load(config, model_tok.backend.get_vocab_size(), device)
+    model = dist.wrap(model, device)
     pad = model_tok.backend.token_to_id(model_tok.special.get("pad_token") or "") or 0
-    log = Log(out, quiet)
+    log = Log(out, quiet or dist.rank() > 0)
     try:
         state = loop.run(config, build, model, make_step(config, reference), pad, device, log)
     finally:
         log.close()
     recipe.finish(config, model, out, model_tok, state, build)
+    dist.finish()
     return state

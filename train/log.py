@@ -49,10 +49,11 @@ class Log:
         import torch
 
         batches = max(1, window["batches"])
+        pairs = max(1.0, window["weight"])
         record = {
             "step": state.step,
             "epoch": state.epoch,
-            "loss": window["loss"] / batches,
+            "loss": window["loss"] / max(1, window["steps"]),
             "grad_norm": grad_norm,
             "lr": lr,
             "tokens_per_s": window["tokens"] / max(elapsed, 1e-9),
@@ -60,7 +61,7 @@ class Log:
             "data_wait_s": window["wait"],
             "time": time.time(),
         }
-        record.update({k: v / batches for k, v in window["metrics"].items()})
+        record.update({k: v / pairs for k, v in window["metrics"].items()})  # sums over pairs
         if device == "cuda":
             record["gpu_memory_gb"] = torch.cuda.max_memory_allocated() / 2**30
         self._write(record)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dataprep.errors import DataprepError
-from train import data
+from train import data, dist
 
 
 class NonFinite(DataprepError):
@@ -66,58 +66,87 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
+def _global_batches(config, build, epoch: int, world: int) -> list[list[int]]:
+    """Row indices of each global batch (per_device x world rows; with several processes the
+    last, incomplete one is dropped so that every process has rows)."""
+    size = config.per_device_train_batch_size * world
+    order = list(data.batches(build.train, build.kind, size, config.seed, epoch,
+                              config.group_by_length))  # fmt: skip
+    return [b for b in order if len(b) == size] if world > 1 else order
+
+
 def run(config, build: data.Build, model, step, pad_id: int, device: str, log) -> State:
-    """Train until max_steps or the epochs are done; returns the final state."""
+    """Train until max_steps or the epochs are done; returns the final state.
+
+    The loss of an optimizer step is the sum over every label token (SFT) or pair (DPO) of its
+    accumulated micro-batches on every process, divided by their number: the same gradient
+    whatever the split into processes and accumulation steps."""
     import torch
 
+    world, rank = dist.world(), dist.rank()
+    inner = getattr(model, "module", model)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
-    total = total_steps(config, len(build.train))
+    total = total_steps(config, len(build.train) // world)
     scheduler = schedule(config, optimizer, total)
     state = State()
     out = Path(config.output_dir)
     if config.resume_from_checkpoint:
-        state = _resume(Path(config.resume_from_checkpoint), model, optimizer, scheduler)
-    log.start(config, total, len(build.train))
+        state = _resume(Path(config.resume_from_checkpoint), inner, optimizer, scheduler)
+    if rank == 0:
+        log.start(config, total, len(build.train))
     accum = config.gradient_accumulation_steps
-    window = {"loss": 0.0, "tokens": 0, "padding": 0.0, "batches": 0, "wait": 0.0, "metrics": {}}
+    window = _window()
     started = time.perf_counter()
     model.train()
     while state.step < total:
-        order = list(data.batches(build.train, build.kind, config.per_device_train_batch_size,
-                                  config.seed, state.epoch, config.group_by_length))  # fmt: skip
-        for index, rows in enumerate(order):
-            if index < state.batch:  # resumed: these micro-batches were trained before
+        order = _global_batches(config, build, state.epoch, world)
+        per = config.per_device_train_batch_size
+        steps = [order[i : i + accum] for i in range(0, len(order), accum)]
+        for number, group in enumerate(steps):
+            if number * accum < state.batch:  # resumed: trained before
                 continue
             wait = time.perf_counter()
-            batch = data.collate([build.train[i] for i in rows], build.kind, pad_id)
+            batches = [
+                data.collate([build.train[i] for i in rows[rank * per : (rank + 1) * per]],
+                             build.kind, pad_id)
+                for rows in group
+            ]  # fmt: skip
             window["wait"] += time.perf_counter() - wait
-            loss, metrics = step(model, {k: v.to(device) if hasattr(v, "to") else v
-                                         for k, v in batch.items()})  # fmt: skip
-            if not torch.isfinite(loss):
-                raise _stop(state, rows, "loss", float(loss))
-            (loss / accum).backward()
-            window["loss"] += float(loss.detach())
-            window["tokens"] += batch["tokens"]
-            window["padding"] += batch["padding"]
-            window["batches"] += 1
-            for key, value in metrics.items():
-                window["metrics"][key] = window["metrics"].get(key, 0.0) + value
-            state.batch = index + 1
-            if state.batch % accum:
-                continue
+            weight = dist.total(sum(b["weight"] for b in batches))
+            step_loss = 0.0
+            for rows, batch in zip(group, batches, strict=True):
+                moved = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
+                loss_sum, metrics = step(model, moved)
+                if not torch.isfinite(loss_sum):
+                    raise _stop(state, rows, "loss", float(loss_sum))
+                # DDP averages gradients over processes: scale back up to a plain sum.
+                (loss_sum * world / weight).backward()
+                step_loss += float(loss_sum.detach())
+                window["tokens"] += batch["tokens"]
+                window["padding"] += batch["padding"]
+                window["batches"] += 1
+                for key, value in metrics.items():
+                    window["metrics"][key] = window["metrics"].get(key, 0.0) + value
+            state.batch = (number + 1) * accum
             norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
             if not torch.isfinite(norm):
-                raise _stop(state, rows, "gradient norm", float(norm))
+                raise _stop(state, group[0], "gradient norm", float(norm))
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             state.step += 1
+            window["loss"] += dist.total(step_loss) / weight
+            window["weight"] += weight
+            window["steps"] += 1
             if state.step % config.logging_steps == 0 or state.step == total:
-                elapsed = time.perf_counter() - started
-                log.step(state, window, float(norm), scheduler.get_last_lr()[0], elapsed, device)
-                window = {"loss": 0.0, "tokens": 0, "padding": 0.0, "batches": 0, "wait": 0.0,
-                          "metrics": {}}  # fmt: skip
+                window["metrics"] = {k: dist.total(v) for k, v in window["metrics"].items()}
+                window["tokens"] = dist.total(window["tokens"])
+                if rank == 0:
+                    elapsed = time.perf_counter() - started
+                    log.step(state, window, float(norm), scheduler.get_last_lr()[0], elapsed,
+                             device)  # fmt: skip
+                window = _window()
                 started = time.perf_counter()
             if (
                 config.eval_steps
@@ -125,15 +154,15 @@ def run(config, build: data.Build, model, step, pad_id: int, device: str, log) -
                 and state.step % config.eval_steps == 0
             ):
                 value = evaluate(config, build, model, step, pad_id, device)
-                log.eval(state, value)
-                if state.best_eval is None or value < state.best_eval:
-                    state.best_eval = value
-                    model.save_pretrained(out / "best")
+                if rank == 0:
+                    log.eval(state, value)
+                    if state.best_eval is None or value < state.best_eval:
+                        state.best_eval = value
+                        inner.save_pretrained(out / "best")
                 model.train()
-            if config.save_steps and state.step % config.save_steps == 0:
-                save_checkpoint(
-                    out / f"checkpoint-{state.step}", model, optimizer, scheduler, state
-                )
+            if config.save_steps and state.step % config.save_steps == 0 and rank == 0:
+                where = out / f"checkpoint-{state.step}"
+                save_checkpoint(where, inner, optimizer, scheduler, state)
             if state.step >= total:
                 break
         else:
@@ -144,19 +173,25 @@ def run(config, build: data.Build, model, step, pad_id: int, device: str, log) -
     return state
 
 
+def _window() -> dict:
+    return {"loss": 0.0, "tokens": 0, "padding": 0.0, "batches": 0, "wait": 0.0, "metrics": {},
+            "weight": 0.0, "steps": 0}  # fmt: skip
+
+
 def evaluate(config, build, model, step, pad_id: int, device: str) -> float:
     import torch
 
     model.eval()
-    losses = []
+    losses, weights = [], []
     with torch.no_grad():
         for rows in data.batches(build.validation, build.kind, config.per_device_train_batch_size,
                                  config.seed, 0, False):  # fmt: skip
             batch = data.collate([build.validation[i] for i in rows], build.kind, pad_id)
-            loss, _ = step(model, {k: v.to(device) if hasattr(v, "to") else v
-                                   for k, v in batch.items()})  # fmt: skip
-            losses.append(float(loss))
-    return sum(losses) / max(1, len(losses))
+            loss_sum, _ = step(model, {k: v.to(device) if hasattr(v, "to") else v
+                                       for k, v in batch.items()})  # fmt: skip
+            losses.append(float(loss_sum))
+            weights.append(batch["weight"])
+    return sum(losses) / max(1, sum(weights))
 
 
 def _stop(state: State, rows: list[int], what: str, value: float) -> NonFinite:

@@ -73,7 +73,11 @@ def dataset(config, model_tok, template) -> data.Build:
 
 
 def finish(config, model, out: Path, model_tok, state, build: data.Build) -> None:
-    model.save_pretrained(out)
+    from train import dist
+
+    if dist.rank() > 0:  # one process writes
+        return
+    getattr(model, "module", model).save_pretrained(out)
     for source in model_tok.files:
         if Path(source).name.endswith(".json") and Path(source).is_file():
             shutil.copyfile(source, out / Path(source).name)

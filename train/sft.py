@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 from dataprep.errors import DataprepError
-from train import loop, recipe
+from train import dist, loop, recipe
 from train import model as models
 from train.log import Log
 
 
 def step(model, batch):
-    out = model(
-        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]
+    """The summed cross-entropy of the label tokens (the loop divides by their number)."""
+    import torch.nn.functional as F
+
+    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    logits = logits[:, :-1].float()
+    labels = batch["labels"][:, 1:]
+    loss = F.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=-100, reduction="sum"
     )
-    return out.loss, {}
+    return loss, {}
 
 
 def run(config, overwrite: bool = False, quiet: bool = False):
@@ -25,14 +31,16 @@ def run(config, overwrite: bool = False, quiet: bool = False):
             fix="set method: dpo, or build SFT data",
         )
     loop.seed_everything(config.seed)
-    device = recipe.device()
+    device = dist.setup(recipe.device())
     vocab = model_tok.backend.get_vocab_size()
     model, _ = models.load(config, vocab, device)
+    model = dist.wrap(model, device)
     pad = model_tok.backend.token_to_id(model_tok.special.get("pad_token") or "") or 0
-    log = Log(out, quiet)
+    log = Log(out, quiet or dist.rank() > 0)
     try:
         state = loop.run(config, build, model, step, pad, device, log)
     finally:
         log.close()
     recipe.finish(config, model, out, model_tok, state, build)
+    dist.finish()
     return state
