@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from pathlib import Path
 
 import pytest
@@ -224,3 +225,43 @@ def test_two_processes_train_like_one_with_the_same_effective_batch(tmp_path, mo
     assert [r["step"] for r in a] == [r["step"] for r in b] == list(range(1, 7))
     for x, y in zip(a, b, strict=True):
         assert math.isclose(x["loss"], y["loss"], rel_tol=1e-4), (x["step"], x["loss"], y["loss"])
+
+
+def test_a_nan_loss_stops_the_run_at_once_with_advice(tmp_path, model_dir, capsys):
+    import shutil
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    broken = tmp_path / "broken"
+    shutil.copytree(model_dir, broken)
+    model = AutoModelForCausalLM.from_pretrained(broken)
+    with torch.no_grad():  # one overflowed weight, as a bad fp16 step leaves behind
+        model.model.layers[0].mlp.up_proj.weight[0, 0] = float("inf")
+    model.save_pretrained(broken)
+    build = _build(tmp_path, SFT_ROWS, model_dir)
+    path = _config(tmp_path, model_name_or_path=str(broken), dataset=str(build),
+                   output_dir=str(tmp_path / "nan"), max_steps=5)  # fmt: skip
+    assert train_main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"step 1: the loss is nan \(build rows \[", err), err[-500:]
+    assert "lower the learning rate 10x" in err
+
+
+def test_eval_loss_is_logged_and_the_best_adapter_kept(tmp_path, model_dir):
+    from dataprep.cli import main as dataprep_main
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in SFT_ROWS * 2))
+    build = tmp_path / "split-build"
+    assert dataprep_main(["build", str(data), "--out", str(build), "--tokenizer", str(model_dir),
+                          "--cutoff-len", "128", "--val-size", "0.25",
+                          "--ignore", "exact-duplicate"]) == 0  # fmt: skip
+    out = tmp_path / "eval"
+    path = _config(tmp_path, model_name_or_path=str(model_dir), dataset=str(build),
+                   output_dir=str(out), max_steps=8, eval_steps=4, learning_rate=0.02,
+                   per_device_train_batch_size=4, logging_steps=4)  # fmt: skip
+    assert train_main(["run", str(path)]) == 0
+    evals = [r for r in _log(out) if "eval_loss" in r]
+    assert [r["step"] for r in evals] == [4, 8] and evals[1]["eval_loss"] < evals[0]["eval_loss"]
+    assert (out / "best" / "adapter_config.json").is_file()
