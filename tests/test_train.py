@@ -265,3 +265,44 @@ def test_eval_loss_is_logged_and_the_best_adapter_kept(tmp_path, model_dir):
     evals = [r for r in _log(out) if "eval_loss" in r]
     assert [r["step"] for r in evals] == [4, 8] and evals[1]["eval_loss"] < evals[0]["eval_loss"]
     assert (out / "best" / "adapter_config.json").is_file()
+
+
+@pytest.mark.parametrize("loss", ["sigmoid", "hinge", "ipo"])
+def test_the_dpo_loss_equals_trls_for_the_same_batch(tmp_path, model_dir, loss):
+    trl = pytest.importorskip("trl")
+    import torch
+    from datasets import Dataset
+    from peft import LoraConfig
+    from transformers import AutoModelForCausalLM, PreTrainedTokenizerFast
+
+    from train.config import TrainConfig
+    from train.data import Rows, collate
+    from train.dpo import make_step
+
+    build = _build(tmp_path, DPO_ROWS, model_dir, "pairs")
+    rows = Rows(build / "train")
+    batch = collate([rows[i] for i in range(4)], "dpo", 151643)
+    tok = PreTrainedTokenizerFast(tokenizer_file=str(model_dir / "tokenizer.json"),
+                                  eos_token="<|im_end|>", pad_token="<|endoftext|>")  # fmt: skip
+    args = trl.DPOConfig(output_dir=str(tmp_path / "trl"), beta=0.1, loss_type=[loss],
+                         report_to=[], bf16=False, use_cpu=True)  # fmt: skip
+    lora = LoraConfig(r=8, lora_alpha=16, target_modules="all-linear", task_type="CAUSAL_LM")
+    pairs = Dataset.from_list(DPO_ROWS)
+    trainer = trl.DPOTrainer(model=AutoModelForCausalLM.from_pretrained(model_dir), args=args,
+                             train_dataset=pairs, processing_class=tok, peft_config=lora)  # fmt: skip
+    with torch.no_grad():  # a trained adapter: the policy now differs from its reference
+        torch.manual_seed(0)
+        for name, p in trainer.model.named_parameters():
+            if "lora_B" in name:
+                p.normal_(0, 0.05)
+    trainer.model.train()
+    completion = (batch["labels"] != -100).long()
+    theirs = trainer._compute_loss(
+        trainer.model,
+        {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"],
+         "completion_mask": completion},
+        return_outputs=False,
+    )  # fmt: skip
+    config = TrainConfig(method="dpo", pref_beta=0.1, pref_loss=loss)
+    ours, _ = make_step(config, None)(trainer.model, batch)
+    assert math.isclose(float(ours) / 4, float(theirs), rel_tol=1e-4), (float(ours) / 4, theirs)

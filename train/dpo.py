@@ -1,8 +1,8 @@
 """Direct preference optimisation, top to bottom: data, model, loop, save.
 
 The reference policy is the model itself with its adapters disabled (LoRA/QLoRA: no second
-copy in memory), or a frozen copy for full fine-tuning. Losses: sigmoid (DPO), ipo, hinge;
-`pref_ftx` adds the SFT loss on the chosen answers.
+copy in memory), or a frozen copy for full fine-tuning. Losses: sigmoid (DPO), ipo (on
+per-token averages), hinge; `pref_ftx` adds the SFT loss on the chosen answers.
 """
 
 from __future__ import annotations
@@ -52,7 +52,11 @@ def make_step(config, reference):
                 ):
                     ref, _ = sequence_logps(model, batch)
         n = policy.shape[0] // 2
-        losses = preference_loss(policy[:n], policy[n:], ref[:n], ref[n:], config.pref_beta,
+        # IPO compares per-token averages (as TRL and LLaMA-Factory do): a squared loss on
+        # summed log-probabilities would grow with the answers' length.
+        scale = counts.clamp(min=1) if config.pref_loss == "ipo" else 1
+        p_avg, r_avg = policy / scale, ref / scale
+        losses = preference_loss(p_avg[:n], p_avg[n:], r_avg[:n], r_avg[n:], config.pref_beta,
                                  config.pref_loss)  # fmt: skip
         loss = losses.sum()
         if config.pref_ftx:
