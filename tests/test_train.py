@@ -306,3 +306,22 @@ def test_the_dpo_loss_equals_trls_for_the_same_batch(tmp_path, model_dir, loss):
     config = TrainConfig(method="dpo", pref_beta=0.1, pref_loss=loss)
     ours, _ = make_step(config, None)(trainer.model, batch)
     assert math.isclose(float(ours) / 4, float(theirs), rel_tol=1e-4), (float(ours) / 4, theirs)
+
+
+def test_packed_builds_and_tf32_on_a_cpu_are_refused(tmp_path, model_dir, capsys):
+    from dataprep.cli import main as dataprep_main
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in SFT_ROWS))
+    packed = tmp_path / "packed"
+    assert dataprep_main(["build", str(data), "--out", str(packed), "--tokenizer",
+                          str(model_dir), "--cutoff-len", "256", "--packing"]) == 0  # fmt: skip
+    path = _config(tmp_path, model_name_or_path=str(model_dir), dataset=str(packed),
+                   output_dir=str(tmp_path / "run"))  # fmt: skip
+    assert train_main(["run", str(path)]) == 2
+    assert "is a packed build" in capsys.readouterr().err
+    build = _build(tmp_path, SFT_ROWS, model_dir)
+    path = _config(tmp_path, model_name_or_path=str(model_dir), dataset=str(build),
+                   output_dir=str(tmp_path / "run2"), tf32=True)  # fmt: skip
+    assert train_main(["run", str(path)]) == 2
+    assert "tf32 is a CUDA" in capsys.readouterr().err

@@ -103,6 +103,12 @@ def open_build(path: str, model_tokenizer, template_source: str) -> Build:
             f"{path}: the build has no training rows", fix="check its rejects.jsonl"
         )
     train = Rows(root / "train")
+    if "position_ids" in train.column_names:
+        raise DataprepError(
+            f"{path} is a packed build; this trainer does not keep packed sequences apart yet "
+            "(they would attend to each other)",
+            fix="rebuild without --packing (batches are grouped by length instead)",
+        )
     kind = "dpo" if "chosen_input_ids" in train.column_names else "sft"
     validation = Rows(root / "validation") if "validation" in splits else None
     return Build(root, manifest, train, validation, kind)

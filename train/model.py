@@ -34,7 +34,9 @@ def precision(config, device: str):
         if device != "cuda":
             raise DataprepError("fp16 training needs a CUDA GPU", fix="drop fp16 (or use bf16)")
         return torch.float16
-    if config.tf32 and device == "cuda":
+    if config.tf32:
+        if device != "cuda":
+            raise DataprepError("tf32 is a CUDA (Ampere or newer) setting", fix="drop tf32")
         torch.backends.cuda.matmul.allow_tf32 = True
     return torch.float32
 
