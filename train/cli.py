@@ -73,7 +73,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _needs_training_packages() -> None:
+    import importlib.util
+
+    missing = [m for m in ("torch", "transformers", "peft") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise DataprepError(
+            f"training needs {', '.join(missing)}",
+            fix="pip install torch (on a CPU machine: torch==2.13.0 first), then "
+            "pip install 'llm-dataprep[train]'",
+        )
+
+
 def _run(args) -> int:
+    if args.command != "run" or not args.print_config:
+        _needs_training_packages()
     if args.command == "merge":
         from train import infer
 
