@@ -308,18 +308,39 @@ def test_the_dpo_loss_equals_trls_for_the_same_batch(tmp_path, model_dir, loss):
     assert math.isclose(float(ours) / 4, float(theirs), rel_tol=1e-4), (float(ours) / 4, theirs)
 
 
-def test_packed_builds_and_tf32_on_a_cpu_are_refused(tmp_path, model_dir, capsys):
+def test_packed_rows_train_exactly_like_their_sequences_apart(tmp_path, model_dir):
+    from transformers import AutoModelForCausalLM
+
     from dataprep.cli import main as dataprep_main
+    from train.data import Rows, collate
+    from train.sft import step
 
     data = tmp_path / "data.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in SFT_ROWS))
-    packed = tmp_path / "packed"
-    assert dataprep_main(["build", str(data), "--out", str(packed), "--tokenizer",
-                          str(model_dir), "--cutoff-len", "256", "--packing"]) == 0  # fmt: skip
+    packed, plain = tmp_path / "packed", tmp_path / "plain"
+    for out, extra in ((packed, ["--packing"]), (plain, [])):
+        assert dataprep_main(["build", str(data), "--out", str(out), "--tokenizer",
+                              str(model_dir), "--cutoff-len", "256", *extra]) == 0  # fmt: skip
+    row = Rows(packed / "train")[0]
+    count = max(row["attention_mask"])
+    assert count > 2  # several sequences in one row
+    apart = Rows(plain / "train")
+    model = AutoModelForCausalLM.from_pretrained(model_dir, attn_implementation="sdpa").eval()
+    import torch
+
+    with torch.no_grad():
+        together, _ = step(model, collate([row], "packed", 151643))
+        separate, _ = step(model, collate([apart[i] for i in range(count)], "sft", 151643))
+    assert torch.allclose(together, separate, rtol=1e-4), (together, separate)
     path = _config(tmp_path, model_name_or_path=str(model_dir), dataset=str(packed),
-                   output_dir=str(tmp_path / "run"))  # fmt: skip
-    assert train_main(["run", str(path)]) == 2
-    assert "is a packed build" in capsys.readouterr().err
+                   output_dir=str(tmp_path / "run"), max_steps=10, learning_rate=0.02,
+                   per_device_train_batch_size=1, logging_steps=5)  # fmt: skip
+    assert train_main(["run", str(path)]) == 0
+    log = _log(tmp_path / "run")
+    assert log[-1]["loss"] < log[0]["loss"] and log[0]["padding"] < 0.1
+
+
+def test_tf32_on_a_cpu_is_refused(tmp_path, model_dir, capsys):
     build = _build(tmp_path, SFT_ROWS, model_dir)
     path = _config(tmp_path, model_name_or_path=str(model_dir), dataset=str(build),
                    output_dir=str(tmp_path / "run2"), tf32=True)  # fmt: skip

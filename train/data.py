@@ -50,7 +50,7 @@ class Build:
     manifest: dict
     train: Rows
     validation: Rows | None
-    kind: str  # sft | dpo
+    kind: str  # sft | dpo | packed (SFT sequences packed into rows)
 
 
 def tokenizer_fingerprint(files) -> str:
@@ -103,13 +103,9 @@ def open_build(path: str, model_tokenizer, template_source: str) -> Build:
             f"{path}: the build has no training rows", fix="check its rejects.jsonl"
         )
     train = Rows(root / "train")
-    if "position_ids" in train.column_names:
-        raise DataprepError(
-            f"{path} is a packed build; this trainer does not keep packed sequences apart yet "
-            "(they would attend to each other)",
-            fix="rebuild without --packing (batches are grouped by length instead)",
-        )
     kind = "dpo" if "chosen_input_ids" in train.column_names else "sft"
+    if "position_ids" in train.column_names:
+        kind = "packed"  # SFT rows holding several sequences each
     validation = Rows(root / "validation") if "validation" in splits else None
     return Build(root, manifest, train, validation, kind)
 
@@ -147,6 +143,8 @@ def collate(rows: list[dict], kind: str, pad_id: int):
     """Padded tensors (right padding); for pairs, chosen rows then rejected rows."""
     import torch
 
+    if kind == "packed":
+        return _collate_packed(rows, pad_id)
     if kind == "dpo":
         sequences = [(r["chosen_input_ids"], r["chosen_labels"]) for r in rows]
         sequences += [(r["rejected_input_ids"], r["rejected_labels"]) for r in rows]
@@ -170,4 +168,37 @@ def collate(rows: list[dict], kind: str, pad_id: int):
         "tokens": real,
         "padding": 1 - real / attention.numel(),
         "weight": weight,
+    }
+
+
+def _collate_packed(rows: list[dict], pad_id: int):
+    """Packed rows: position ids restart per sequence and a block-diagonal causal mask (4D,
+    additive) keeps each sequence to itself, on SDPA and eager attention alike."""
+    import torch
+
+    width = max(len(r["input_ids"]) for r in rows)
+    n = len(rows)
+    input_ids = torch.full((n, width), pad_id, dtype=torch.long)
+    labels = torch.full((n, width), IGNORE, dtype=torch.long)
+    positions = torch.zeros((n, width), dtype=torch.long)
+    segments = torch.zeros((n, width), dtype=torch.long)  # 0: padding
+    for i, r in enumerate(rows):
+        k = len(r["input_ids"])
+        input_ids[i, :k] = torch.tensor(r["input_ids"])
+        labels[i, :k] = torch.tensor(r["labels"])
+        positions[i, :k] = torch.tensor(r["position_ids"])
+        segments[i, :k] = torch.tensor(r["attention_mask"])
+    causal = torch.tril(torch.ones(width, width, dtype=torch.bool))
+    allowed = (segments[:, :, None] == segments[:, None, :]) & causal
+    allowed |= torch.eye(width, dtype=torch.bool)  # padding attends to itself: no empty rows
+    mask = torch.zeros(allowed.shape).masked_fill(~allowed, torch.finfo(torch.float32).min)
+    real = int((segments > 0).sum())
+    return {
+        "input_ids": input_ids,
+        "labels": labels,
+        "attention_mask": mask[:, None],
+        "position_ids": positions,
+        "tokens": real,
+        "padding": 1 - real / segments.numel(),
+        "weight": int((labels[:, 1:] != IGNORE).sum()),
     }

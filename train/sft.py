@@ -12,7 +12,16 @@ def step(model, batch):
     """The summed cross-entropy of the label tokens (the loop divides by their number)."""
     import torch.nn.functional as F
 
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    mask = batch["attention_mask"]
+    kwargs = {}
+    if "position_ids" in batch:  # packed rows: a 4D mask in the model's compute dtype
+        inner = getattr(model, "module", model)
+        kwargs["position_ids"] = batch["position_ids"]
+        if getattr(inner.config, "_attn_implementation", "") == "flash_attention_2":
+            mask = None  # varlen: flash-attn finds the sequences from the position ids
+        else:
+            mask = mask.to(inner.get_input_embeddings().weight.dtype)
+    logits = model(input_ids=batch["input_ids"], attention_mask=mask, **kwargs).logits
     logits = logits[:, :-1].float()
     labels = batch["labels"][:, 1:]
     loss = F.cross_entropy(
@@ -25,7 +34,7 @@ def run(config, overwrite: bool = False, quiet: bool = False):
     out = recipe.prepare_output(config, overwrite)
     model_tok, template = recipe.model_tokenizer(config)
     build = recipe.dataset(config, model_tok, template)
-    if build.kind != "sft":
+    if build.kind not in ("sft", "packed"):
         raise DataprepError(
             f"{build.path} holds preference pairs; method sft trains on SFT builds",
             fix="set method: dpo, or build SFT data",
