@@ -33,7 +33,15 @@ import orjson
 from dataprep import __version__, readers
 from dataprep.errors import DataprepError
 from dataprep.formats import Spec
-from dataprep.lengths import LengthSetup, Meter, message_spans, rendered, token_at
+from dataprep.images import image_root
+from dataprep.lengths import (
+    LengthSetup,
+    Meter,
+    message_spans,
+    rendered,
+    stop_tokens,
+    token_at,
+)
 from dataprep.records import Record
 from dataprep.sample import Sample
 
@@ -162,10 +170,7 @@ def cache_key(inputs: list[Input], setup: LengthSetup, options: Options, pack: P
         described.append(
             {"path": str(path), "size": path.stat().st_size, "sha256": _file_hash(path)}
         )
-    tokenizer_hash = hashlib.sha256()
-    for path in setup.tokenizer.files:
-        tokenizer_hash.update(path.name.encode())
-        _file_hash(path, tokenizer_hash)
+    tokenizer_hash = setup.tokenizer.fingerprint()
     material = {
         "schema": SCHEMA,
         "dataprep": __version__,
@@ -173,14 +178,14 @@ def cache_key(inputs: list[Input], setup: LengthSetup, options: Options, pack: P
         "datasets": [
             [i.name, list(i.paths), repr(i.spec), i.num_samples, i.probability] for i in inputs
         ],
-        "tokenizer": tokenizer_hash.hexdigest(),
+        "tokenizer": tokenizer_hash,
         "template": setup.template.source,
         "image_tokens": setup.image_tokens,
         "options": asdict(options),
         "rules": hashlib.sha256(_rules_text(pack).encode()).hexdigest(),
     }
     key = hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()
-    return key, described, tokenizer_hash.hexdigest()
+    return key, described, tokenizer_hash
 
 
 # --- encoding one record ---------------------------------------------------------------------
@@ -203,7 +208,7 @@ class Encoder:
         self.options = options
         self.backend = setup.tokenizer.backend
         self.template = setup.template
-        self.stops = Meter(setup.tokenizer, setup.template).stops
+        self.stops = stop_tokens(setup.tokenizer)
         self.eos_id = None
         for stop in self.stops:
             token = self.backend.token_to_id(stop)
@@ -496,7 +501,7 @@ def _features(schema) -> dict:
 
 
 @dataclass
-class Plan_:
+class Layout:
     """What the shards hold, decided from the first records."""
 
     kind: str
@@ -643,7 +648,7 @@ class _Run:
     counts: Counts = field(default_factory=Counts)
     seen: dict = field(default_factory=dict)
     caches: dict = field(default_factory=dict)
-    layout: Plan_ | None = None
+    layout: Layout | None = None
     pool: object = field(default_factory=lambda: _pool())
 
 
@@ -690,7 +695,7 @@ def _shard(run: _Run, batch, number: int) -> None:
         for key, where in state["seen"]:
             run.seen[bytes.fromhex(key)] = tuple(where)
         if state["kind"]:
-            run.layout = Plan_(state["kind"], state["images"])
+            run.layout = Layout(state["kind"], state["images"])
         if run.progress:
             run.progress(counts.read, "building")
         return
@@ -709,8 +714,7 @@ def _shard(run: _Run, batch, number: int) -> None:
             cache = _cache(run.caches, item, run.plan)
             media = (cache, cache.root_for(record.source)) if cache is not None else None
             if record.source not in roots:
-                folder = Path(item.image_root) if item.image_root else Path(record.source).parent
-                roots[record.source] = folder.resolve()
+                roots[record.source] = image_root(item.image_root, record.source).resolve()
             before = len(seen)
             kept, reasons, _, sample = clean.clean_record(
                 record, run.plan, item.spec, run.fixers, seen, media
@@ -726,7 +730,7 @@ def _shard(run: _Run, batch, number: int) -> None:
                 _reject(local, rejects, record, [_finding(record, "unknown-format", reason)])
                 continue
             if run.layout is None:
-                run.layout = Plan_(sample.kind, bool(sample.images))
+                run.layout = Layout(sample.kind, bool(sample.images))
             elif sample.kind != run.layout.kind:
                 reason = f"a {sample.kind} record in a {run.layout.kind} build: build separately"
                 _reject(local, rejects, record, [_finding(record, "mixed-format", reason)])
@@ -744,7 +748,7 @@ def _shard(run: _Run, batch, number: int) -> None:
             if isinstance(sequences, str):
                 _reject(local, rejects, record, [_finding(record, "template-mismatch", sequences)])
                 continue
-            root = roots.get(record.source) or Path(record.source).parent
+            root = roots[record.source]
             row = _row(sample, sequences, encoder, cutoff, options, local, root)
             if isinstance(row, str):
                 _reject(local, rejects, record, [_finding(record, "exceeds-cutoff", row)])
@@ -836,7 +840,7 @@ def _row(
     return out
 
 
-def _writer(partial: Path, split: str, number: int, layout: Plan_, options: Options):
+def _writer(partial: Path, split: str, number: int, layout: Layout, options: Options):
     packing = options.packing and layout.kind == "sft"
     folder = partial / split
     folder.mkdir(exist_ok=True)
@@ -854,10 +858,22 @@ def _cache(caches: dict, item: Input, plan: Plan) -> ImageCache | None:
     return caches[item.image_root]
 
 
+# What to do about a record the build itself rejects (the linter's rules carry their own fix).
+FIXES = {
+    "unknown-format": "make it an SFT or preference record, or build it with its own kind",
+    "mixed-format": "build SFT and preference data into separate folders",
+    "template-mismatch": "use a template that keeps message text as written (--template)",
+    "exceeds-cutoff": "raise --cutoff-len, use --truncation truncate-answer, or shorten it",
+}
+
+
 def _finding(record: Record, name: str, message: str):
+    from dataprep.checks import get
     from dataprep.findings import Finding
 
-    return Finding(record.source, record.line, record.index, "", name, "error", None, message, "")
+    code = get(name).CODE
+    return Finding(record.source, record.line, record.index, code, name, "error", None, message,
+                   FIXES[name])  # fmt: skip
 
 
 def _reject(counts: Counts, rejects: list, record: Record, reasons) -> None:
@@ -868,7 +884,7 @@ def _reject(counts: Counts, rejects: list, record: Record, reasons) -> None:
     rejects.append(clean.reject_row(record, reasons))
 
 
-def _finish_layout(partial: Path, layout: Plan_ | None, shards: int) -> None:
+def _finish_layout(partial: Path, layout: Layout | None, shards: int) -> None:
     """datasets' metadata: dataset_dict.json, and per split state.json and dataset_info.json;
     rejects.jsonl gathered from the shards."""
     with open(partial / "rejects.jsonl", "wb") as out:

@@ -375,6 +375,7 @@ def reject_row(record: Record, reasons: list[Finding]) -> bytes:
         "record": record.index,
         "rules": sorted({f.name for f in reasons}),
         "reasons": [f"{f.name}: {f.message}" for f in reasons],
+        "fixes": sorted({f.fix for f in reasons if f.fix}),
         "value": value,
     }
     return orjson.dumps(row) + b"\n"

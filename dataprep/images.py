@@ -129,6 +129,16 @@ def _sniff(data: bytes) -> str:
         return f"starts with bytes {data[:8].hex(' ')}"
 
 
+def image_root(root: str | None, data_path: str, info_path: str | None = None) -> Path:
+    """Where a data file's image paths are relative to: --image-root, else the
+    dataset_info.json folder (LLaMA-Factory's dataset_dir), else the data file's folder."""
+    if root is not None:
+        return Path(root)
+    if info_path is not None:
+        return Path(info_path).parent
+    return Path(data_path).parent if data_path not in ("-", "<stdin>") else Path.cwd()
+
+
 @dataclass
 class ImageCache:
     """Settings for image checks in one run, and each distinct file's result, checked once."""
@@ -144,13 +154,7 @@ class ImageCache:
         return {**self.__dict__, "progress": None, "results": {}}
 
     def root_for(self, data_path: str, info_path: str | None = None) -> Path:
-        """--image-root, else the dataset_info.json folder (LLaMA-Factory's dataset_dir), else
-        the data file's folder."""
-        if self.root is not None:
-            return Path(self.root)
-        if info_path is not None:
-            return Path(info_path).parent
-        return Path(data_path).parent if data_path not in ("-", "<stdin>") else Path.cwd()
+        return image_root(self.root, data_path, info_path)
 
     def check(self, references: Iterable[str], root: Path) -> dict[str, ImageInfo]:
         """Each reference's result (keyed by the reference as written)."""

@@ -32,6 +32,11 @@ PERCENTILES = (50, 90, 95, 99)
 ROLES = {USER: "user", ASSISTANT: "assistant", FUNCTION_CALL: "assistant", OBSERVATION: "tool"}
 
 
+def stop_tokens(tokenizer: ModelTokenizer) -> tuple[str, ...]:
+    """The end-of-turn markers an answer may end with: the tokenizer's EOS first."""
+    return tuple(dict.fromkeys(s for s in (tokenizer.eos, *STOPS) if s))
+
+
 def conversation(sample: Sample) -> tuple[list[dict], list | None]:
     """The messages (and tools) a chat template is given for a sample's prompt turns."""
     messages: list[dict] = []
@@ -119,9 +124,9 @@ class Lengths:
             turns = self.record_turns(i)
             drop["records"] += 1
             drop["label_tokens"] += self.label[i]
-            for policy, kept in (("right", _cut_right(turns, cutoff)),
-                                 ("llamafactory", _cut_llamafactory(turns, cutoff))):  # fmt: skip
-                stats = right if policy == "right" else llamafactory
+            policies = ((right, _cut_right(turns, cutoff)),
+                        (llamafactory, kept_by_llamafactory(turns, cutoff)))  # fmt: skip
+            for stats, kept in policies:
                 stats["records"] += 1
                 lost = [t - k for (_, t), k in zip(turns, kept, strict=True)]
                 stats["label_tokens"] += sum(lost)
@@ -153,7 +158,7 @@ def infer_seqlen(source: int, target: int, cutoff: int) -> tuple[int, int]:
     return new_source, new_target
 
 
-def _cut_llamafactory(turns: list[tuple[int, int]], cutoff: int) -> list[int]:
+def kept_by_llamafactory(turns: list[tuple[int, int]], cutoff: int) -> list[int]:
     """Answer tokens kept per turn by LLaMA-Factory's supervised preprocessing."""
     kept, total = [], 0
     for prompt, answer in turns:
@@ -199,7 +204,7 @@ class Meter:
         self._texts: list[str] = []
         placeholder = tokenizer.backend.encode(IMAGE, add_special_tokens=False)
         self._placeholder = len(placeholder)
-        self.stops = tuple(dict.fromkeys(s for s in (tokenizer.eos, *STOPS) if s))
+        self.stops = stop_tokens(tokenizer)
 
     def add(self, line: int, index: int, sample: Sample) -> None:
         if sample.kind == "pretrain":

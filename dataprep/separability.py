@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from dataprep import profile
+
 VOCAB_BUCKETS = 256
 OPENING_BUCKETS = 32
 _WORD = re.compile(r"[a-z]+|[\u4e00-\u9fff]")
@@ -40,9 +42,8 @@ STYLE = (
 
 
 def opening(text: str) -> str:
-    """The first word (or first two Chinese characters): 'Sure', 'Certainly', '好的'."""
-    found = re.match(r"\s*([A-Za-z']+|[\u4e00-\u9fff]{1,2})", text)
-    return found.group(1).lower() if found else ""
+    """The first word, lower-cased (or first two Chinese characters): 'sure', '好的'."""
+    return profile.opening(text).lower()
 
 
 def features(text: str) -> np.ndarray:

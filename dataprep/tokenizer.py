@@ -10,6 +10,7 @@ Without a name, the bundled Qwen2.5 tokenizer is used and labelled an estimate.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -48,6 +49,17 @@ class ModelTokenizer:
     @property
     def eos(self) -> str | None:
         return self.special.get("eos_token")
+
+    def fingerprint(self) -> str:
+        """A hash of the files the tokenizer was read from: a build records it, and training
+        refuses a build whose tokenizer differs from the model's."""
+        digest = hashlib.sha256()
+        for path in self.files:
+            digest.update(Path(path).name.encode())
+            with open(path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+        return digest.hexdigest()
 
 
 def load(name: str | None) -> ModelTokenizer:

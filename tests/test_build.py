@@ -145,6 +145,9 @@ def test_drop_and_prompt_too_long_are_rejected_with_reasons(tmp_path):
     assert result.counts.kept == 1 and result.counts.rejected == {"exceeds-cutoff": 1}
     reject = json.loads((result.out / "rejects.jsonl").read_text())
     assert reject["line"] == 1 and "truncation: drop" in reject["reasons"][0]
+    assert reject["fixes"] == [
+        "raise --cutoff-len, use --truncation truncate-answer, or shorten it"
+    ]
     long_prompt = [{"instruction": "word " * 200, "input": "", "output": "ok"}]
     result = _build(tmp_path, long_prompt, out="out2", cutoff_len=48)
     assert result.counts.rejected == {"exceeds-cutoff": 1}

@@ -53,17 +53,6 @@ class Build:
     kind: str  # sft | dpo | packed (SFT sequences packed into rows)
 
 
-def tokenizer_fingerprint(files) -> str:
-    """The hash `dataprep build` keys its cache with (the tokenizer's files)."""
-    digest = hashlib.sha256()
-    for path in files:
-        digest.update(Path(path).name.encode())
-        with open(path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
 def open_build(path: str, model_tokenizer, template_source: str) -> Build:
     """The build at `path`, refused when incomplete or made for another tokenizer/template."""
     root = Path(path)
@@ -83,7 +72,7 @@ def open_build(path: str, model_tokenizer, template_source: str) -> Build:
             fix=f"rebuild it, or check it with `dataprep build --check {path}`",
         )
     built_with = manifest.get("tokenizer", {})
-    ours = tokenizer_fingerprint(model_tokenizer.files)
+    ours = model_tokenizer.fingerprint()
     if built_with.get("sha256") != ours:
         raise DataprepError(
             f"{path} was built with the tokenizer {built_with.get('name')!r}, whose files differ "
@@ -108,12 +97,6 @@ def open_build(path: str, model_tokenizer, template_source: str) -> Build:
         kind = "packed"  # SFT rows holding several sequences each
     validation = Rows(root / "validation") if "validation" in splits else None
     return Build(root, manifest, train, validation, kind)
-
-
-def _length(row: dict, kind: str) -> int:
-    if kind == "dpo":
-        return max(len(row["chosen_input_ids"]), len(row["rejected_input_ids"]))
-    return len(row["input_ids"])
 
 
 def batches(

@@ -212,13 +212,10 @@ def save_checkpoint(path: Path, model, optimizer, scheduler, state: State) -> No
     torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
     torch.save({"torch": torch.get_rng_state(), "python": random.getstate()}, tmp / "rng.pt")
     (tmp / "trainer_state.json").write_text(json.dumps(state.__dict__))
-    os.replace(tmp, path) if not path.exists() else (_swap(tmp, path))
+    if path.exists():  # the same step saved again (a resumed run): replace it whole
+        import shutil
 
-
-def _swap(tmp: Path, path: Path) -> None:
-    import shutil
-
-    shutil.rmtree(path)
+        shutil.rmtree(path)
     os.replace(tmp, path)
 
 

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dataprep.findings import Hit, Where
-from dataprep.lengths import _cut_llamafactory
+from dataprep.lengths import kept_by_llamafactory
 
 CODE = "TK01"
 NAME = "exceeds-cutoff"
@@ -53,7 +53,7 @@ def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
         if full <= cutoff:
             continue
         label = lengths.label[i]
-        kept = sum(_cut_llamafactory(lengths.record_turns(i), cutoff))
+        kept = sum(kept_by_llamafactory(lengths.record_turns(i), cutoff))
         yield Hit(
             None,
             f"{full:,} tokens, {full - cutoff:,} over cutoff_len {cutoff:,}; LLaMA-Factory's "
