@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import LLAMAFACTORY, needs_shared
 from tests.models import tiny_llama
 from train.cli import main as train_main
 
@@ -54,7 +55,7 @@ def test_config_problems_are_listed_at_once(tmp_path, capsys):
     assert "unknown key 'learning_rat' (did you mean 'learning_rate'?)" in err
     assert "quantization_bit with finetuning_type full" in err
     assert "per_device_train_batch_size must be an integer, not str" in err
-    assert "pref_beta/pref_loss/pref_ftx are DPO settings" in err
+    assert "pref_loss: DPO settings, and method is sft" in err
 
 
 def test_print_config_shows_method_aware_defaults(tmp_path, capsys):
@@ -306,6 +307,34 @@ def test_the_dpo_loss_equals_trls_for_the_same_batch(tmp_path, model_dir, loss):
     config = TrainConfig(method="dpo", pref_beta=0.1, pref_loss=loss)
     ours, _ = make_step(config, None)(trainer.model, batch)
     assert math.isclose(float(ours) / 4, float(theirs), rel_tol=1e-4), (float(ours) / 4, theirs)
+    # Each pair in one row (the default layout), kept apart by the mask: the same loss.
+    paired, _ = make_step(config, None)(trainer.model,
+                                        collate([rows[i] for i in range(4)], "pairs", 151643))  # fmt: skip
+    assert math.isclose(float(paired) / 4, float(theirs), rel_tol=1e-4), (float(paired) / 4, theirs)
+
+
+@needs_shared
+def test_a_pair_in_one_row_keeps_dpo_padding_under_ten_percent(tmp_path, model_dir):
+    """dpo_en_demo, batches of 4 grouped by length: chosen and rejected as rows of their own
+    are both padded to the batch's longest answer; one row per pair pads only between pairs."""
+    from dataprep.cli import main as dataprep_main
+    from train.data import Rows, batches, collate
+
+    out = tmp_path / "build"
+    assert dataprep_main(["build", str(LLAMAFACTORY / "dpo_en_demo.json"), "--out", str(out),
+                          "--tokenizer", str(model_dir), "--cutoff-len", "2048"]) == 0  # fmt: skip
+    rows = Rows(out / "train")
+
+    def padding(kind: str) -> float:
+        real = total = 0
+        for chunk in batches(rows, kind, 4, seed=42, epoch=0):
+            batch = collate([rows[i] for i in chunk], kind, 151643)
+            real += batch["tokens"]
+            total += batch["tokens"] / (1 - batch["padding"])
+        return 1 - real / total
+
+    apart, together = padding("dpo"), padding("pairs")
+    assert together < 0.10 < apart, (together, apart)
 
 
 def test_packed_rows_train_exactly_like_their_sequences_apart(tmp_path, model_dir):
@@ -346,3 +375,108 @@ def test_tf32_on_a_cpu_is_refused(tmp_path, model_dir, capsys):
                    output_dir=str(tmp_path / "run2"), tf32=True)  # fmt: skip
     assert train_main(["run", str(path)]) == 2
     assert "tf32 is a CUDA" in capsys.readouterr().err
+
+
+def _torchrun(config: Path, port: int, *extra: str):
+    import subprocess
+    import sys
+
+    return subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+         "--master_port", str(port), "-m", "train.cli", "run", str(config), *extra],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+
+
+def test_zero3_offload_on_two_processes_trains_and_saves_like_one_plain_process(
+    tmp_path, model_dir
+):
+    """The chapter's last resort against OOM: ZeRO-3 shards weights, gradients and optimizer
+    states and offloads them to the CPU; the training must not change."""
+    pytest.importorskip("deepspeed")
+    from peft.utils import load_peft_weights
+
+    build = _build(tmp_path, SFT_ROWS, model_dir)
+    common = dict(model_name_or_path=str(model_dir), dataset=str(build), max_steps=6,
+                  learning_rate=0.02, logging_steps=1, gradient_accumulation_steps=2)  # fmt: skip
+    one = tmp_path / "one"
+    assert train_main(["run", str(_config(tmp_path, output_dir=str(one),
+                                          per_device_train_batch_size=4, **common))]) == 0  # fmt: skip
+    zero = tmp_path / "zero"
+    config = _config(tmp_path, output_dir=str(zero), per_device_train_batch_size=2,
+                     deepspeed="zero3_offload", save_steps=3, **common)  # fmt: skip
+    run = _torchrun(config, 29535)
+    assert run.returncode == 0, run.stderr[-3000:]
+    a, b = _log(one), _log(zero)
+    assert [r["step"] for r in b] == list(range(1, 7))
+    for x, y in zip(a, b, strict=True):
+        assert math.isclose(x["loss"], y["loss"], rel_tol=1e-4), (x["step"], x["loss"], y["loss"])
+    # The adapter is gathered from its shards before it is saved: whole, and the same weights.
+    plain, sharded = load_peft_weights(str(one)), load_peft_weights(str(zero))
+    assert plain.keys() == sharded.keys() and plain
+    for key, value in plain.items():
+        assert sharded[key].shape == value.shape
+        assert (sharded[key] - value).abs().max() < 1e-3, key
+    # Resuming from the sharded checkpoint at step 3 gives steps 4-6 of the same run.
+    resumed = tmp_path / "resumed"
+    config = _config(tmp_path, output_dir=str(resumed), per_device_train_batch_size=2,
+                     deepspeed="zero3_offload",
+                     resume_from_checkpoint=str(zero / "checkpoint-3"), **common)  # fmt: skip
+    run = _torchrun(config, 29536)
+    assert run.returncode == 0, run.stderr[-3000:]
+    again = _log(resumed)
+    assert [r["step"] for r in again] == [4, 5, 6]
+    for x, y in zip(b[3:], again, strict=True):
+        assert math.isclose(x["loss"], y["loss"], rel_tol=1e-4), (x["step"], x["loss"], y["loss"])
+
+
+@pytest.mark.parametrize(("preset", "method"), [("zero2", "sft"), ("zero3", "sft"),
+                                               ("zero3", "dpo")])  # fmt: skip
+def test_a_deepspeed_preset_trains_alone_like_plain_pytorch(tmp_path, model_dir, preset, method):
+    pytest.importorskip("deepspeed")
+    build = _build(tmp_path, SFT_ROWS if method == "sft" else DPO_ROWS, model_dir)
+    common = dict(model_name_or_path=str(model_dir), dataset=str(build), max_steps=3,
+                  learning_rate=0.02, logging_steps=1, per_device_train_batch_size=4,
+                  method=method)  # fmt: skip
+    assert (
+        train_main(["run", str(_config(tmp_path, output_dir=str(tmp_path / "a"), **common))]) == 0
+    )
+    assert train_main(["run", str(_config(tmp_path, output_dir=str(tmp_path / "b"),
+                                          deepspeed=preset, **common))]) == 0  # fmt: skip
+    for x, y in zip(_log(tmp_path / "a"), _log(tmp_path / "b"), strict=True):
+        assert math.isclose(x["loss"], y["loss"], rel_tol=1e-4)
+        if method == "dpo":  # the reference (adapters disabled) is sharded too
+            assert math.isclose(x["rewards/margins"], y["rewards/margins"], rel_tol=1e-3,
+                                abs_tol=1e-6)  # fmt: skip
+
+
+def test_deepspeed_settings_that_contradict_the_config_are_listed(tmp_path, capsys):
+    from dataprep.errors import ConfigError
+    from train import config as configs
+    from train.engine import deepspeed_config
+
+    ds = tmp_path / "ds.json"
+    ds.write_text(json.dumps({
+        "train_micro_batch_size_per_gpu": 8, "gradient_clipping": "auto",
+        "scheduler": {"type": "WarmupLR"}, "zero_optimization": {"stage": 3},
+    }))  # fmt: skip
+    config = configs.load(None, ["model_name_or_path=m", "dataset=d", "output_dir=o",
+                                 f"deepspeed={ds}", "finetuning_type=qlora"])  # fmt: skip
+    with pytest.raises(ConfigError) as caught:
+        deepspeed_config(config, world=2)
+    text = "\n".join(caught.value.problems)
+    assert "train_micro_batch_size_per_gpu is 8 but the training config gives 4" in text
+    assert "scheduler section" in text
+    assert "ZeRO-3 shards the weights" in text  # qlora + zero3
+    filled = deepspeed_config(configs.load(None, ["model_name_or_path=m", "dataset=d",
+                                                  "output_dir=o", "deepspeed=zero3_offload",
+                                                  "gradient_accumulation_steps=4", "bf16=true"]),
+                              world=2)  # fmt: skip
+    assert filled["train_batch_size"] == 4 * 4 * 2
+    assert filled["optimizer"]["params"]["lr"] == 2e-4 and filled["bf16"]["enabled"] is True
+    # A missing file is a config problem, listed with the others.
+    code = train_main(["run", str(_config(tmp_path, model_name_or_path="m", dataset="d",
+                                          output_dir="o", deepspeed="zero9", lora_rnk=4))])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "deepspeed: cannot read" in err and "zero3_offload" in err
+    assert "did you mean 'lora_rank'" in err

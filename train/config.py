@@ -56,6 +56,7 @@ class TrainConfig:
     pref_beta: float = 0.1
     pref_loss: str = "sigmoid"
     pref_ftx: float = 0.0
+    pack_pairs: bool = True  # DPO: a pair in one row (prompt+chosen, prompt+rejected), less padding
     val_size: float = 0.0
     eval_steps: int | None = None
     save_steps: int | None = None
@@ -203,13 +204,17 @@ def _combinations(c: TrainConfig, where: str) -> list[str]:
         problems.append(f"{where}: quantization_bit must be 4 or 8")
     if c.finetuning_type == "qlora" and c.quantization_bit == 8:
         problems.append(f"{where}: qlora means 4-bit; use quantization_bit 4 (or lora)")
-    if c.method == "sft" and (c.pref_ftx or c.pref_loss != "sigmoid" or c.pref_beta != 0.1):
-        problems.append(f"{where}: pref_beta/pref_loss/pref_ftx are DPO settings; method is sft")
+    dpo_only = {"pref_beta": 0.1, "pref_loss": "sigmoid", "pref_ftx": 0.0, "pack_pairs": True}
+    set_for_dpo = [k for k, default in dpo_only.items() if getattr(c, k) != default]
+    if c.method == "sft" and set_for_dpo:
+        problems.append(f"{where}: {', '.join(set_for_dpo)}: DPO settings, and method is sft")
     if c.deepspeed:
-        problems.append(
-            f"{where}: deepspeed: DeepSpeed is not wired in yet; train with several processes "
-            "through torchrun (DDP) instead"
-        )
+        from train.engine import read_deepspeed
+
+        try:
+            read_deepspeed(c.deepspeed)
+        except ConfigError as exc:
+            problems += [f"{where}: {p}" for p in exc.problems]
     if c.method == "llava":
         problems.append(f"{where}: method llava is not part of this release yet (sft, dpo)")
     if c.bf16 and c.fp16:

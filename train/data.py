@@ -50,7 +50,8 @@ class Build:
     manifest: dict
     train: Rows
     validation: Rows | None
-    kind: str  # sft | dpo | packed (SFT sequences packed into rows)
+    # sft | dpo | packed (SFT sequences packed into rows) | pairs (DPO: a pair in one row)
+    kind: str
 
 
 def open_build(path: str, model_tokenizer, template_source: str) -> Build:
@@ -107,8 +108,7 @@ def batches(
     rng = random.Random(seed + epoch)
     rng.shuffle(order)
     if group_by_length:
-        column = "chosen_input_ids" if kind == "dpo" else "input_ids"
-        lengths = [len(ids) for ids in dataset[column]]
+        lengths = _lengths(dataset, kind)
         pool = batch_size * 50
         grouped = []
         for at in range(0, len(order), pool):
@@ -122,12 +122,31 @@ def batches(
         yield order[at : at + batch_size]
 
 
+def _lengths(dataset, kind: str) -> list[int]:
+    """What a row costs once collated: its sequence; a pair in one row, both answers; pairs
+    as two rows, the longer one (both are padded to the batch's widest)."""
+    if kind not in ("dpo", "pairs"):
+        return [len(ids) for ids in dataset["input_ids"]]
+    chosen = (len(ids) for ids in dataset["chosen_input_ids"])
+    rejected = (len(ids) for ids in dataset["rejected_input_ids"])
+    join = (lambda a, b: a + b) if kind == "pairs" else max
+    return [join(a, b) for a, b in zip(chosen, rejected, strict=True)]
+
+
 def collate(rows: list[dict], kind: str, pad_id: int):
-    """Padded tensors (right padding); for pairs, chosen rows then rejected rows."""
+    """Padded tensors (right padding). Pairs as two rows: chosen rows then rejected rows;
+    `pairs`: each pair in one row, prompt+chosen then prompt+rejected, kept apart by the mask."""
     import torch
 
     if kind == "packed":
-        return _collate_packed(rows, pad_id)
+        return _collate_segments(
+            [(r["input_ids"], r["labels"], r["position_ids"], r["attention_mask"]) for r in rows],
+            pad_id,
+        )
+    if kind == "pairs":
+        batch = _collate_segments([_pair_row(r) for r in rows], pad_id)
+        batch["weight"] = len(rows)
+        return batch
     if kind == "dpo":
         sequences = [(r["chosen_input_ids"], r["chosen_labels"]) for r in rows]
         sequences += [(r["rejected_input_ids"], r["rejected_labels"]) for r in rows]
@@ -154,23 +173,34 @@ def collate(rows: list[dict], kind: str, pad_id: int):
     }
 
 
-def _collate_packed(rows: list[dict], pad_id: int):
-    """Packed rows: position ids restart per sequence and a block-diagonal causal mask (4D,
-    additive) keeps each sequence to itself, on SDPA and eager attention alike."""
+def _pair_row(row: dict) -> tuple[list, list, list, list]:
+    chosen, rejected = row["chosen_input_ids"], row["rejected_input_ids"]
+    return (
+        list(chosen) + list(rejected),
+        list(row["chosen_labels"]) + list(row["rejected_labels"]),
+        list(range(len(chosen))) + list(range(len(rejected))),
+        [1] * len(chosen) + [2] * len(rejected),
+    )
+
+
+def _collate_segments(items: list[tuple], pad_id: int):
+    """Rows holding several sequences (input ids, labels, positions, segment numbers from 1):
+    position ids restart per sequence and a block-diagonal causal mask (4D, additive) keeps
+    each sequence to itself, on SDPA and eager attention alike."""
     import torch
 
-    width = max(len(r["input_ids"]) for r in rows)
-    n = len(rows)
+    width = max(len(item[0]) for item in items)
+    n = len(items)
     input_ids = torch.full((n, width), pad_id, dtype=torch.long)
     labels = torch.full((n, width), IGNORE, dtype=torch.long)
     positions = torch.zeros((n, width), dtype=torch.long)
     segments = torch.zeros((n, width), dtype=torch.long)  # 0: padding
-    for i, r in enumerate(rows):
-        k = len(r["input_ids"])
-        input_ids[i, :k] = torch.tensor(r["input_ids"])
-        labels[i, :k] = torch.tensor(r["labels"])
-        positions[i, :k] = torch.tensor(r["position_ids"])
-        segments[i, :k] = torch.tensor(r["attention_mask"])
+    for i, (ids, labs, pos, seg) in enumerate(items):
+        k = len(ids)
+        input_ids[i, :k] = torch.tensor(ids)
+        labels[i, :k] = torch.tensor(labs)
+        positions[i, :k] = torch.tensor(pos)
+        segments[i, :k] = torch.tensor(seg)
     causal = torch.tril(torch.ones(width, width, dtype=torch.bool))
     allowed = (segments[:, :, None] == segments[:, None, :]) & causal
     allowed |= torch.eye(width, dtype=torch.bool)  # padding attends to itself: no empty rows
@@ -181,6 +211,7 @@ def _collate_packed(rows: list[dict], pad_id: int):
         "labels": labels,
         "attention_mask": mask[:, None],
         "position_ids": positions,
+        "segments": segments,
         "tokens": real,
         "padding": 1 - real / segments.numel(),
         "weight": int((labels[:, 1:] != IGNORE).sum()),

@@ -8,10 +8,20 @@ from __future__ import annotations
 import os
 
 
-def setup(device: str) -> str:
-    """Join the process group torchrun describes; returns this process's device."""
+def setup(device: str, single_group: bool = False) -> str:
+    """Join the process group torchrun describes; returns this process's device. DeepSpeed
+    needs a group even alone (`single_group`): one of one process on a free local port."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
-        return device
+        if not single_group:
+            return device
+        import socket
+
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        for key, value in (("MASTER_ADDR", "127.0.0.1"), ("MASTER_PORT", str(port)),
+                           ("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "1")):  # fmt: skip
+            os.environ.setdefault(key, value)
     import torch
     import torch.distributed as td
 
@@ -43,7 +53,9 @@ def total(value: float) -> float:
     import torch
     import torch.distributed as td
 
-    tensor = torch.tensor([float(value)], dtype=torch.float64)
+    # NCCL reduces only tensors on the GPU; gloo only on the CPU.
+    on = f"cuda:{torch.cuda.current_device()}" if td.get_backend() == "nccl" else "cpu"
+    tensor = torch.tensor([float(value)], dtype=torch.float64, device=on)
     td.all_reduce(tensor)
     return float(tensor.item())
 
@@ -58,8 +70,20 @@ def wrap(model, device: str):
     return DistributedDataParallel(model, device_ids=ids)
 
 
+def barrier() -> None:
+    if world() > 1:
+        import torch.distributed as td
+
+        td.barrier()
+
+
 def finish() -> None:
+    """Leave the process group, unless DeepSpeed adopted it: DeepSpeed keeps its own groups
+    for the life of the process, and a later run in the same process reuses them."""
+    import sys
+
     import torch.distributed as td
 
-    if td.is_available() and td.is_initialized():
+    adopted = "deepspeed" in sys.modules and sys.modules["deepspeed"].comm.is_initialized()
+    if td.is_available() and td.is_initialized() and not adopted:
         td.destroy_process_group()

@@ -7,24 +7,33 @@ per-token averages), hinge; `pref_ftx` adds the SFT loss on the chosen answers.
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import nullcontext
 
 from dataprep.errors import DataprepError
 from train import dist, loop, recipe
+from train import engine as engines
 from train import model as models
 from train.log import Log
 
 
 def sequence_logps(model, batch):
-    """Sum of the log-probabilities of each sequence's label tokens, and their count."""
+    """Sum of the log-probabilities of each sequence's label tokens, and their count: chosen
+    sequences first, then rejected (pairs in one row are split by their segment numbers)."""
     import torch
 
-    logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    logits = model(**models.inputs(model, batch)).logits
     logits = logits[:, :-1].float()
     labels = batch["labels"][:, 1:]
     mask = labels != -100
     picked = torch.gather(logits.log_softmax(-1), 2, labels.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-    return (picked * mask).sum(-1), mask.sum(-1)
+    picked = picked * mask
+    if "segments" not in batch:
+        return picked.sum(-1), mask.sum(-1)
+    segments = batch["segments"][:, 1:]
+    sums = [(picked * (segments == s)).sum(-1) for s in (1, 2)]
+    counts = [(mask & (segments == s)).sum(-1) for s in (1, 2)]
+    return torch.cat(sums), torch.cat(counts)
 
 
 def preference_loss(policy_c, policy_r, ref_c, ref_r, beta: float, kind: str):
@@ -46,11 +55,12 @@ def make_step(config, reference):
         with torch.no_grad():
             if reference is not None:
                 ref, _ = sequence_logps(reference, batch)
-            else:
+            else:  # the inner model: DDP and DeepSpeed wrappers hide disable_adapter
+                inner = getattr(model, "module", model)
                 with (
-                    model.disable_adapter() if hasattr(model, "disable_adapter") else nullcontext()
+                    inner.disable_adapter() if hasattr(inner, "disable_adapter") else nullcontext()
                 ):
-                    ref, _ = sequence_logps(model, batch)
+                    ref, _ = sequence_logps(inner, batch)
         n = policy.shape[0] // 2
         # IPO compares per-token averages (as TRL and LLaMA-Factory do): a squared loss on
         # summed log-probabilities would grow with the answers' length.
@@ -82,16 +92,20 @@ def run(config, overwrite: bool = False, quiet: bool = False):
             f"{build.path} holds SFT rows; method dpo trains on preference builds",
             fix="build chosen/rejected data, or set method: sft",
         )
+    if config.pack_pairs:
+        build = dataclasses.replace(build, kind="pairs")
     loop.seed_everything(config.seed)
-    device = dist.setup(recipe.device())
-    model, reference = models.load(config, model_tok.backend.get_vocab_size(), device)
-    model = dist.wrap(model, device)
+    device = dist.setup(recipe.device(), single_group=bool(config.deepspeed))
+    ds = recipe.deepspeed(config)
+    model, reference = models.load(config, model_tok.backend.get_vocab_size(), device, ds)
+    total = loop.total_steps(config, len(build.train) // dist.world())
+    engine = engines.make(config, model, device, total, ds)
     pad = model_tok.backend.token_to_id(model_tok.special.get("pad_token") or "") or 0
     log = Log(out, quiet or dist.rank() > 0)
     try:
-        state = loop.run(config, build, model, make_step(config, reference), pad, device, log)
+        state = loop.run(config, build, engine, make_step(config, reference), pad, device, log)
     finally:
         log.close()
-    recipe.finish(config, model, out, model_tok, state, build)
+    recipe.finish(config, engine, out, model_tok, state, build)
     dist.finish()
     return state

@@ -6,9 +6,7 @@ at once on a NaN/inf loss or gradient with the step, the batch's rows and what t
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import random
 import time
 from dataclasses import dataclass
@@ -75,7 +73,7 @@ def _global_batches(config, build, epoch: int, world: int) -> list[list[int]]:
     return [b for b in order if len(b) == size] if world > 1 else order
 
 
-def run(config, build: data.Build, model, step, pad_id: int, device: str, log) -> State:
+def run(config, build: data.Build, engine, step, pad_id: int, device: str, log) -> State:
     """Train until max_steps or the epochs are done; returns the final state.
 
     The loss of an optimizer step is the sum over every label token (SFT) or pair (DPO) of its
@@ -84,15 +82,15 @@ def run(config, build: data.Build, model, step, pad_id: int, device: str, log) -
     import torch
 
     world, rank = dist.world(), dist.rank()
-    inner = getattr(model, "module", model)
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+    model = engine.model
     total = total_steps(config, len(build.train) // world)
-    scheduler = schedule(config, optimizer, total)
     state = State()
     out = Path(config.output_dir)
     if config.resume_from_checkpoint:
-        state = _resume(Path(config.resume_from_checkpoint), inner, optimizer, scheduler)
+        path = Path(config.resume_from_checkpoint)
+        if not (path / "trainer_state.json").is_file():
+            raise DataprepError(f"{path}: not a checkpoint", fix="name a checkpoint-N folder")
+        state = State(**engine.resume(path))
     if rank == 0:
         log.start(config, total, len(build.train))
     accum = config.gradient_accumulation_steps
@@ -115,13 +113,13 @@ def run(config, build: data.Build, model, step, pad_id: int, device: str, log) -
             window["wait"] += time.perf_counter() - wait
             weight = dist.total(sum(b["weight"] for b in batches))
             step_loss = 0.0
-            for rows, batch in zip(group, batches, strict=True):
+            for index, (rows, batch) in enumerate(zip(group, batches, strict=True)):
                 moved = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
                 loss_sum, metrics = step(model, moved)
                 if not torch.isfinite(loss_sum):
                     raise _stop(state, rows, "loss", float(loss_sum))
-                # DDP averages gradients over processes: scale back up to a plain sum.
-                (loss_sum * world / weight).backward()
+                # DDP and ZeRO average gradients over processes: scale back up to a plain sum.
+                engine.backward(loss_sum * world / weight, boundary=index == len(group) - 1)
                 step_loss += float(loss_sum.detach())
                 window["tokens"] += batch["tokens"]
                 window["padding"] += batch["padding"]
@@ -129,12 +127,9 @@ def run(config, build: data.Build, model, step, pad_id: int, device: str, log) -
                 for key, value in metrics.items():
                     window["metrics"][key] = window["metrics"].get(key, 0.0) + value
             state.batch = (number + 1) * accum
-            norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-            if not torch.isfinite(norm):
-                raise _stop(state, group[0], "gradient norm", float(norm))
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
+            norm = engine.step()
+            if not math.isfinite(norm):
+                raise _stop(state, group[0], "gradient norm", norm)
             state.step += 1
             window["loss"] += dist.total(step_loss) / weight
             window["weight"] += weight
@@ -144,8 +139,7 @@ def run(config, build: data.Build, model, step, pad_id: int, device: str, log) -
                 window["tokens"] = dist.total(window["tokens"])
                 if rank == 0:
                     elapsed = time.perf_counter() - started
-                    log.step(state, window, float(norm), scheduler.get_last_lr()[0], elapsed,
-                             device)  # fmt: skip
+                    log.step(state, window, norm, engine.lr(), elapsed, device)
                 window = _window()
                 started = time.perf_counter()
             if (
@@ -156,13 +150,12 @@ def run(config, build: data.Build, model, step, pad_id: int, device: str, log) -
                 value = evaluate(config, build, model, step, pad_id, device)
                 if rank == 0:
                     log.eval(state, value)
-                    if state.best_eval is None or value < state.best_eval:
-                        state.best_eval = value
-                        inner.save_pretrained(out / "best")
+                if state.best_eval is None or value < state.best_eval:
+                    state.best_eval = value
+                    engine.save_model(out / "best")
                 model.train()
-            if config.save_steps and state.step % config.save_steps == 0 and rank == 0:
-                where = out / f"checkpoint-{state.step}"
-                save_checkpoint(where, inner, optimizer, scheduler, state)
+            if config.save_steps and state.step % config.save_steps == 0:
+                engine.save(out / f"checkpoint-{state.step}", state.__dict__)
             if state.step >= total:
                 break
         else:
@@ -200,43 +193,3 @@ def _stop(state: State, rows: list[int], what: str, value: float) -> NonFinite:
         fix="lower the learning rate 10x; with fp16 switch to bf16 (or fp32); check these rows "
         "for extreme lengths or repeated tokens",
     )
-
-
-def save_checkpoint(path: Path, model, optimizer, scheduler, state: State) -> None:
-    import torch
-
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(tmp)
-    torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-    torch.save(scheduler.state_dict(), tmp / "scheduler.pt")
-    torch.save({"torch": torch.get_rng_state(), "python": random.getstate()}, tmp / "rng.pt")
-    (tmp / "trainer_state.json").write_text(json.dumps(state.__dict__))
-    if path.exists():  # the same step saved again (a resumed run): replace it whole
-        import shutil
-
-        shutil.rmtree(path)
-    os.replace(tmp, path)
-
-
-def _resume(path: Path, model, optimizer, scheduler) -> State:
-    import torch
-
-    if not (path / "trainer_state.json").is_file():
-        raise DataprepError(f"{path}: not a checkpoint", fix="name a checkpoint-N folder")
-    from peft import PeftModel, set_peft_model_state_dict
-    from peft.utils import load_peft_weights
-
-    if isinstance(model, PeftModel):
-        set_peft_model_state_dict(model, load_peft_weights(str(path)))
-    else:
-        from transformers import AutoModelForCausalLM
-
-        loaded = AutoModelForCausalLM.from_pretrained(path)
-        model.load_state_dict(loaded.state_dict())
-    optimizer.load_state_dict(torch.load(path / "optimizer.pt", weights_only=False))
-    scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=False))
-    rng = torch.load(path / "rng.pt", weights_only=False)
-    torch.set_rng_state(rng["torch"])
-    random.setstate(rng["python"])
-    return State(**json.loads((path / "trainer_state.json").read_text()))

@@ -41,11 +41,30 @@ def precision(config, device: str):
     return torch.float32
 
 
-def load(config, vocab_size: int, device: str):
+def inputs(model, batch: dict) -> dict:
+    """The forward arguments for a collated batch. Rows holding several sequences carry
+    position ids and a 4D mask, cast to the model's compute dtype; flash-attn takes no mask
+    and finds the sequences from the position ids (varlen)."""
+    kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    if "position_ids" in batch:
+        inner = getattr(model, "module", model)
+        kwargs["position_ids"] = batch["position_ids"]
+        if getattr(inner.config, "_attn_implementation", "") == "flash_attention_2":
+            kwargs["attention_mask"] = None
+        else:
+            dtype = inner.get_input_embeddings().weight.dtype
+            kwargs["attention_mask"] = batch["attention_mask"].to(dtype)
+    return kwargs
+
+
+def load(config, vocab_size: int, device: str, ds: dict | None = None):
     """(model, frozen reference or None). The reference is needed only for full-DPO: LoRA and
-    QLoRA runs use the same model with its adapters disabled."""
+    QLoRA runs use the same model with its adapters disabled. With a DeepSpeed config the
+    engine places the model (under ZeRO-3 it is sharded as it loads)."""
     import torch
     from transformers import AutoModelForCausalLM
+
+    from train import engine
 
     dtype = precision(config, device)
     kwargs = {"attn_implementation": attention(config.flash_attn, device), "dtype": dtype}
@@ -66,6 +85,7 @@ def load(config, vocab_size: int, device: str):
             bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=compute,
         )
+    sharded = engine.loading_context(ds)  # noqa: F841 (lives while the model loads)
     try:
         model = AutoModelForCausalLM.from_pretrained(config.model_name_or_path, **kwargs)
     except OSError as exc:
@@ -73,9 +93,10 @@ def load(config, vocab_size: int, device: str):
             f"cannot load the model {config.model_name_or_path!r}: {exc}",
             fix="check model_name_or_path (a local folder or a hub id)",
         ) from None
-    if model.get_input_embeddings().weight.shape[0] < vocab_size:
+    weight = model.get_input_embeddings().weight
+    if getattr(weight, "ds_shape", weight.shape)[0] < vocab_size:  # ZeRO-3: the full shape
         model.resize_token_embeddings(vocab_size)
-    if not config.quantization_bit:
+    if not config.quantization_bit and ds is None:
         model.to(device)
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})

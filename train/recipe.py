@@ -72,12 +72,22 @@ def dataset(config, model_tok, template) -> data.Build:
     return data.open_build(str(result.out), model_tok, template.source)
 
 
-def finish(config, model, out: Path, model_tok, state, build: data.Build) -> None:
+def deepspeed(config) -> dict | None:
+    """The filled DeepSpeed config, or None without `deepspeed:`."""
+    if not config.deepspeed:
+        return None
+    from train import dist, engine
+
+    engine.start_deepspeed()
+    return engine.deepspeed_config(config, dist.world())
+
+
+def finish(config, engine, out: Path, model_tok, state, build: data.Build) -> None:
     from train import dist
 
+    engine.save_model(out)  # every process: ZeRO gathers the shards
     if dist.rank() > 0:  # one process writes
         return
-    getattr(model, "module", model).save_pretrained(out)
     for source in model_tok.files:
         if Path(source).name.endswith(".json") and Path(source).is_file():
             shutil.copyfile(source, out / Path(source).name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataprep.errors import DataprepError
 from train import dist, loop, recipe
+from train import engine as engines
 from train import model as models
 from train.log import Log
 
@@ -12,16 +13,7 @@ def step(model, batch):
     """The summed cross-entropy of the label tokens (the loop divides by their number)."""
     import torch.nn.functional as F
 
-    mask = batch["attention_mask"]
-    kwargs = {}
-    if "position_ids" in batch:  # packed rows: a 4D mask in the model's compute dtype
-        inner = getattr(model, "module", model)
-        kwargs["position_ids"] = batch["position_ids"]
-        if getattr(inner.config, "_attn_implementation", "") == "flash_attention_2":
-            mask = None  # varlen: flash-attn finds the sequences from the position ids
-        else:
-            mask = mask.to(inner.get_input_embeddings().weight.dtype)
-    logits = model(input_ids=batch["input_ids"], attention_mask=mask, **kwargs).logits
+    logits = model(**models.inputs(model, batch)).logits
     logits = logits[:, :-1].float()
     labels = batch["labels"][:, 1:]
     loss = F.cross_entropy(
@@ -40,16 +32,18 @@ def run(config, overwrite: bool = False, quiet: bool = False):
             fix="set method: dpo, or build SFT data",
         )
     loop.seed_everything(config.seed)
-    device = dist.setup(recipe.device())
+    device = dist.setup(recipe.device(), single_group=bool(config.deepspeed))
+    ds = recipe.deepspeed(config)
     vocab = model_tok.backend.get_vocab_size()
-    model, _ = models.load(config, vocab, device)
-    model = dist.wrap(model, device)
+    model, _ = models.load(config, vocab, device, ds)
+    total = loop.total_steps(config, len(build.train) // dist.world())
+    engine = engines.make(config, model, device, total, ds)
     pad = model_tok.backend.token_to_id(model_tok.special.get("pad_token") or "") or 0
     log = Log(out, quiet or dist.rank() > 0)
     try:
-        state = loop.run(config, build, model, step, pad, device, log)
+        state = loop.run(config, build, engine, step, pad, device, log)
     finally:
         log.close()
-    recipe.finish(config, model, out, model_tok, state, build)
+    recipe.finish(config, engine, out, model_tok, state, build)
     dist.finish()
     return state
