@@ -388,12 +388,16 @@ def _torchrun(config: Path, port: int, *extra: str):
     )  # fmt: skip
 
 
-def test_zero3_offload_on_two_processes_trains_and_saves_like_one_plain_process(
-    tmp_path, model_dir
+@pytest.mark.parametrize("sharding", [{"deepspeed": "zero3_offload"}, {"fsdp": "full_shard"}],
+                         ids=["zero3_offload", "fsdp"])  # fmt: skip
+def test_sharded_training_on_two_processes_trains_and_saves_like_one_plain_process(
+    tmp_path, model_dir, sharding
 ):
-    """The chapter's last resort against OOM: ZeRO-3 shards weights, gradients and optimizer
-    states and offloads them to the CPU; the training must not change."""
-    pytest.importorskip("deepspeed")
+    """The chapter's last resort against OOM: ZeRO-3 (here with CPU offload) or FSDP shards
+    weights, gradients and optimizer states over the processes; the training must not
+    change, and what is saved is whole."""
+    if "deepspeed" in sharding:
+        pytest.importorskip("deepspeed")
     from peft.utils import load_peft_weights
 
     build = _build(tmp_path, SFT_ROWS, model_dir)
@@ -404,7 +408,7 @@ def test_zero3_offload_on_two_processes_trains_and_saves_like_one_plain_process(
                                           per_device_train_batch_size=4, **common))]) == 0  # fmt: skip
     zero = tmp_path / "zero"
     config = _config(tmp_path, output_dir=str(zero), per_device_train_batch_size=2,
-                     deepspeed="zero3_offload", save_steps=3, **common)  # fmt: skip
+                     save_steps=3, **sharding, **common)  # fmt: skip
     run = _torchrun(config, 29535)
     assert run.returncode == 0, run.stderr[-3000:]
     a, b = _log(one), _log(zero)
@@ -420,8 +424,8 @@ def test_zero3_offload_on_two_processes_trains_and_saves_like_one_plain_process(
     # Resuming from the sharded checkpoint at step 3 gives steps 4-6 of the same run.
     resumed = tmp_path / "resumed"
     config = _config(tmp_path, output_dir=str(resumed), per_device_train_batch_size=2,
-                     deepspeed="zero3_offload",
-                     resume_from_checkpoint=str(zero / "checkpoint-3"), **common)  # fmt: skip
+                     resume_from_checkpoint=str(zero / "checkpoint-3"), **sharding,
+                     **common)  # fmt: skip
     run = _torchrun(config, 29536)
     assert run.returncode == 0, run.stderr[-3000:]
     again = _log(resumed)
@@ -480,3 +484,12 @@ def test_deepspeed_settings_that_contradict_the_config_are_listed(tmp_path, caps
     err = capsys.readouterr().err
     assert code == 2 and "deepspeed: cannot read" in err and "zero3_offload" in err
     assert "did you mean 'lora_rank'" in err
+    code = train_main(["run", str(_config(tmp_path, model_name_or_path="m", dataset="d",
+                                          output_dir="o", deepspeed="zero2", fsdp="full_shard",
+                                          finetuning_type="qlora"))])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "fsdp and deepspeed together" in err and "fsdp with quantization" in err
+    code = train_main(["run", str(_config(tmp_path, model_name_or_path="m", dataset="d",
+                                          output_dir="o", fsdp="zero3", fsdp_offload=True))])  # fmt: skip
+    err = capsys.readouterr().err
+    assert code == 2 and "fsdp must be full_shard or shard_grad_op" in err

@@ -63,6 +63,8 @@ class TrainConfig:
     logging_steps: int = 10
     seed: int = 42
     deepspeed: str | None = None
+    fsdp: str | None = None  # full_shard | shard_grad_op (PyTorch FSDP)
+    fsdp_offload: bool = False  # FSDP: parameters, gradients, optimizer states in CPU memory
     resume_from_checkpoint: str | None = None
     group_by_length: bool = True
     dataloader_num_workers: int = 0
@@ -208,6 +210,22 @@ def _combinations(c: TrainConfig, where: str) -> list[str]:
     set_for_dpo = [k for k, default in dpo_only.items() if getattr(c, k) != default]
     if c.method == "sft" and set_for_dpo:
         problems.append(f"{where}: {', '.join(set_for_dpo)}: DPO settings, and method is sft")
+    if c.fsdp not in (None, "full_shard", "shard_grad_op"):
+        problems.append(f"{where}: fsdp must be full_shard or shard_grad_op")
+    if c.fsdp and c.deepspeed:
+        problems.append(f"{where}: fsdp and deepspeed together: choose one sharding engine")
+    if c.fsdp_offload and not c.fsdp:
+        problems.append(f"{where}: fsdp_offload needs fsdp (full_shard or shard_grad_op)")
+    if c.fsdp and (c.quantization_bit or c.finetuning_type == "qlora"):
+        problems.append(
+            f"{where}: fsdp with quantization_bit: 4/8-bit weights are not sharded here; "
+            "use lora with fsdp, or qlora on DDP"
+        )
+    if c.fsdp and c.method == "dpo" and c.finetuning_type == "full":
+        problems.append(
+            f"{where}: full-parameter DPO under fsdp would keep a whole reference copy per "
+            "process: use LoRA (the reference is the model with its adapters disabled)"
+        )
     if c.deepspeed:
         from train.engine import read_deepspeed
 

@@ -95,7 +95,7 @@ def run(config, overwrite: bool = False, quiet: bool = False):
     if config.pack_pairs:
         build = dataclasses.replace(build, kind="pairs")
     loop.seed_everything(config.seed)
-    device = dist.setup(recipe.device(), single_group=bool(config.deepspeed))
+    device = dist.setup(recipe.device(), single_group=bool(config.deepspeed or config.fsdp))
     ds = recipe.deepspeed(config)
     model, reference = models.load(config, model_tok.backend.get_vocab_size(), device, ds)
     total = loop.total_steps(config, len(build.train) // dist.world())

@@ -1,5 +1,7 @@
-"""How an optimizer step is taken: PyTorch's AdamW on one process or under DDP, or a DeepSpeed
-ZeRO engine (stages 1-3, optimizer and parameter offload to the CPU).
+"""How an optimizer step is taken: PyTorch's AdamW on one process or under DDP, PyTorch's FSDP
+(`fsdp: full_shard | shard_grad_op`, weights, gradients and optimizer states sharded per
+decoder layer), or a DeepSpeed ZeRO engine (stages 1-3, optimizer and parameter offload to
+the CPU).
 
 `deepspeed:` in the config names a DeepSpeed JSON file or a shipped preset (`zero2`, `zero3`,
 `zero3_offload`: the troubleshooting chapter's last resort against OOM). Its "auto" values are
@@ -273,9 +275,126 @@ class ZeRO:
         return _load_state(path)
 
 
+class Sharded:
+    """PyTorch FSDP (fully_shard): each decoder layer is one shard unit, the model the root.
+    `full_shard` frees a layer's gathered weights after its forward (ZeRO-3's memory);
+    `shard_grad_op` keeps them until the backward (ZeRO-2's, less communication)."""
+
+    def __init__(self, config, model, device: str, total: int):
+        import torch
+        from torch.distributed.device_mesh import init_device_mesh
+        from torch.distributed.fsdp import CPUOffloadPolicy, OffloadPolicy, fully_shard
+
+        from train.loop import schedule
+
+        self.inner = model
+        kind = "cuda" if device.startswith("cuda") else "cpu"
+        mesh = init_device_mesh(kind, (dist.world(),))
+        keep = config.fsdp == "shard_grad_op"
+        offload = CPUOffloadPolicy() if config.fsdp_offload else OffloadPolicy()
+        layers = set(getattr(_base(model), "_no_split_modules", None) or [])
+        for module in model.modules():
+            if type(module).__name__ in layers:
+                fully_shard(module, mesh=mesh, reshard_after_forward=not keep,
+                            offload_policy=offload)  # fmt: skip
+        fully_shard(model, mesh=mesh, reshard_after_forward=not keep, offload_policy=offload)
+        self.model = model
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(
+            self.params, lr=config.learning_rate, weight_decay=config.weight_decay
+        )
+        self.scheduler = schedule(config, self.optimizer, total)
+        self.max_grad_norm = config.max_grad_norm
+
+    def backward(self, loss, boundary: bool) -> None:
+        self.model.set_requires_gradient_sync(boundary)  # reduce-scatter once per step
+        loss.backward()
+
+    def step(self) -> float:
+        import math
+
+        import torch
+
+        norm = torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm)
+        norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
+        if not math.isfinite(norm):
+            return norm
+        self.optimizer.step()
+        self.scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        return norm
+
+    def lr(self) -> float:
+        return self.scheduler.get_last_lr()[0]
+
+    def _weights(self) -> dict:
+        """The saved weights, whole, on the first process (a LoRA run: only its adapters)."""
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        frozen_out = hasattr(self.inner, "peft_config")
+        options = StateDictOptions(
+            full_state_dict=True, cpu_offload=True, ignore_frozen_params=frozen_out
+        )
+        return get_model_state_dict(self.model, options=options)
+
+    def save_model(self, path: Path) -> None:
+        weights = self._weights()  # every process takes part in the gather
+        if dist.rank() == 0:
+            self.inner.save_pretrained(path, state_dict=weights)
+        dist.barrier()
+
+    def save(self, path: Path, state: dict) -> None:
+        import torch
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            get_optimizer_state_dict,
+        )
+
+        weights = self._weights()
+        options = StateDictOptions(full_state_dict=True, cpu_offload=True)
+        optimizer = get_optimizer_state_dict(self.model, self.optimizer, options=options)
+        if dist.rank() == 0:
+            tmp = _fresh(path)
+            self.inner.save_pretrained(tmp, state_dict=weights)
+            torch.save(weights, tmp / "sharded_model.pt")
+            torch.save(optimizer, tmp / "optimizer.pt")
+            torch.save(self.scheduler.state_dict(), tmp / "scheduler.pt")
+            _finish_save(tmp, path, state)
+        dist.barrier()
+
+    def resume(self, path: Path) -> dict:
+        import torch
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            set_model_state_dict,
+            set_optimizer_state_dict,
+        )
+
+        if not (path / "sharded_model.pt").is_file():
+            raise DataprepError(
+                f"{path}: not saved by an FSDP run",
+                fix="resume a run with the fsdp setting it was saved with",
+            )
+        options = StateDictOptions(full_state_dict=True, strict=False)
+        weights = torch.load(path / "sharded_model.pt", weights_only=False)
+        set_model_state_dict(self.model, weights, options=options)
+        saved = torch.load(path / "optimizer.pt", weights_only=False)
+        set_optimizer_state_dict(self.model, self.optimizer, saved, options=options)
+        self.scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=False))
+        return _load_state(path)
+
+
+def _base(model):
+    """The transformers model under a PEFT wrapper (it names its decoder layer classes)."""
+    return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+
 def make(config, model, device: str, total: int, ds: dict | None):
-    return Plain(config, model, device, total) if ds is None else ZeRO(config, model, device,
-                                                                        total, ds)  # fmt: skip
+    if ds is not None:
+        return ZeRO(config, model, device, total, ds)
+    if config.fsdp:
+        return Sharded(config, model, device, total)
+    return Plain(config, model, device, total)
 
 
 def _fresh(path: Path) -> Path:

@@ -26,6 +26,11 @@ def attention(choice: str, device: str) -> str:
 def precision(config, device: str):
     import torch
 
+    if config.fsdp_offload and device != "cuda":
+        raise DataprepError(
+            "fsdp_offload moves shards from the GPU to CPU memory; there is no GPU here",
+            fix="drop fsdp_offload (fsdp alone shards on the CPU too)",
+        )
     if config.bf16:
         if device == "cuda" and not torch.cuda.is_bf16_supported():
             raise DataprepError("bf16 is not supported by this GPU", fix="use fp16: true")

@@ -32,7 +32,7 @@ def run(config, overwrite: bool = False, quiet: bool = False):
             fix="set method: dpo, or build SFT data",
         )
     loop.seed_everything(config.seed)
-    device = dist.setup(recipe.device(), single_group=bool(config.deepspeed))
+    device = dist.setup(recipe.device(), single_group=bool(config.deepspeed or config.fsdp))
     ds = recipe.deepspeed(config)
     vocab = model_tok.backend.get_vocab_size()
     model, _ = models.load(config, vocab, device, ds)
