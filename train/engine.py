@@ -162,18 +162,7 @@ class Plain:
         loss.backward()
 
     def step(self) -> float:
-        """Clip, update, schedule; a non-finite gradient norm is returned before any update."""
-        import math
-
-        import torch
-
-        norm = float(torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm))
-        if not math.isfinite(norm):
-            return norm
-        self.optimizer.step()
-        self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        return norm
+        return _clipped_step(self)
 
     def lr(self) -> float:
         return self.scheduler.get_last_lr()[0]
@@ -311,18 +300,7 @@ class Sharded:
         loss.backward()
 
     def step(self) -> float:
-        import math
-
-        import torch
-
-        norm = torch.nn.utils.clip_grad_norm_(self.params, self.max_grad_norm)
-        norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)
-        if not math.isfinite(norm):
-            return norm
-        self.optimizer.step()
-        self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
-        return norm
+        return _clipped_step(self)
 
     def lr(self) -> float:
         return self.scheduler.get_last_lr()[0]
@@ -382,6 +360,22 @@ class Sharded:
         set_optimizer_state_dict(self.model, self.optimizer, saved, options=options)
         self.scheduler.load_state_dict(torch.load(path / "scheduler.pt", weights_only=False))
         return _load_state(path)
+
+
+def _clipped_step(engine) -> float:
+    """Clip, update, schedule; a non-finite gradient norm is returned before any update."""
+    import math
+
+    import torch
+
+    norm = torch.nn.utils.clip_grad_norm_(engine.params, engine.max_grad_norm)
+    norm = float(norm.full_tensor() if hasattr(norm, "full_tensor") else norm)  # FSDP: DTensor
+    if not math.isfinite(norm):
+        return norm
+    engine.optimizer.step()
+    engine.scheduler.step()
+    engine.optimizer.zero_grad(set_to_none=True)
+    return norm
 
 
 def _base(model):
