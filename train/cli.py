@@ -36,6 +36,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     run.add_argument("--print-config", action="store_true", help="show the resolved config")
     run.add_argument("--overwrite", action="store_true", help="replace a non-empty output_dir")
+    plan = sub.add_parser(
+        "plan",
+        help="estimate peak GPU memory, and what to change if it does not fit",
+        description=textwrap.dedent(
+            """\
+            Estimate the peak GPU memory per device of a training config from the model's
+            config alone (no weights loaded), item by item; if it does not fit, walk the
+            troubleshooting chapter's OOM ladder until it does. With dataset set to a build
+            folder, its token lengths give cutoff_len suggestions and steps per epoch."""
+        ),
+        epilog="Examples:\n  train plan config.yaml --gpu RTX4090\n"
+        "  train plan config.yaml cutoff_len=4096 --gpu-memory 24GiB --format json",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    plan.add_argument("config", metavar="CONFIG.yaml")
+    plan.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
+    memory = plan.add_mutually_exclusive_group()
+    memory.add_argument("--gpu-memory", metavar="SIZE", help="e.g. 24GiB (default: this GPU)")
+    memory.add_argument("--gpu", metavar="NAME", help="a known card: RTX4090, A100-80GB, H100, ...")
+    plan.add_argument("--world", type=int, default=1, help="GPUs (processes) training together")
+    plan.add_argument("--tokens-per-s", type=float, help="a measured speed, for the wall time")
+    plan.add_argument("--format", choices=("text", "json"), default="text")
     merge = sub.add_parser(
         "merge",
         help="fold a run's LoRA adapter into its base model",
@@ -85,7 +107,37 @@ def _needs_training_packages() -> None:
         )
 
 
+def _plan(args) -> int:
+    from train import config as configs
+    from train import plan
+
+    config = configs.load(args.config, args.overrides, planning=True)
+    assumed = False
+    if args.gpu_memory:
+        limit = plan.parse_size(args.gpu_memory)
+    elif args.gpu:
+        limit = plan.gpu_memory(args.gpu)
+    else:
+        import torch
+
+        if torch.cuda.is_available():
+            limit = torch.cuda.get_device_properties(0).total_memory
+        else:
+            limit, assumed = 24 * plan.GIB, True
+    result = plan.plan(config, limit, args.world, args.tokens_per_s)
+    result["gpu_memory_assumed"] = assumed
+    if args.format == "json":
+        print(json.dumps(result, indent=2))
+    else:
+        if assumed:
+            print("no GPU here and none named: planning for 24 GiB (--gpu or --gpu-memory)")
+        print(plan.text(result))
+    return 0 if result["fits"] else 1
+
+
 def _run(args) -> int:
+    if args.command == "plan":
+        _needs_training_packages()
     if args.command != "run" or not args.print_config:
         _needs_training_packages()
     if args.command == "merge":
@@ -100,6 +152,8 @@ def _run(args) -> int:
         return 0
     from train import config as configs
 
+    if args.command == "plan":
+        return _plan(args)
     config = configs.load(args.config, args.overrides)
     if args.print_config:
         print(json.dumps(config.resolved(), indent=2))

@@ -102,7 +102,10 @@ def _parse(value: str) -> Any:
         return value
 
 
-def load(path: str | None, overrides: list[str] | None = None) -> TrainConfig:
+def load(
+    path: str | None, overrides: list[str] | None = None, planning: bool = False
+) -> TrainConfig:
+    """The validated config; `planning` (train plan) needs no dataset or output_dir."""
     import yaml
 
     where = path or "<overrides>"
@@ -144,7 +147,7 @@ def load(path: str | None, overrides: list[str] | None = None) -> TrainConfig:
             continue
         values[key] = checked
     config = TrainConfig(**values, source=where)
-    problems += _combinations(config, where)
+    problems += _combinations(config, where, planning)
     if problems:
         raise ConfigError(where, problems)
     if config.learning_rate is None:
@@ -184,7 +187,7 @@ def _type_name(expected: Any) -> str:
     return text + (" or null" if type(None) in typing.get_args(expected) else "")
 
 
-def _combinations(c: TrainConfig, where: str) -> list[str]:
+def _combinations(c: TrainConfig, where: str, planning: bool = False) -> list[str]:
     problems = []
     for key, allowed in (("method", METHODS), ("finetuning_type", FINETUNING),
                          ("pref_loss", PREF_LOSSES), ("flash_attn", ATTENTION),
@@ -193,9 +196,9 @@ def _combinations(c: TrainConfig, where: str) -> list[str]:
             problems.append(f"{where}: {key} must be one of {', '.join(allowed)}")
     if not c.model_name_or_path:
         problems.append(f"{where}: model_name_or_path is required")
-    if not c.dataset:
+    if not c.dataset and not planning:
         problems.append(f"{where}: dataset is required (a build directory or data file)")
-    if not c.output_dir:
+    if not c.output_dir and not planning:
         problems.append(f"{where}: output_dir is required")
     if c.quantization_bit is not None and c.finetuning_type == "full":
         problems.append(

@@ -116,6 +116,12 @@ def load(config, vocab_size: int, device: str, ds: dict | None = None):
                 use_gradient_checkpointing=config.gradient_checkpointing,
                 gradient_checkpointing_kwargs={"use_reentrant": False},
             )
+            if dtype != torch.float32:
+                # peft upcast the embeddings, head and norms to fp32: the hidden states would
+                # then be fp32 throughout, doubling the activations. Back to bf16/fp16.
+                for param in model.parameters():
+                    if param.dtype == torch.float32:
+                        param.data = param.data.to(dtype)
         targets = "all-linear" if config.lora_target == "all" else [
             t.strip() for t in config.lora_target.split(",") if t.strip()
         ]  # fmt: skip
