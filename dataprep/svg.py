@@ -138,3 +138,64 @@ def bars(items: Sequence[tuple[str, float]], *, width: int = 420, unit: str = ""
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def lines(
+    series: Sequence[tuple[str, Sequence[tuple[float, float]]]],
+    *,
+    markers: Sequence[tuple[str, float]] = (),
+    width: int = 680,
+    height: int = 200,
+) -> Markup:
+    """Named (x, y) curves on shared axes (loss and eval loss by step), with labelled
+    vertical markers at x values (the steps a diagnosis names)."""
+    points = [(x, y) for _, s in series for x, y in s if math.isfinite(y)]
+    if not points:
+        return Markup("")
+    x_low, x_high = min(p[0] for p in points), max(p[0] for p in points)
+    y_low, y_high = min(p[1] for p in points), max(p[1] for p in points)
+    x_high = x_high if x_high > x_low else x_low + 1
+    y_high = y_high if y_high > y_low else y_low + 1
+    left, bottom, right, head = 48, 22, 8, 16
+    plot_w, plot_h = width - left - right, height - bottom - head
+
+    def sx(v: float) -> float:
+        return left + (v - x_low) / (x_high - x_low) * plot_w
+
+    def sy(v: float) -> float:
+        return head + plot_h - (v - y_low) / (y_high - y_low) * plot_h
+
+    parts = [
+        f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
+        f'role="img" xmlns="http://www.w3.org/2000/svg">'
+    ]
+    base = head + plot_h
+    parts.append(f'<line x1="{left}" y1="{base}" x2="{width - right}" y2="{base}" stroke="#888"/>')
+    for t in _ticks(x_low, x_high):
+        parts.append(f'<text x="{sx(t):.1f}" y="{base + 14}" text-anchor="middle" class="tick">'
+                     f"{escape(_label(t, False))}</text>")  # fmt: skip
+    for t in _ticks(y_low, y_high, 4):
+        parts.append(f'<text x="{left - 6}" y="{sy(t) + 4:.1f}" text-anchor="end" class="tick">'
+                     f"{t:.3g}</text>")  # fmt: skip
+    for k, (name, s) in enumerate(series):
+        kept = [(x, y) for x, y in s if math.isfinite(y)]
+        if not kept:
+            continue
+        colour = COLOURS[k % len(COLOURS)]
+        path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in kept)
+        parts.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="1.5">'
+                     f"<title>{escape(name)}</title></polyline>")  # fmt: skip
+        parts.append(
+            f'<rect x="{width - right - 150}" y="{4 + 14 * k}" width="10" height="10" '
+            f'fill="{colour}"/><text x="{width - right - 136}" y="{13 + 14 * k}" '
+            f'class="tick">{escape(name)}</text>'
+        )
+    for i, (name, value) in enumerate(markers):
+        xm = sx(value)
+        parts.append(
+            f'<line x1="{xm:.1f}" y1="{head - 2}" x2="{xm:.1f}" y2="{base}" stroke="#c0392b" '
+            f'stroke-dasharray="3,2"/><text x="{xm + 3:.1f}" y="{head + 10 + 11 * (i % 3)}" '
+            f'class="marker">{escape(name)}</text>'
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))

@@ -7,6 +7,7 @@ import json
 import sys
 import textwrap
 from collections.abc import Sequence
+from pathlib import Path
 
 from dataprep.errors import ConfigError, DataprepError
 
@@ -14,7 +15,8 @@ from dataprep.errors import ConfigError, DataprepError
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="train",
-        description="Fine-tune from `dataprep build` shards: LoRA/QLoRA/full SFT and DPO.",
+        description="Fine-tune from `dataprep build` shards: LoRA/QLoRA/full SFT and DPO; plan the "
+        "memory first, diagnose the run after.",
         epilog="Example:\n  dataprep build data.jsonl --out build/ --tokenizer MODEL\n"
         "  train run config.yaml learning_rate=1e-4",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -58,6 +60,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan.add_argument("--world", type=int, default=1, help="GPUs (processes) training together")
     plan.add_argument("--tokens-per-s", type=float, help="a measured speed, for the wall time")
     plan.add_argument("--format", choices=("text", "json"), default="text")
+    doctor = sub.add_parser(
+        "doctor",
+        help="diagnose a run from its logged numbers (the chapter's checklists)",
+        description=textwrap.dedent(
+            """\
+            Read a run's trainer_log.jsonl and config and diagnose it: NaN or flat loss,
+            diverging or very slowly falling loss, overfitting, DPO that learns nothing, a data
+            pipeline that starves the GPU, slow settings, padding waste. Each diagnosis names
+            its evidence (steps, numbers), the advice and the config change to make. Exit 1
+            when an error or warning is found."""
+        ),
+        epilog="Examples:\n  train doctor runs/tiny_sft\n"
+        "  train doctor runs/tiny_sft --format html --out doctor.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    doctor.add_argument("run", metavar="RUN_DIR")
+    doctor.add_argument("--format", choices=("text", "json", "html"), default="text")
+    doctor.add_argument("--out", metavar="FILE", help="write there instead of stdout")
     merge = sub.add_parser(
         "merge",
         help="fold a run's LoRA adapter into its base model",
@@ -135,7 +155,28 @@ def _plan(args) -> int:
     return 0 if result["fits"] else 1
 
 
+def _doctor(args) -> int:
+    from train import doctor
+
+    records, config = doctor.read_run(args.run)
+    found = doctor.diagnose(records, config)
+    if args.format == "json":
+        output = json.dumps({"run": args.run, "diagnoses": doctor.as_json(found)}, indent=2)
+    elif args.format == "html":
+        output = doctor.html(found, records, args.run)
+    else:
+        output = doctor.text(found, args.run)
+    if args.out:
+        Path(args.out).write_text(output + "\n", encoding="utf-8")
+        print(f"wrote {args.out}: {len(found)} diagnosis(es)")
+    else:
+        print(output)
+    return 1 if any(d.severity in ("error", "warning") for d in found) else 0
+
+
 def _run(args) -> int:
+    if args.command == "doctor":
+        return _doctor(args)
     if args.command == "plan":
         _needs_training_packages()
     if args.command != "run" or not args.print_config:

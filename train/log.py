@@ -16,6 +16,7 @@ class Log:
         self.tty = sys.stderr.isatty() and not quiet
         self.quiet = quiet
         self.total = 0
+        self.live = None
         self.board = None
         try:
             from torch.utils.tensorboard import SummaryWriter
@@ -25,7 +26,14 @@ class Log:
             pass
 
     def start(self, config, total: int, rows: int) -> None:
+        from train.doctor import Live
+
         self.total = total
+        # The config beside the log from the first step: `train doctor` reads both, even
+        # for a run that stopped before writing run.json.
+        resolved = config.resolved()
+        (self.out / "train_config.json").write_text(json.dumps(resolved, indent=2))
+        self.live = Live(resolved, self._warn)
         if not self.quiet:
             print(
                 f"training {config.method} ({config.finetuning_type}) on {rows:,} rows: "
@@ -35,9 +43,17 @@ class Log:
                 file=sys.stderr,
             )
 
+    def _warn(self, message: str) -> None:
+        if not self.quiet:
+            if self.tty:
+                sys.stderr.write("\n")
+            print(message, file=sys.stderr)
+
     def _write(self, record: dict) -> None:
         self.file.write(json.dumps(record) + "\n")
         self.file.flush()
+        if self.live is not None:
+            self.live.observe(record)
         if self.board is not None:
             for key, value in record.items():
                 if isinstance(value, int | float) and key != "step":
@@ -62,8 +78,9 @@ class Log:
             "time": time.time(),
         }
         record.update({k: v / pairs for k, v in window["metrics"].items()})  # sums over pairs
-        if device == "cuda":
+        if str(device).startswith("cuda"):
             record["gpu_memory_gb"] = torch.cuda.max_memory_allocated() / 2**30
+            record["gpu_total_gb"] = torch.cuda.get_device_properties(0).total_memory / 2**30
         self._write(record)
         if self.tty:
             sys.stderr.write(
@@ -71,6 +88,11 @@ class Log:
                 f"{record['tokens_per_s']:,.0f} tokens/s  padding {record['padding']:.0%}\033[K"
             )
             sys.stderr.flush()
+
+    def stopped(self, step: int, what: str, value: float, rows: list[int]) -> None:
+        """A non-finite loss or gradient: the record `train doctor` diagnoses from."""
+        self._write({"step": step, "nonfinite": what, "value": str(value), "rows": rows[:8],
+                     "time": time.time()})  # fmt: skip
 
     def eval(self, state, value: float) -> None:
         self._write({"step": state.step, "eval_loss": value, "time": time.time()})

@@ -117,7 +117,7 @@ def run(config, build: data.Build, engine, step, pad_id: int, device: str, log) 
                 moved = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
                 loss_sum, metrics = step(model, moved)
                 if not torch.isfinite(loss_sum):
-                    raise _stop(state, rows, "loss", float(loss_sum))
+                    raise _stop(state, rows, "loss", float(loss_sum), log)
                 # DDP and ZeRO average gradients over processes: scale back up to a plain sum.
                 engine.backward(loss_sum * world / weight, boundary=index == len(group) - 1)
                 step_loss += float(loss_sum.detach())
@@ -129,7 +129,7 @@ def run(config, build: data.Build, engine, step, pad_id: int, device: str, log) 
             state.batch = (number + 1) * accum
             norm = engine.step()
             if not math.isfinite(norm):
-                raise _stop(state, group[0], "gradient norm", norm)
+                raise _stop(state, group[0], "gradient norm", norm, log)
             state.step += 1
             window["loss"] += dist.total(step_loss) / weight
             window["weight"] += weight
@@ -187,7 +187,9 @@ def evaluate(config, build, model, step, pad_id: int, device: str) -> float:
     return sum(losses) / max(1, sum(weights))
 
 
-def _stop(state: State, rows: list[int], what: str, value: float) -> NonFinite:
+def _stop(state: State, rows: list[int], what: str, value: float, log) -> NonFinite:
+    if dist.rank() == 0:
+        log.stopped(state.step + 1, what, value, rows)
     return NonFinite(
         f"step {state.step + 1}: the {what} is {value} (build rows {rows[:8]})",
         fix="lower the learning rate 10x; with fp16 switch to bf16 (or fp32); check these rows "

@@ -1,0 +1,466 @@
+"""`train doctor`: the troubleshooting chapter's slow-training and not-converging checklists,
+run on a run's own numbers.
+
+Each check is a small unit: a code, a name, a docstring that is its user documentation, and a
+function over the logged records (and the run's config) that yields a Diagnosis with the
+evidence (steps and numbers), the chapter's advice, and the config change to make. The same
+checks run live in `train run` (see `Live`), each warning once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import statistics
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from dataprep.errors import DataprepError
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    code: str
+    name: str
+    severity: str  # error | warning | info
+    message: str  # what happened, with the evidence
+    advice: str  # the chapter's advice
+    change: dict = field(default_factory=dict)  # the config change to try
+    steps: tuple[int, ...] = ()  # the steps the evidence comes from
+
+
+@dataclass(frozen=True)
+class Check:
+    code: str
+    name: str
+    run: Callable[[list[dict], dict], Iterator[Diagnosis]]
+
+    @property
+    def doc(self) -> str:
+        return (self.run.__doc__ or "").strip()
+
+
+CHECKS: list[Check] = []
+
+
+def check(code: str, name: str):
+    def register(function):
+        CHECKS.append(Check(code, name, function))
+        return function
+
+    return register
+
+
+def _train(records: list[dict]) -> list[dict]:
+    return [r for r in records if "loss" in r]
+
+
+def _finite(value) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _lr(config: dict) -> float | None:
+    value = config.get("learning_rate")
+    return float(value) if isinstance(value, int | float) else None
+
+
+@check("TD01", "non-finite-loss")
+def non_finite(records: list[dict], config: dict) -> Iterator[Diagnosis]:
+    """The loss or gradient norm became NaN or infinite (train run stops at once when it does).
+
+    The chapter: loss not falling, or NaN, means the learning rate is too high: lower it by
+    an order of magnitude (e.g. 5e-5 to 5e-6). With fp16, overflow is the other usual cause:
+    use bf16 where the GPU has it, or fp32. Then check the rows the stop names for extreme
+    lengths or repeated tokens."""
+    for r in records:
+        bad = [k for k in ("loss", "grad_norm") if k in r and not _finite(r[k])]
+        if bad or r.get("nonfinite"):
+            what = r.get("nonfinite") or bad[0]
+            lr = _lr(config)
+            change = {"learning_rate": lr / 10} if lr else {}
+            if config.get("fp16"):
+                change |= {"fp16": False, "bf16": True}
+            yield Diagnosis(
+                "TD01", "non-finite-loss", "error",
+                f"step {r['step']}: the {what} is not finite"
+                + (f" (rows {r['rows'][:8]})" if r.get("rows") else ""),
+                "lower the learning rate 10x; with fp16 switch to bf16 (or fp32); check the "
+                "named rows for extreme lengths or repeated tokens",
+                change, (r["step"],),
+            )  # fmt: skip
+            return
+
+
+@check("TD02", "loss-diverging")
+def diverging(records: list[dict], config: dict) -> Iterator[Diagnosis]:
+    """The training loss ends clearly above where it started (by 10% or more, comparing the
+    means of the first and last fifth of the logged steps).
+
+    The chapter: a loss that does not fall is the classic sign of a learning rate that is too
+    high. Lower it by 10x."""
+    train = [r for r in _train(records) if _finite(r["loss"])]
+    if len(train) < 10:
+        return
+    k = max(2, len(train) // 5)
+    first, last = _mean([r["loss"] for r in train[:k]]), _mean([r["loss"] for r in train[-k:]])
+    if last > first * 1.10:
+        lr = _lr(config)
+        yield Diagnosis(
+            "TD02", "loss-diverging", "error",
+            f"the loss rose from {first:.4g} (steps {train[0]['step']}-{train[k - 1]['step']}) "
+            f"to {last:.4g} (steps {train[-k]['step']}-{train[-1]['step']})",
+            "the learning rate is too high: lower it by 10x",
+            {"learning_rate": lr / 10} if lr else {},
+            (train[0]["step"], train[-1]["step"]),
+        )  # fmt: skip
+
+
+@check("TD10", "loss-spiking")
+def spiking(records: list[dict], config: dict) -> Iterator[Diagnosis]:
+    """The training loss keeps jumping: at least 3 logged steps (and 5% of them) where the
+    loss is 1.5x or more the one logged before.
+
+    The chapter: a loss that does not fall steadily is the classic sign of a learning rate
+    that is too high; each update overshoots. Lower it by 10x (and keep warmup on)."""
+    train = [r for r in _train(records) if _finite(r["loss"])]
+    spikes = [b for a, b in itertools.pairwise(train)
+              if a["loss"] > 0 and b["loss"] >= 1.5 * a["loss"]]  # fmt: skip
+    if len(spikes) >= 3 and len(spikes) >= 0.05 * len(train):
+        lr = _lr(config)
+        shown = ", ".join(str(r["step"]) for r in spikes[:6])
+        yield Diagnosis(
+            "TD10", "loss-spiking", "error",
+            f"the loss jumped by half or more {len(spikes)} times in {len(train)} logged steps "
+            f"(steps {shown})",
+            "the learning rate is too high: lower it by 10x",
+            {"learning_rate": lr / 10} if lr else {},
+            tuple(r["step"] for r in spikes),
+        )  # fmt: skip
+
+
+@check("TD03", "loss-flat")
+def flat(records: list[dict], config: dict) -> Iterator[Diagnosis]:
+    """The training loss does not move: the means of the first and last fifth of at least 20
+    logged steps differ by less than 1%.
+
+    The chapter: a loss that does not fall usually means a learning rate that is too high
+    (the updates bounce around a bad region), or the wrong precision (fp16 underflow). Lower
+    the learning rate 10x; use bf16 instead of fp16. If the rate is already small, check the
+    data (empty answers, labels all masked) and the template first."""
+    train = [r for r in _train(records) if _finite(r["loss"])]
+    if len(train) < 20:
+        return
+    k = len(train) // 5
+    first, last = _mean([r["loss"] for r in train[:k]]), _mean([r["loss"] for r in train[-k:]])
+    if abs(last - first) <= 0.01 * abs(first):
+        lr = _lr(config)
+        change = {"learning_rate": lr / 10} if lr else {}
+        if config.get("fp16"):
+            change |= {"fp16": False, "bf16": True}
+        yield Diagnosis(
+            "TD03", "loss-flat", "warning",
+            f"the loss stayed at {first:.4g} -> {last:.4g} over steps {train[0]['step']}-"
+            f"{train[-1]['step']}",
+            "lower the learning rate 10x, and train in bf16 rather than fp16; if that does not "
+            "help, check the data and the chat template",
+            change, (train[0]["step"], train[-1]["step"]),
+        )  # fmt: skip
+
+
+@check("TD04", "loss-falling-slowly")
+def slow(records: list[dict], config: dict) -> Iterator[Diagnosis]:
+    """The training loss falls steadily but very slowly: at least 20 logged steps, the last
+    fifth 1-5% below the first, and most of the fifths lower than the one before.
+
+    The chapter: a loss that falls very slowly can mean a learning rate that is too low:
+    raise it (e.g. from 1e-6 to 5e-6), carefully."""
+    train = [r for r in _train(records) if _finite(r["loss"])]
+    if len(train) < 20:
+        return
+    k = len(train) // 5
+    fifths = [_mean([r["loss"] for r in train[i * k : (i + 1) * k]]) for i in range(5)]
+    drop = 1 - fifths[-1] / fifths[0] if fifths[0] else 0.0
+    falling = sum(b < a for a, b in itertools.pairwise(fifths))
+    if 0.01 < drop < 0.05 and falling >= 3:
+        lr = _lr(config)
+        yield Diagnosis(
+            "TD04", "loss-falling-slowly", "warning",
+            f"the loss fell only {drop:.1%} over steps {train[0]['step']}-{train[-1]['step']} "
+            f"({fifths[0]:.4g} -> {fifths[-1]:.4g}), steadily",
+            "the learning rate may be too low: raise it (2-5x), watching for instability",
+            {"learning_rate": lr * 3} if lr else {},
+            (train[0]["step"], train[-1]["step"]),
+        )  # fmt: skip
+
+
+@check("TD05", "overfitting")
+def overfitting(records: list[dict], config: dict) -> Iterator[Diagnosis]:
+    """The eval loss rose after its minimum: the last two evaluations are both above the best
+    one, the last by 2% or more.
+
+    The chapter: eval loss rising after a minimum while the training loss keeps falling is
+    overfitting. Train fewer epochs (stop near the minimum), add weight decay, or get more
+    data. `load_best`: train run keeps the best adapter in `best/` when eval_steps is set."""
+    evals = [r for r in records if _finite(r.get("eval_loss"))]
+    if len(evals) < 3:
+        return
+    best = min(range(len(evals)), key=lambda i: evals[i]["eval_loss"])
+    low, tail = evals[best], evals[best + 1 :]
+    if len(tail) >= 2 and all(r["eval_loss"] > low["eval_loss"] for r in tail[-2:]):
+        last = tail[-1]
+        if last["eval_loss"] >= low["eval_loss"] * 1.02:
+            change: dict = {"max_steps": low["step"]}
+            if not config.get("weight_decay"):
+                change["weight_decay"] = 0.01
+            yield Diagnosis(
+                "TD05", "overfitting", "warning",
+                f"the eval loss reached its minimum {low['eval_loss']:.4g} at step {low['step']} "
+                f"and rose to {last['eval_loss']:.4g} by step {last['step']}",
+                "overfitting: train fewer epochs (stop near the minimum), add weight decay, or "
+                "more data; the best adapter is kept in best/",
+                change, (low["step"], last["step"]),
+            )  # fmt: skip
+
+
+@check("TD06", "dpo-not-learning")
+def dpo_not_learning(records: list[dict], config: dict) -> Iterator[Diagnosis]:
+    """DPO whose preference accuracy stays at chance (rewards/accuracies within 0.4-0.6 over
+    the last half of at least 20 logged steps), or whose margins collapse (the last fifth's
+    mean margin at or below zero after a positive peak).
+
+    The chapter: data first. Check that chosen and rejected really differ and are not swapped
+    (`dataprep lint`: PR rules), then the learning rate (5e-6 is the usual DPO rate) and
+    pref_beta (0.1; higher keeps the policy closer to the reference)."""
+    train = [r for r in _train(records) if "rewards/accuracies" in r]
+    if len(train) < 20:
+        return
+    half = train[len(train) // 2 :]
+    accuracy = _mean([r["rewards/accuracies"] for r in half])
+    k = len(train) // 5
+    margins = [r.get("rewards/margins", 0.0) for r in train]
+    fifths = [_mean(margins[i * k : (i + 1) * k]) for i in range(5)]
+    if 0.4 <= accuracy <= 0.6:
+        yield Diagnosis(
+            "TD06", "dpo-not-learning", "warning",
+            f"rewards/accuracies averaged {accuracy:.2f} over steps {half[0]['step']}-"
+            f"{half[-1]['step']}: the policy prefers chosen over rejected no more than chance",
+            "check the pairs first (chosen and rejected distinct, not swapped: dataprep lint), "
+            "then the learning rate (DPO: about 5e-6) and pref_beta",
+            {}, (half[0]["step"], half[-1]["step"]),
+        )  # fmt: skip
+    elif max(fifths) > 0 and fifths[-1] <= 0:
+        yield Diagnosis(
+            "TD06", "dpo-not-learning", "warning",
+            f"rewards/margins peaked at {max(fifths):.4g} and fell to {fifths[-1]:.4g} by step "
+            f"{train[-1]['step']}",
+            "the margins collapsed: lower the learning rate, raise pref_beta, check the pairs",
+            {"pref_beta": float(config.get("pref_beta") or 0.1) * 2},
+            (train[0]["step"], train[-1]["step"]),
+        )  # fmt: skip
+
+
+@check("TD07", "data-bound")
+def data_bound(records: list[dict], config: dict) -> Iterator[Diagnosis]:
+    """More than 20% of the training time goes to waiting for data.
+
+    The chapter: GPU utilisation below 80% and jumpy means the data pipeline starves it.
+    Train from a pre-tokenized build (dataprep build: memory-mapped Arrow, nothing decoded at
+    train time), keep data on a local disk, raise dataloader_num_workers."""
+    train = [r for r in _train(records) if "data_wait_s" in r and "time" in r]
+    if len(train) < 3:
+        return
+    elapsed = train[-1]["time"] - train[0]["time"]
+    waited = sum(r["data_wait_s"] for r in train[1:])
+    if elapsed > 0 and waited / elapsed > 0.20:
+        workers = int(config.get("dataloader_num_workers") or 0)
+        yield Diagnosis(
+            "TD07", "data-bound", "warning",
+            f"{waited / elapsed:.0%} of steps {train[1]['step']}-{train[-1]['step']} was spent "
+            f"waiting for data ({waited:.1f} s of {elapsed:.1f} s)",
+            "the data pipeline is the bottleneck: train from a dataprep build on local disk, "
+            "and raise dataloader_num_workers",
+            {"dataloader_num_workers": max(4, 2 * workers)},
+            (train[1]["step"], train[-1]["step"]),
+        )  # fmt: skip
+
+
+@check("TD08", "slow-settings")
+def slow_settings(records: list[dict], config: dict) -> Iterator[Diagnosis]:
+    """A GPU run (its log records GPU memory) trained with settings the chapter calls slow:
+    fp32 without TF32, eager attention, or batch size 1 with gradient accumulation while
+    most of the memory was left unused.
+
+    The chapter: high utilisation but slow training wants FlashAttention-2, bf16/fp16 on
+    Tensor Cores, TF32 for what stays fp32, and the largest batch that fits (with less
+    accumulation)."""
+    train = [r for r in _train(records) if "gpu_memory_gb" in r]
+    if not train:
+        return
+    change: dict = {}
+    why = []
+    if not (config.get("bf16") or config.get("fp16")):
+        change["bf16"] = True
+        why.append("fp32 math (bf16 runs on Tensor Cores)")
+        if not config.get("tf32"):
+            why.append("TF32 off")
+    if config.get("flash_attn") == "eager":
+        change["flash_attn"] = "auto"
+        why.append("eager attention (fa2 or sdpa are faster)")
+    total = train[-1].get("gpu_total_gb")
+    used = max(r["gpu_memory_gb"] for r in train)
+    accumulation = int(config.get("gradient_accumulation_steps") or 1)
+    one = config.get("per_device_train_batch_size") == 1 and accumulation > 1
+    if one and total and used < 0.5 * total:
+        change |= {"per_device_train_batch_size": 2,
+                   "gradient_accumulation_steps": max(1, accumulation // 2)}  # fmt: skip
+        why.append(f"batch size 1 with {used:.0f} of {total:.0f} GB used")
+    if why:
+        speed = statistics.median(r.get("tokens_per_s", 0.0) for r in train)
+        yield Diagnosis(
+            "TD08", "slow-settings", "info",
+            f"{speed:,.0f} tokens/s with {', '.join(why)}",
+            "use bf16 (or fp16), FlashAttention-2, TF32, and the largest batch that fits",
+            change, (train[0]["step"], train[-1]["step"]),
+        )  # fmt: skip
+
+
+@check("TD09", "padding-waste")
+def padding_waste(records: list[dict], config: dict) -> Iterator[Diagnosis]:
+    """More than 20% of the tokens computed are padding (the logged `padding` share).
+
+    Padding is compute thrown away. Group batches by length (group_by_length, the default),
+    build packed rows (dataprep build --packing) for SFT, keep pack_pairs on for DPO."""
+    train = [r for r in _train(records) if _finite(r.get("padding"))]
+    if len(train) < 3:
+        return
+    share = _mean([r["padding"] for r in train])
+    if share > 0.20:
+        change = {"group_by_length": True}
+        if config.get("method") == "dpo":
+            change["pack_pairs"] = True
+        yield Diagnosis(
+            "TD09", "padding-waste", "info",
+            f"{share:.0%} of the tokens in steps {train[0]['step']}-{train[-1]['step']} were "
+            "padding",
+            "group batches by length, pack SFT rows (dataprep build --packing), keep "
+            "pack_pairs for DPO",
+            change, (train[0]["step"], train[-1]["step"]),
+        )  # fmt: skip
+
+
+def diagnose(records: list[dict], config: dict) -> list[Diagnosis]:
+    found = []
+    for c in CHECKS:
+        found.extend(c.run(records, config))
+    # A diverging or non-finite loss is also "not falling": say it once, in its strongest form.
+    codes = {d.code for d in found}
+    if codes & {"TD01", "TD02", "TD10"}:
+        found = [d for d in found if d.code not in ("TD03", "TD04")]
+    return found
+
+
+def read_run(folder: str) -> tuple[list[dict], dict]:
+    """A run folder's logged records and its config (train_config.json, or run.json)."""
+    root = Path(folder)
+    log = root / "trainer_log.jsonl"
+    if not log.is_file():
+        raise DataprepError(f"{root}: no trainer_log.jsonl", fix="name a `train run` output_dir")
+    records = []
+    for number, line in enumerate(log.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            raise DataprepError(
+                f"{log}:{number}: not a JSON line", fix="a run writes one JSON object per line"
+            ) from None
+    config: dict = {}
+    for name in ("train_config.json", "run.json"):
+        if (root / name).is_file():
+            loaded = json.loads((root / name).read_text(encoding="utf-8"))
+            config = loaded.get("config", loaded)
+            break
+    return records, config
+
+
+def as_json(found: list[Diagnosis]) -> list[dict]:
+    return [asdict(d) | {"steps": list(d.steps)} for d in found]
+
+
+def text(found: list[Diagnosis], folder: str) -> str:
+    if not found:
+        return f"{folder}: no problems found in the logged numbers"
+    lines = []
+    for d in found:
+        lines.append(f"{folder}: {d.severity} {d.code} {d.name}: {d.message}")
+        lines.append(f"  advice: {d.advice}")
+        if d.change:
+            lines.append("  change: " + ", ".join(f"{k}: {_show(v)}" for k, v in d.change.items()))
+    return "\n".join(lines)
+
+
+def _show(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+class Live:
+    """The same checks during `train run`: each diagnosis is printed once, when it first fires."""
+
+    def __init__(self, config: dict, say: Callable[[str], None]):
+        self.config = config
+        self.say = say
+        self.records: list[dict] = []
+        self.told: set[str] = set()
+
+    def observe(self, record: dict) -> None:
+        self.records.append(record)
+        for d in diagnose(self.records, self.config):
+            if d.code not in self.told:
+                self.told.add(d.code)
+                self.say(f"train doctor: {d.code} {d.name}: {d.message} ({d.advice})")
+
+
+def html(found: list[Diagnosis], records: list[dict], folder: str) -> str:
+    """A self-contained page in the data report's style: the diagnoses and the curves."""
+    from datetime import datetime, timezone
+
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    from dataprep import __version__, svg
+    from dataprep.resources import reports_dir
+
+    train = [r for r in records if "loss" in r]
+    evals = [r for r in records if "eval_loss" in r]
+    markers = [(d.code, float(d.steps[0])) for d in found if d.steps]
+    loss = svg.lines([("loss", [(r["step"], _number(r["loss"])) for r in train]),
+                      ("eval loss", [(r["step"], _number(r["eval_loss"])) for r in evals])],
+                     markers=markers)  # fmt: skip
+    rewards = None
+    if any("rewards/margins" in r for r in train):
+        rewards = svg.lines([(key, [(r["step"], _number(r.get(key))) for r in train])
+                             for key in ("rewards/margins", "rewards/accuracies")])  # fmt: skip
+    env = Environment(loader=FileSystemLoader(str(reports_dir())),
+                      autoescape=select_autoescape(default=True, default_for_string=True),
+                      trim_blocks=True, lstrip_blocks=True)  # fmt: skip
+    return env.get_template("doctor.html.j2").render(
+        found=found,
+        docs={c.code: c.doc for c in CHECKS},
+        steps=len(train),
+        loss_chart=loss,
+        reward_chart=rewards,
+        css=(reports_dir() / "report.css").read_text(encoding="utf-8"),
+        version=__version__,
+        created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        title=folder,
+    )
+
+
+def _number(value) -> float:
+    return float(value) if _finite(value) else float("nan")
