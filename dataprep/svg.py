@@ -34,6 +34,16 @@ def _label(value: float, log: bool) -> str:
     return f"{value:,.0f}" if abs(value) >= 10 or value == int(value) else f"{value:.2g}"
 
 
+def _markers(marks: Sequence[tuple[str, float]], head: int, base: int) -> list[str]:
+    """Dashed vertical lines at x positions, labelled (staggered so close labels stay legible)."""
+    return [
+        f'<line x1="{xm:.1f}" y1="{head - 2}" x2="{xm:.1f}" y2="{base}" stroke="#c0392b" '
+        f'stroke-dasharray="3,2"/><text x="{xm + 3:.1f}" y="{head + 10 + 11 * (i % 3)}" '
+        f'class="marker">{escape(name)}</text>'
+        for i, (name, xm) in enumerate(marks)
+    ]
+
+
 def histogram(
     series: Sequence[Sequence[float]],
     *,
@@ -98,13 +108,7 @@ def histogram(
     parts.append(
         f'<text x="{left - 6}" y="{head + 4}" text-anchor="end" class="tick">{top:.0%}</text>'
     )
-    for i, (name, value) in enumerate(marks):
-        xm = x(value)
-        parts.append(
-            f'<line x1="{xm:.1f}" y1="{head - 2}" x2="{xm:.1f}" y2="{base}" stroke="#c0392b" '
-            f'stroke-dasharray="3,2"/><text x="{xm + 3:.1f}" y="{head + 10 + 11 * (i % 3)}" '
-            f'class="marker">{escape(name)}</text>'
-        )
+    parts += _markers([(n, x(v)) for n, v in marks], head, base)
     for k, name in enumerate(names):
         parts.append(
             f'<rect x="{width - right - 150}" y="{4 + 14 * k}" width="10" height="10" '
@@ -190,12 +194,6 @@ def lines(
             f'fill="{colour}"/><text x="{width - right - 136}" y="{13 + 14 * k}" '
             f'class="tick">{escape(name)}</text>'
         )
-    for i, (name, value) in enumerate(markers):
-        xm = sx(value)
-        parts.append(
-            f'<line x1="{xm:.1f}" y1="{head - 2}" x2="{xm:.1f}" y2="{base}" stroke="#c0392b" '
-            f'stroke-dasharray="3,2"/><text x="{xm + 3:.1f}" y="{head + 10 + 11 * (i % 3)}" '
-            f'class="marker">{escape(name)}</text>'
-        )
+    parts += _markers([(n, sx(v)) for n, v in markers], head, base)
     parts.append("</svg>")
     return Markup("".join(parts))
