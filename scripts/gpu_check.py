@@ -1,8 +1,8 @@
 """The GPU numbers for `train run`: QLoRA SFT and DPO on a randomly initialised ~1B-parameter
 Llama-architecture model at cutoff_len 1024 and 2048, SDPA against eager attention.
 
-Prints one table: peak GPU memory, tokens/s, padding fraction per run (the memory planner's
-inputs). `--tiny` runs the same flow with a small model on any device, to test the script.
+Prints one table: peak GPU memory (and `train plan`'s estimate beside it), tokens/s, padding
+fraction per run. `--tiny` runs the same flow with a small model on any device, to test the script.
 
 Run: python scripts/gpu_check.py --out DIR [--tiny] [--steps 12]
 """
@@ -100,8 +100,19 @@ def run_one(model: Path, data: Path, out: Path, method: str, cutoff: int, attent
     if code != 0:
         return {"error": f"exit {code}"}
     log = [json.loads(x) for x in (out / "trainer_log.jsonl").read_text().splitlines()]
+    log = [r for r in log if "loss" in r]
     steady = log[2:] or log
+    from train import config as configs
+    from train import plan
+
+    planned = configs.load(str(config), planning=True)
+    # The planner's estimate at the longest row of the build it trained on (the peak batch).
+    builds = (data.parent / ".dataprep-builds").glob(f"{data.stem}-*")
+    build = next(b for b in builds if (b / "manifest.json").is_file())
+    longest = min(cutoff, plan.build_lengths(str(build)).longest)
+    estimate = plan.estimate(planned, plan.shape_of(str(model)), longest)
     return {
+        "plan_gb": estimate.allocated / 2**30,
         "seconds": time.perf_counter() - started,
         "tokens_per_s": statistics.median(r["tokens_per_s"] for r in steady),
         "peak_gb": max(r.get("gpu_memory_gb", 0.0) for r in log),
@@ -131,13 +142,16 @@ def main() -> None:
         result = run_one(model, data, args.out / name, method, cutoff, attention, args.steps)
         rows.append((name, result))
         print(name, json.dumps(result), flush=True)
-    print("\n| run | tokens/s | peak GPU GB | padding | final loss |\n|---|---:|---:|---:|---:|")
+    print(
+        "\n| run | tokens/s | peak GPU GB | train plan GB | padding | final loss |\n"
+        "|---|---:|---:|---:|---:|---:|"
+    )
     for name, r in rows:
         if "error" in r:
-            print(f"| {name} | {r['error']} | | | |")
+            print(f"| {name} | {r['error']} | | | | |")
         else:
             print(f"| {name} | {r['tokens_per_s']:,.0f} | {r['peak_gb']:.1f} | "
-                  f"{r['padding']:.1%} | {r['loss']:.3f} |")  # fmt: skip
+                  f"{r['plan_gb']:.1f} | {r['padding']:.1%} | {r['loss']:.3f} |")  # fmt: skip
     (args.out / "gpu_check.json").write_text(json.dumps(dict(rows), indent=2))
 
 

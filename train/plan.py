@@ -329,6 +329,7 @@ class BuildLengths:
     rows: int
     cutoff_len: int
     p95: int  # the smallest length keeping 95% of the rows whole
+    longest: int
     mean_tokens: float  # per row as trained (a pair: both sequences)
 
 
@@ -362,6 +363,7 @@ def build_lengths(path) -> BuildLengths:
         rows=len(rows),
         cutoff_len=int(manifest.get("cutoff_len") or longest.max()),
         p95=int(np.ceil(np.percentile(longest, 95))),
+        longest=int(longest.max()),
         mean_tokens=float(total.mean()),
     )
 
