@@ -31,3 +31,19 @@ def tiny_llama(folder: Path, hidden: int = 32, layers: int = 2, seed: int = 0) -
     )  # fmt: skip
     LlamaForCausalLM(config).save_pretrained(folder)
     return folder
+
+
+def tiny_clip(folder: Path, image_size: int = 28, patch_size: int = 14, seed: int = 1) -> Path:
+    """A tiny random CLIP vision tower ((28/14)^2 = 4 image tokens) with its image processor."""
+    import torch
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    config = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, image_size=image_size, patch_size=patch_size,
+                              projection_dim=32)  # fmt: skip
+    CLIPVisionModel(config).save_pretrained(folder)
+    CLIPImageProcessor(size={"shortest_edge": image_size},
+                       crop_size={"height": image_size, "width": image_size}).save_pretrained(folder)  # fmt: skip
+    return folder

@@ -98,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     generate.add_argument("prompt")
     generate.add_argument("--max-new-tokens", type=int, default=64)
     generate.add_argument("--system", help="a system prompt")
+    generate.add_argument("--image", action="append", metavar="PATH",
+                          help="an image for a LLaVA run (repeat for several)")  # fmt: skip
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -189,7 +191,8 @@ def _run(args) -> int:
     if args.command == "generate":
         from train import infer
 
-        print(infer.generate(args.run, args.prompt, args.max_new_tokens, args.system))
+        print(infer.generate(args.run, args.prompt, args.max_new_tokens, args.system,
+                             args.image))  # fmt: skip
         return 0
     from train import config as configs
 
@@ -199,9 +202,9 @@ def _run(args) -> int:
     if args.print_config:
         print(json.dumps(config.resolved(), indent=2))
         return 0
-    from train import dpo, sft
+    from train import dpo, llava, sft
 
-    recipe = dpo if config.method == "dpo" else sft
+    recipe = {"dpo": dpo, "llava": llava}.get(config.method, sft)
     state = recipe.run(config, overwrite=args.overwrite)
     print(
         f"trained {state.step:,} steps; adapter/model and trainer_log.jsonl in {config.output_dir}"

@@ -63,6 +63,12 @@ class TrainConfig:
     logging_steps: int = 10
     seed: int = 42
     deepspeed: str | None = None
+    # LLaVA (method llava): a CLIP tower + the LM + a new projector, or a LLaVA checkpoint.
+    vision_tower: str | None = None
+    projector_type: str = "mlp"  # mlp (LLaVA-1.5's GELU MLP) | linear
+    freeze_vision_tower: bool = True
+    freeze_projector: bool = False
+    freeze_llm_module: bool = False  # stage 1: projector pre-training
     fsdp: str | None = None  # full_shard | shard_grad_op (PyTorch FSDP)
     fsdp_offload: bool = False  # FSDP: parameters, gradients, optimizer states in CPU memory
     resume_from_checkpoint: str | None = None
@@ -236,8 +242,26 @@ def _combinations(c: TrainConfig, where: str, planning: bool = False) -> list[st
             read_deepspeed(c.deepspeed)
         except ConfigError as exc:
             problems += [f"{where}: {p}" for p in exc.problems]
+    if c.projector_type not in ("mlp", "linear"):
+        problems.append(f"{where}: projector_type must be mlp or linear")
+    llava_keys = [k for k, default in (("vision_tower", None), ("projector_type", "mlp"),
+                                       ("freeze_vision_tower", True), ("freeze_projector", False),
+                                       ("freeze_llm_module", False))
+                  if getattr(c, k) != default]  # fmt: skip
+    if c.method != "llava" and llava_keys:
+        problems.append(
+            f"{where}: {', '.join(llava_keys)}: LLaVA settings, and method is {c.method}"
+        )
     if c.method == "llava":
-        problems.append(f"{where}: method llava is not part of this release yet (sft, dpo)")
+        if c.deepspeed or c.fsdp:
+            problems.append(f"{where}: method llava trains on one process or DDP here (no "
+                            "deepspeed/fsdp)")  # fmt: skip
+        if c.freeze_llm_module and c.freeze_projector and c.freeze_vision_tower:
+            problems.append(f"{where}: everything is frozen: unfreeze the projector, the LLM "
+                            "or the vision tower")  # fmt: skip
+        if c.projector_type == "linear" and not c.vision_tower:
+            problems.append(f"{where}: projector_type linear builds a new projector: name "
+                            "vision_tower")  # fmt: skip
     if c.bf16 and c.fp16:
         problems.append(f"{where}: bf16 and fp16 together: choose one")
     for key in ("per_device_train_batch_size", "gradient_accumulation_steps", "lora_rank",

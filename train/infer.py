@@ -47,12 +47,23 @@ def merge(run: str, out: str) -> Path:
     return target
 
 
-def generate(run: str, prompt: str, max_new_tokens: int = 64, system: str | None = None) -> str:
-    """One greedy answer to `prompt`, rendered with the run's tokenizer and template."""
+def generate(run: str, prompt: str, max_new_tokens: int = 64, system: str | None = None,
+             images: list[str] | None = None) -> str:  # fmt: skip
+    """One greedy answer to `prompt`, rendered with the run's tokenizer and template; a LLaVA
+    run also sees `images` (each `<image>` in the prompt, or one per image in front)."""
     import torch
 
-    model, config = _load(run)
-    model_tok = tokenizer.load(config.get("tokenizer") or config["model_name_or_path"])
+    llava_run = (Path(run) / "llava.json").is_file()
+    if images and not llava_run:
+        raise DataprepError(f"{run} is not a LLaVA run: it cannot look at images")
+    if llava_run:
+        from train import llava
+
+        model, model_tok = llava.load_trained(run)
+        config = json.loads((Path(run) / "run.json").read_text())["config"]
+    else:
+        model, config = _load(run)
+        model_tok = tokenizer.load(config.get("tokenizer") or config["model_name_or_path"])
     template = templates.resolve(config.get("template", "auto"), model_tok.chat_template,
                                  model_tok.special)  # fmt: skip
     if template is None:
@@ -60,13 +71,36 @@ def generate(run: str, prompt: str, max_new_tokens: int = 64, system: str | None
     messages = ([{"role": "system", "content": system}] if system else []) + [
         {"role": "user", "content": prompt}
     ]
+    if images and "<image>" not in prompt:
+        messages[-1]["content"] = "<image>" * len(images) + prompt
     text = template.render(messages, add_generation_prompt=True)
-    ids = torch.tensor([model_tok.backend.encode(text, add_special_tokens=False).ids])
+    extra = {}
+    if llava_run:
+        from train import llava
+
+        parts = text.split("<image>")
+        if len(parts) - 1 != len(images or []):
+            raise DataprepError(
+                f"the prompt has {len(parts) - 1} <image> placeholder(s) for "
+                f"{len(images or [])} image(s)", fix="one --image per <image>")  # fmt: skip
+        per_image = json.loads((Path(run) / "llava.json").read_text())["tokens_per_image"]
+        image_id = llava.image_token_id(model_tok)
+        tokens: list[int] = []
+        for k, part in enumerate(parts):
+            tokens += model_tok.backend.encode(part, add_special_tokens=False).ids
+            if k < len(parts) - 1:
+                tokens += [image_id] * per_image
+        ids = torch.tensor([tokens])
+        if images:
+            extra["pixel_values"] = llava.pixels(run, images).to(model.dtype)
+    else:
+        ids = torch.tensor([model_tok.backend.encode(text, add_special_tokens=False).ids])
     stops = [model_tok.backend.token_to_id(t) for t in (model_tok.eos, "<|im_end|>", "<|eot_id|>")]
     model.eval()
     with torch.no_grad():
         output = model.generate(
             input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=max_new_tokens,
+            **extra,
             do_sample=False, eos_token_id=[s for s in stops if s is not None] or None,
             pad_token_id=model_tok.backend.token_to_id(model_tok.special.get("pad_token") or "")
             or 0,

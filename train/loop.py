@@ -73,7 +73,9 @@ def _global_batches(config, build, epoch: int, world: int) -> list[list[int]]:
     return [b for b in order if len(b) == size] if world > 1 else order
 
 
-def run(config, build: data.Build, engine, step, pad_id: int, device: str, log) -> State:
+def run(
+    config, build: data.Build, engine, step, pad_id: int, device: str, log, collate=None
+) -> State:
     """Train until max_steps or the epochs are done; returns the final state.
 
     The loss of an optimizer step is the sum over every label token (SFT) or pair (DPO) of its
@@ -83,6 +85,7 @@ def run(config, build: data.Build, engine, step, pad_id: int, device: str, log) 
 
     world, rank = dist.world(), dist.rank()
     model = engine.model
+    collate = collate or data.collate  # LLaVA's also loads the rows' images
     total = total_steps(config, len(build.train) // world)
     state = State()
     out = Path(config.output_dir)
@@ -106,12 +109,13 @@ def run(config, build: data.Build, engine, step, pad_id: int, device: str, log) 
                 continue
             wait = time.perf_counter()
             batches = [
-                data.collate([build.train[i] for i in rows[rank * per : (rank + 1) * per]],
-                             build.kind, pad_id)
+                collate([build.train[i] for i in rows[rank * per : (rank + 1) * per]],
+                        build.kind, pad_id)
                 for rows in group
             ]  # fmt: skip
             window["wait"] += time.perf_counter() - wait
-            weight = dist.total(sum(b["weight"] for b in batches))
+            # at least 1: a group whose rows were all masked (failed images) adds nothing
+            weight = max(1.0, dist.total(sum(b["weight"] for b in batches)))
             step_loss = 0.0
             for index, (rows, batch) in enumerate(zip(group, batches, strict=True)):
                 moved = {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
@@ -147,7 +151,7 @@ def run(config, build: data.Build, engine, step, pad_id: int, device: str, log) 
                 and build.validation is not None
                 and state.step % config.eval_steps == 0
             ):
-                value = evaluate(config, build, model, step, pad_id, device)
+                value = evaluate(config, build, model, step, pad_id, device, collate)
                 if rank == 0:
                     log.eval(state, value)
                 if state.best_eval is None or value < state.best_eval:
@@ -171,7 +175,7 @@ def _window() -> dict:
             "weight": 0.0, "steps": 0}  # fmt: skip
 
 
-def evaluate(config, build, model, step, pad_id: int, device: str) -> float:
+def evaluate(config, build, model, step, pad_id: int, device: str, collate=None) -> float:
     import torch
 
     model.eval()
@@ -179,7 +183,8 @@ def evaluate(config, build, model, step, pad_id: int, device: str) -> float:
     with torch.no_grad():
         for rows in data.batches(build.validation, build.kind, config.per_device_train_batch_size,
                                  config.seed, 0, False):  # fmt: skip
-            batch = data.collate([build.validation[i] for i in rows], build.kind, pad_id)
+            batch = (collate or data.collate)([build.validation[i] for i in rows], build.kind,
+                                              pad_id)  # fmt: skip
             loss_sum, _ = step(model, {k: v.to(device) if hasattr(v, "to") else v
                                        for k, v in batch.items()})  # fmt: skip
             losses.append(float(loss_sum))

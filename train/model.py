@@ -51,15 +51,30 @@ def inputs(model, batch: dict) -> dict:
     position ids and a 4D mask, cast to the model's compute dtype; flash-attn takes no mask
     and finds the sequences from the position ids (varlen)."""
     kwargs = {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    if "pixel_values" in batch:  # LLaVA: the rows' images, in order
+        kwargs["pixel_values"] = batch["pixel_values"].to(_dtype(model))
     if "position_ids" in batch:
         inner = getattr(model, "module", model)
         kwargs["position_ids"] = batch["position_ids"]
         if getattr(inner.config, "_attn_implementation", "") == "flash_attention_2":
             kwargs["attention_mask"] = None
         else:
-            dtype = inner.get_input_embeddings().weight.dtype
-            kwargs["attention_mask"] = batch["attention_mask"].to(dtype)
+            kwargs["attention_mask"] = batch["attention_mask"].to(_dtype(model))
     return kwargs
+
+
+def read_config(name: str, what: str, fix: str):
+    """A model's config.json (local folder or hub id: only the config is fetched)."""
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(name)
+    except (OSError, ValueError) as exc:
+        raise DataprepError(f"cannot read the {what} {name!r}: {exc}", fix=fix) from None
+
+
+def _dtype(model):
+    return getattr(model, "module", model).get_input_embeddings().weight.dtype
 
 
 def load(config, vocab_size: int, device: str, ds: dict | None = None):

@@ -106,15 +106,10 @@ class Shape:
 def shape_of(model: str) -> Shape:
     """The model's dimensions from its config.json: a local folder or a hub id (only the
     config is fetched, never weights)."""
-    try:
-        from transformers import AutoConfig
+    from train.model import read_config
 
-        config = AutoConfig.from_pretrained(model)
-    except (OSError, ValueError) as exc:
-        raise DataprepError(
-            f"cannot read the config of {model!r}: {exc}",
-            fix="name a local model folder with config.json, or a hub id (online)",
-        ) from None
+    config = read_config(model, "config of", "name a local model folder with config.json, or "
+                         "a hub id (online)")  # fmt: skip
     text = getattr(config, "text_config", None) or config
     need = ("hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads")
     missing = [k for k in need if getattr(text, k, None) is None]

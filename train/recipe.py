@@ -48,7 +48,7 @@ def model_tokenizer(config):
     return model_tok, template
 
 
-def dataset(config, model_tok, template) -> data.Build:
+def dataset(config, model_tok, template, image_tokens: int | None = None) -> data.Build:
     """A build directory as is; a data file or build.yaml is built first (the same cache)."""
     path = Path(config.dataset)
     if path.is_dir():
@@ -60,7 +60,7 @@ def dataset(config, model_tok, template) -> data.Build:
     from dataprep.rulepack import PackArgs
 
     out = path.parent / ".dataprep-builds" / f"{path.stem}-{model_tok.name.replace('/', '_')[-40:]}"
-    setup = LengthSetup(model_tok, template)
+    setup = LengthSetup(model_tok, template, image_tokens=image_tokens)
     options = build.Options(cutoff_len=config.cutoff_len, val_size=config.val_size,
                             seed=config.seed)  # fmt: skip
     if path.suffix in (".yaml", ".yml"):
