@@ -1,5 +1,6 @@
 """The GPU numbers for `train run`: QLoRA SFT and DPO on a randomly initialised ~1B-parameter
-Llama-architecture model at cutoff_len 1024 and 2048, SDPA against eager attention.
+Llama-architecture model at cutoff_len 1024 and 2048, SDPA against eager attention; LLaVA
+(a random CLIP-L/336-sized tower + that model) at batch 1, 4 and 8.
 
 Prints one table: peak GPU memory (and `train plan`'s estimate beside it), tokens/s, padding
 fraction per run. `--tiny` runs the same flow with a small model on any device, to test the script.
@@ -10,6 +11,7 @@ Run: python scripts/gpu_check.py --out DIR [--tiny] [--steps 12]
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import random
 import statistics
@@ -121,6 +123,61 @@ def run_one(model: Path, data: Path, out: Path, method: str, cutoff: int, attent
     }
 
 
+def make_tower(folder: Path, tiny: bool) -> Path:
+    """A random CLIP vision tower: CLIP-L/336's shape (576 tokens per image), or a tiny one."""
+    import torch
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    size = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=4,
+                image_size=28, patch_size=14) if tiny else dict(
+        hidden_size=1024, intermediate_size=4096, num_hidden_layers=24, num_attention_heads=16,
+        image_size=336, patch_size=14)  # fmt: skip
+    torch.manual_seed(1)
+    CLIPVisionModel(CLIPVisionConfig(**size)).save_pretrained(folder)
+    edge = size["image_size"]
+    crop = {"height": edge, "width": edge}
+    CLIPImageProcessor(size={"shortest_edge": edge}, crop_size=crop).save_pretrained(folder)
+    return folder
+
+
+def make_images(folder: Path, records: int = 64) -> Path:
+    from PIL import Image, ImageDraw
+
+    rng = random.Random(0)
+    rows = []
+    for i in range(records):
+        image = Image.new("RGB", (400, 300), "white")
+        colour = rng.choice(["red", "green", "blue", "orange"])
+        ImageDraw.Draw(image).ellipse((50, 40, 350, 260), fill=colour)
+        image.save(folder / f"image{i}.png")
+        question = "<image>" + "What colour is it? " * 3
+        rows.append({"messages": [{"role": "user", "content": question},
+                                  {"role": "assistant", "content": f"It is {colour}. " * 10}],
+                     "images": [f"image{i}.png"]})  # fmt: skip
+    path = folder / "llava.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def run_llava(model: Path, tower: Path, data: Path, out: Path, batch: int, steps: int) -> dict:
+    from train.cli import main
+
+    config = out.with_suffix(".yaml")
+    keys = {"model_name_or_path": str(model), "vision_tower": str(tower), "method": "llava",
+            "finetuning_type": "lora", "dataset": str(data), "output_dir": str(out),
+            "cutoff_len": 2048, "max_steps": steps, "per_device_train_batch_size": batch,
+            "logging_steps": 1, "bf16": True, "dataloader_num_workers": 4,
+            "overwrite_output_dir": True}  # fmt: skip
+    config.write_text("".join(f"{k}: {json.dumps(v)}\n" for k, v in keys.items()))
+    if main(["run", str(config)]) != 0:
+        return {"error": "failed"}
+    log = [json.loads(x) for x in (out / "trainer_log.jsonl").read_text().splitlines()]
+    log = [r for r in log if "loss" in r]
+    gaps = [b["time"] - a["time"] for a, b in itertools.pairwise(log[1:])] or [1.0]
+    return {"samples_per_s": batch / statistics.median(gaps),
+            "peak_gb": max(r.get("gpu_memory_gb", 0.0) for r in log)}  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(tempfile.mkdtemp()))
@@ -152,6 +209,19 @@ def main() -> None:
         else:
             print(f"| {name} | {r['tokens_per_s']:,.0f} | {r['peak_gb']:.1f} | "
                   f"{r['plan_gb']:.1f} | {r['padding']:.1%} | {r['loss']:.3f} |")  # fmt: skip
+    tower = make_tower(args.out / "tower", args.tiny)
+    images = make_images(args.out)
+    print("\n| LLaVA (CLIP-L/336-sized tower + the LLM, LoRA) | samples/s | peak GPU GB |\n"
+          "|---|---:|---:|")  # fmt: skip
+    for batch in (1, 4, 8):
+        name = f"llava-batch{batch}"
+        result = run_llava(model, tower, images, args.out / name, batch, args.steps)
+        rows.append((name, result))
+        if "error" in result:
+            print(f"| batch {batch} | {result['error']} | |", flush=True)
+        else:
+            print(f"| batch {batch} | {result['samples_per_s']:.2f} | {result['peak_gb']:.1f} |",
+                  flush=True)  # fmt: skip
     (args.out / "gpu_check.json").write_text(json.dumps(dict(rows), indent=2))
 
 

@@ -87,7 +87,8 @@ def open_build(path: str, model_tokenizer, template_source: str) -> Build:
             fix="rebuild with the template training uses (--template), or set `template` to "
             "the build's",
         )
-    splits = json.loads((root / "dataset_dict.json").read_text())["splits"]
+    index = root / "dataset_dict.json"
+    splits = json.loads(index.read_text())["splits"] if index.is_file() else []
     if "train" not in splits:
         raise DataprepError(
             f"{path}: the build has no training rows", fix="check its rejects.jsonl"
