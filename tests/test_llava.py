@@ -203,3 +203,34 @@ def test_qlora_quantizes_the_language_model_only(tmp_path, parts):
     assert (out / "adapter_model.safetensors").is_file() and (
         out / "projector.safetensors"
     ).is_file()
+
+
+def test_a_tokenizer_without_an_image_token_gets_one_and_trains(tmp_path, parts, capsys):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from tests import tokenizers
+
+    _, clip = parts
+    chatml = ("{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n"
+              "{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")  # fmt: skip
+    model = tokenizers.make(tmp_path / "plain", chat_template=chatml, eos_token="<|im_end|>",
+                            specials=("<|im_start|>", "<|endoftext|>"))  # fmt: skip
+    torch.manual_seed(0)
+    LlamaForCausalLM(LlamaConfig(vocab_size=400, hidden_size=32, intermediate_size=64,
+                                 num_hidden_layers=2, num_attention_heads=4,
+                                 num_key_value_heads=2)).save_pretrained(model)  # fmt: skip
+    data = _data(tmp_path)
+    build = _build(data, model, tmp_path / "plain-build")
+    config = _config(tmp_path, model_name_or_path=str(model), vision_tower=str(clip),
+                     method="llava", dataset=str(build), output_dir=str(tmp_path / "r"))  # fmt: skip
+    assert train_main(["run", str(config)]) == 2
+    assert "has no image token" in capsys.readouterr().err
+    assert train_main(["image-token", str(model), str(tmp_path / "tok")]) == 0
+    assert "<image> is token 400" in capsys.readouterr().out
+    build = _build(data, tmp_path / "tok", tmp_path / "image-build")
+    config = _config(tmp_path, model_name_or_path=str(model), tokenizer=str(tmp_path / "tok"),
+                     vision_tower=str(clip), method="llava", dataset=str(build),
+                     output_dir=str(tmp_path / "run"), max_steps=4, learning_rate=0.01,
+                     per_device_train_batch_size=2, logging_steps=2)  # fmt: skip
+    assert train_main(["run", str(config)]) == 0
+    assert _log(tmp_path / "run")

@@ -60,6 +60,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan.add_argument("--world", type=int, default=1, help="GPUs (processes) training together")
     plan.add_argument("--tokens-per-s", type=float, help="a measured speed, for the wall time")
     plan.add_argument("--format", choices=("text", "json"), default="text")
+    image_token = sub.add_parser(
+        "image-token",
+        help="a copy of a model's tokenizer with <image> added (for LLaVA)",
+        description="Write the model's tokenizer files with <image> added as a special token: "
+        "build LLaVA data with it (dataprep build --tokenizer OUT_DIR --image-tokens N) and set "
+        "`tokenizer: OUT_DIR` in the training config.",
+        epilog="Example:\n  train image-token meta-llama/Llama-3.2-1B-Instruct tok-with-image",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    image_token.add_argument("model", metavar="MODEL")
+    image_token.add_argument("out", metavar="OUT_DIR")
     doctor = sub.add_parser(
         "doctor",
         help="diagnose a run from its logged numbers (the chapter's checklists)",
@@ -177,6 +188,12 @@ def _doctor(args) -> int:
 
 
 def _run(args) -> int:
+    if args.command == "image-token":
+        from train import llava
+
+        out, image_id = llava.add_image_token(args.model, args.out)
+        print(f"wrote {out}: <image> is token {image_id}")
+        return 0
     if args.command == "doctor":
         return _doctor(args)
     if args.command == "plan":

@@ -50,6 +50,38 @@ def image_token_id(model_tok) -> int:
     )
 
 
+def add_image_token(model: str, out: str) -> tuple[Path, int]:
+    """A copy of the model's tokenizer files with `<image>` added as a special token (the
+    language model's embeddings grow to it when the LLaVA model is assembled)."""
+    import shutil
+
+    from tokenizers import AddedToken, Tokenizer
+
+    from dataprep import tokenizer
+
+    model_tok = tokenizer.load(model)
+    target = Path(out)
+    target.mkdir(parents=True, exist_ok=True)
+    for source in model_tok.files:
+        if Path(source).is_file():
+            shutil.copyfile(source, target / Path(source).name)
+    if not (target / "tokenizer.json").is_file():
+        raise DataprepError(f"{model}: no tokenizer.json to extend", fix="name a fast tokenizer")
+    backend = Tokenizer.from_file(str(target / "tokenizer.json"))
+    if backend.token_to_id("<image>") is None:
+        backend.add_special_tokens([AddedToken("<image>", special=True, normalized=False)])
+        backend.save(str(target / "tokenizer.json"))
+    image_id = backend.token_to_id("<image>")
+    config_path = target / "tokenizer_config.json"
+    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
+    config.setdefault("added_tokens_decoder", {})[str(image_id)] = {
+        "content": "<image>", "special": True, "normalized": False, "lstrip": False,
+        "rstrip": False, "single_word": False,
+    }  # fmt: skip
+    config_path.write_text(json.dumps(config, indent=2, ensure_ascii=False))
+    return target, image_id
+
+
 def linear_projector(vision_width: int, text_width: int):
     """`projector_type: linear`: one linear map from vision features to the LM's width."""
     import torch
@@ -80,6 +112,8 @@ def assemble(config, image_id: int, dtype):
         return AutoModelForImageTextToText.from_pretrained(config.model_name_or_path, dtype=dtype)
     vision = vision_config(config.vision_tower)
     text = AutoModelForCausalLM.from_pretrained(config.model_name_or_path, dtype=dtype)
+    if text.get_input_embeddings().weight.shape[0] <= image_id:  # an added <image> token
+        text.resize_token_embeddings(image_id + 1)
     llava = LlavaConfig(vision_config=vision, text_config=text.config, image_token_index=image_id,
                         projector_hidden_act="gelu", vision_feature_layer=-2,
                         vision_feature_select_strategy="default",
