@@ -62,7 +62,8 @@ class Sample:
     @cached_property
     def content_key(self) -> bytes:
         """Everything training sees of the record, whitespace-normalised, hashed."""
-        parts = [_squeeze(self.system)]
+        # The images too: one question about two pictures is two records, not a duplicate.
+        parts = [_squeeze(self.system), *(f"image\x1e{ref}" for ref in self.images)]
         for group in (self.messages, self.chosen, self.rejected):
             parts.extend(f"{t.role}\x1e{_squeeze(t.content)}" for t in group)
             parts.append("\x1d")
