@@ -4,7 +4,9 @@ Why it hurts training:
     Near-duplicates weigh like exact ones: templated generations, the same answer with one
     word swapped, a question asked twice with different punctuation. They crowd out diversity
     and make the model memorise the repeated phrasing. Detected with MinHash over character
-    5-grams of the prompt and answer, and LSH to find candidate pairs.
+    5-grams of the prompt and answer, and LSH to find candidate pairs. Records about
+    different images are never near-duplicates of each other (templated questions about
+    many pictures are how visual instruction data looks).
 
 Bad:
     {"instruction": "Give three tips for staying healthy.", "input": "", "output": "1. Eat a balanced diet with plenty of fruit and vegetables. 2. Exercise regularly. 3. Get enough sleep."}
@@ -73,11 +75,12 @@ FLOOR = 0.5  # pairs below this are not kept; the threshold option is applied in
 
 def new_state(ctx) -> dict:
     return {
-        "pending": [],  # (text, line, index, record key) waiting for the next batch
+        "pending": [],  # (text, line, index, record key, images) waiting for the next batch
         "signatures": [],  # one (n, PERMUTATIONS) uint32 array per processed batch
         "where": [],  # (line, index) of every processed record, in order
         "texts": [],  # whole-record key of each processed record: exact copies are not ours
         "lengths": [],  # length of each processed text
+        "media": [],  # the images each processed record names: only equal ones are compared
         "buckets": {},  # band hash -> position of the first record in that bucket
         "pairs": [],  # (position, earlier position, estimated similarity)
     }
@@ -86,7 +89,9 @@ def new_state(ctx) -> dict:
 def observe(state: dict, record, sample) -> None:
     if sample is None:
         return
-    state["pending"].append((_text(sample), sample.line, sample.index, record_key(sample)))
+    state["pending"].append(
+        (_text(sample), sample.line, sample.index, record_key(sample), sample.images)
+    )
     if len(state["pending"]) >= BATCH:
         _flush(state)
 
@@ -124,25 +129,28 @@ def _flush(state: dict) -> None:
     if not pending:
         return
     state["pending"] = []
-    texts = [text for text, _, _, _ in pending]
+    texts = [item[0] for item in pending]
     _index(
         state,
         _signatures(texts),
-        [(line, index) for _, line, index, _ in pending],
+        [(line, index) for _, line, index, _, _ in pending],
         # Whole-record keys (exact-duplicate's), not the windowed text: copies that differ
         # only beyond the window are near-duplicates, not exact ones.
-        [key for _, _, _, key in pending],
+        [item[3] for item in pending],
         [len(t) for t in texts],
+        [item[4] for item in pending],
     )
 
 
-def _index(state: dict, signatures: np.ndarray, where: list, texts: list, lengths: list) -> None:
+def _index(state: dict, signatures: np.ndarray, where: list, texts: list, lengths: list,
+           media: list) -> None:  # fmt: skip
     """Add processed records to the LSH buckets, keeping verified similar pairs."""
     base = len(state["where"])
     state["signatures"].append(signatures)
     state["where"].extend(where)
     state["texts"].extend(texts)
     state["lengths"].extend(lengths)
+    state["media"].extend(media)
     every = None
     buckets = state["buckets"]
     # One 64-bit int per band (its 4 rows hashed together, the band number mixed in): int keys
@@ -157,7 +165,8 @@ def _index(state: dict, signatures: np.ndarray, where: list, texts: list, length
             first = buckets.setdefault(key, position)
             if first != position:
                 candidates.add(first)
-        candidates = {c for c in candidates if state["texts"][c] != texts[i]}
+        candidates = {c for c in candidates
+                      if state["texts"][c] != texts[i] and state["media"][c] == media[i]}  # fmt: skip
         if not candidates:
             continue
         if every is None:
@@ -184,7 +193,7 @@ def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
     _flush(b)
     if b["signatures"]:
         where = [(line + lines, index + records) for line, index in b["where"]]
-        _index(a, np.concatenate(b["signatures"]), where, b["texts"], b["lengths"])
+        _index(a, np.concatenate(b["signatures"]), where, b["texts"], b["lengths"], b["media"])
     return a
 
 
