@@ -222,3 +222,27 @@ def test_plan_errors_are_clear(tmp_path, capsys):
     config = _plan_config(tmp_path, model_name_or_path=str(tmp_path / "nowhere"), cutoff_len=64)
     assert train_main(["plan", str(config), "--gpu", "H100"]) == 2
     assert "cannot read the config" in capsys.readouterr().err
+
+
+def test_llava_plans_count_the_tower_and_the_projector(tmp_path, capsys):
+    from transformers import CLIPVisionConfig, CLIPVisionModel
+
+    from tests.models import tiny_clip
+    from train.plan import Vision, vision_of
+
+    clip = tiny_clip(tmp_path / "clip")
+    real = sum(p.numel() for p in CLIPVisionModel.from_pretrained(clip).parameters())
+    assert vision_of(str(clip)).parameters() == real
+    large = CLIPVisionConfig(hidden_size=1024, intermediate_size=4096, num_hidden_layers=24,
+                             num_attention_heads=16, image_size=336, patch_size=14)  # fmt: skip
+    with torch.device("meta"):
+        count = sum(p.numel() for p in CLIPVisionModel(large).parameters())
+    assert Vision(1024, 4096, 24, 336, 14).parameters() == count  # CLIP-L/336: 303M
+    assert Vision(1024, 4096, 24, 336, 14).patches == 576
+    folder = _save(tmp_path / "m")
+    config = _plan_config(tmp_path, model_name_or_path=str(folder), vision_tower=str(clip),
+                          method="llava", cutoff_len=256)  # fmt: skip
+    assert train_main(["plan", str(config), "--gpu-memory", "80MiB", "--format", "json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["breakdown"]["vision_tower"] > 0 and out["breakdown"]["projector"] > 0
+    assert all("deepspeed" not in s["change"] for s in out["suggestions"])  # refused for llava

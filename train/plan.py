@@ -103,6 +103,40 @@ class Shape:
         return self.linear_parameters() + self.other_parameters()
 
 
+@dataclass(frozen=True)
+class Vision:
+    """A CLIP vision tower's dimensions (LLaVA), read from its config."""
+
+    hidden: int
+    intermediate: int
+    layers: int
+    image_size: int
+    patch_size: int
+
+    @property
+    def patches(self) -> int:
+        return (self.image_size // self.patch_size) ** 2
+
+    def parameters(self) -> int:
+        h, i = self.hidden, self.intermediate
+        embeddings = h + 3 * self.patch_size**2 * h + (self.patches + 1) * h
+        layer = 4 * (h * h + h) + 4 * h + (h * i + i) + (i * h + h)
+        return embeddings + 4 * h + self.layers * layer  # + the pre and post layer norms
+
+    def projector(self, text_hidden: int, kind: str) -> int:
+        first = self.hidden * text_hidden + text_hidden
+        return first if kind == "linear" else first + text_hidden * text_hidden + text_hidden
+
+
+def vision_of(tower: str) -> Vision:
+    from train.model import read_config
+
+    config = read_config(tower, "vision tower", "vision_tower: a CLIP folder or hub id")
+    config = getattr(config, "vision_config", None) or config
+    return Vision(config.hidden_size, config.intermediate_size, config.num_hidden_layers,
+                  config.image_size, config.patch_size)  # fmt: skip
+
+
 def shape_of(model: str) -> Shape:
     """The model's dimensions from its config.json: a local folder or a hub id (only the
     config is fetched, never weights)."""
@@ -197,8 +231,10 @@ def lora_parameters(config, shape: Shape) -> int:
     return per * shape.layers
 
 
-def estimate(config, shape: Shape, cutoff_len: int, world: int = 1, gpu: bool = True) -> Estimate:
-    """Peak memory per device of one training step at full length (every row cutoff_len)."""
+def estimate(config, shape: Shape, cutoff_len: int, world: int = 1, gpu: bool = True,
+             vision: Vision | None = None) -> Estimate:  # fmt: skip
+    """Peak memory per device of one training step at full length (every row cutoff_len);
+    LLaVA: plus the tower and the projector (one image per row, its tokens inside cutoff_len)."""
     act = base_bytes = 2 if config.bf16 or config.fp16 else 4
     if config.quantization_bit:  # embeddings, head and norms stay in the compute dtype
         per_weight = NF4_BYTES if config.quantization_bit == 4 else 1 + 4 / 4096
@@ -246,6 +282,15 @@ def estimate(config, shape: Shape, cutoff_len: int, world: int = 1, gpu: bool = 
     }
     if config.method == "dpo" and config.finetuning_type == "full":
         breakdown["reference"] = shape.parameters() * base_bytes  # the frozen copy
+    if vision is not None:
+        # weights, plus gradients and two AdamW moments where trained; the frozen tower keeps
+        # no activations for the backward, only one layer's at a time
+        trained = 4 if not config.freeze_vision_tower else 1
+        per_image = (vision.patches + 1) * vision.hidden * act * 12
+        breakdown["vision_tower"] = int(vision.parameters() * base_bytes * trained
+                                        + sequences * per_image)  # fmt: skip
+        projector = vision.projector(shape.hidden, config.projector_type)
+        breakdown["projector"] = projector * base_bytes * (1 if config.freeze_projector else 4)
     if gpu:
         breakdown["runtime"] = RUNTIME
     return Estimate(breakdown, int(cpu))
@@ -260,12 +305,12 @@ class Step:
 
 
 def ladder(config, shape: Shape, cutoff_len: int, limit: int, world: int = 1,
-           p95: int | None = None) -> list[Step]:  # fmt: skip
+           p95: int | None = None, vision: Vision | None = None) -> list[Step]:  # fmt: skip
     """The chapter's OOM ladder, in order, each step on top of the ones before, until the
     estimate fits in `limit` bytes; steps that would save nothing are left out."""
     steps = []
     current, length = config, cutoff_len
-    peak = estimate(current, shape, length, world).peak
+    peak = estimate(current, shape, length, world, vision=vision).peak
     candidates = [
         ({"finetuning_type": "qlora", "quantization_bit": 4},
          "QLoRA: the base weights in 4-bit NF4 (about a quarter of 16-bit)"),
@@ -286,13 +331,15 @@ def ladder(config, shape: Shape, cutoff_len: int, limit: int, world: int = 1,
             break
         if change is None:
             continue
+        if "deepspeed" in change and current.method == "llava":
+            continue  # LLaVA trains on one process or DDP here
         if "deepspeed" in change and current.quantization_bit:
             # ZeRO-3 shards 16-bit weights; a 4-bit base is not sharded (train run refuses it)
             change = {**change, "finetuning_type": "lora", "quantization_bit": None}
         settings = {k: v for k, v in change.items() if k != "cutoff_len"}
         trial = dataclasses.replace(current, **settings)
         new_length = change.get("cutoff_len", length)
-        after = estimate(trial, shape, new_length, world).peak
+        after = estimate(trial, shape, new_length, world, vision=vision).peak
         if after >= peak:  # already so, or no saving here
             continue
         steps.append(Step(change, why, peak - after, after))
@@ -377,8 +424,11 @@ def plan(config, gpu_bytes: int, world: int = 1, tokens_per_s: float | None = No
             "train plan needs a length: set cutoff_len, or dataset to a build folder",
             fix="add cutoff_len=2048 (or your value), or dataset=BUILD_DIR",
         )
-    found = estimate(config, shape, cutoff, world)
-    steps = ladder(config, shape, cutoff, gpu_bytes, world, lengths.p95 if lengths else None)
+    llava = config.method == "llava" and config.vision_tower
+    vision = vision_of(config.vision_tower) if llava else None
+    found = estimate(config, shape, cutoff, world, vision=vision)
+    steps = ladder(config, shape, cutoff, gpu_bytes, world, lengths.p95 if lengths else None,
+                   vision)  # fmt: skip
     fits_after = steps[-1].peak_after <= gpu_bytes if steps else found.peak <= gpu_bytes
     return {
         "model": shape.name,
