@@ -109,7 +109,7 @@ def batches(
     rng = random.Random(seed + epoch)
     rng.shuffle(order)
     if group_by_length:
-        lengths = _lengths(dataset, kind)
+        lengths = row_lengths(dataset, kind).tolist()
         pool = batch_size * 50
         grouped = []
         for at in range(0, len(order), pool):
@@ -123,15 +123,20 @@ def batches(
         yield order[at : at + batch_size]
 
 
-def _lengths(dataset, kind: str) -> list[int]:
-    """What a row costs once collated: its sequence; a pair in one row, both answers; pairs
-    as two rows, the longer one (both are padded to the batch's widest)."""
+def row_lengths(rows: Rows, kind: str):
+    """What each row costs once collated (a numpy array, from the Arrow list lengths: no token
+    is read): its sequence; a pair in one row, both answers; pairs as two rows, the longer
+    one (both are padded to the batch's widest)."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    def column(name: str):
+        return pc.list_value_length(rows.table.column(name)).to_numpy(zero_copy_only=False)
+
     if kind not in ("dpo", "pairs"):
-        return [len(ids) for ids in dataset["input_ids"]]
-    chosen = (len(ids) for ids in dataset["chosen_input_ids"])
-    rejected = (len(ids) for ids in dataset["rejected_input_ids"])
-    join = (lambda a, b: a + b) if kind == "pairs" else max
-    return [join(a, b) for a, b in zip(chosen, rejected, strict=True)]
+        return column("input_ids")
+    chosen, rejected = column("chosen_input_ids"), column("rejected_input_ids")
+    return chosen + rejected if kind == "pairs" else np.maximum(chosen, rejected)
 
 
 def collate(rows: list[dict], kind: str, pad_id: int):

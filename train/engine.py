@@ -135,6 +135,12 @@ def start_deepspeed() -> None:
     deepspeed.init_distributed()
 
 
+def _adamw(config, params):
+    import torch
+
+    return torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=config.weight_decay)
+
+
 def _schedule(config, total: int):
     from train.loop import schedule
 
@@ -145,16 +151,13 @@ class Plain:
     """AdamW in PyTorch; under torchrun the model is wrapped in DDP."""
 
     def __init__(self, config, model, device: str, total: int):
-        import torch
 
         from train.loop import schedule
 
         self.inner = model
         self.model = dist.wrap(model, device)
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(
-            self.params, lr=config.learning_rate, weight_decay=config.weight_decay
-        )
+        self.optimizer = _adamw(config, self.params)
         self.scheduler = schedule(config, self.optimizer, total)
         self.max_grad_norm = config.max_grad_norm
 
@@ -197,16 +200,13 @@ class ZeRO:
 
     def __init__(self, config, model, device: str, total: int, ds: dict):
         import deepspeed
-        import torch
 
         self.inner = model
         self.ds = ds
         params = [p for p in model.parameters() if p.requires_grad]
         optimizer = None
         if "optimizer" not in ds:
-            optimizer = torch.optim.AdamW(
-                params, lr=config.learning_rate, weight_decay=config.weight_decay
-            )
+            optimizer = _adamw(config, params)
             if offloads_optimizer(ds):  # DeepSpeed would insist on its CPU Adam otherwise
                 ds["zero_force_ds_cpu_optimizer"] = False
         self.model, self.optimizer, _, self.scheduler = deepspeed.initialize(
@@ -270,7 +270,6 @@ class Sharded:
     `shard_grad_op` keeps them until the backward (ZeRO-2's, less communication)."""
 
     def __init__(self, config, model, device: str, total: int):
-        import torch
         from torch.distributed.device_mesh import init_device_mesh
         from torch.distributed.fsdp import CPUOffloadPolicy, OffloadPolicy, fully_shard
 
@@ -289,9 +288,7 @@ class Sharded:
         fully_shard(model, mesh=mesh, reshard_after_forward=not keep, offload_policy=offload)
         self.model = model
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = torch.optim.AdamW(
-            self.params, lr=config.learning_rate, weight_decay=config.weight_decay
-        )
+        self.optimizer = _adamw(config, self.params)
         self.scheduler = schedule(config, self.optimizer, total)
         self.max_grad_norm = config.max_grad_norm
 

@@ -381,9 +381,8 @@ def build_lengths(path) -> BuildLengths:
     from pathlib import Path
 
     import numpy as np
-    import pyarrow.compute as pc
 
-    from train.data import Rows
+    from train.data import Rows, row_lengths
 
     root = Path(path)
     if not (root / "manifest.json").is_file():
@@ -393,14 +392,9 @@ def build_lengths(path) -> BuildLengths:
     if rows.table is None or len(rows) == 0:
         raise DataprepError(f"{root}: the train split is empty", fix="build with more data")
 
-    def lengths(column: str):
-        return pc.list_value_length(rows.table.column(column)).to_numpy(zero_copy_only=False)
-
-    if "chosen_input_ids" in rows.column_names:
-        chosen, rejected = lengths("chosen_input_ids"), lengths("rejected_input_ids")
-        longest, total = np.maximum(chosen, rejected), chosen + rejected
-    else:
-        longest = total = lengths("input_ids")
+    kind = "dpo" if "chosen_input_ids" in rows.column_names else "sft"
+    longest = row_lengths(rows, kind)  # cutoff_len applies to each sequence
+    total = row_lengths(rows, "pairs" if kind == "dpo" else kind)  # what a row trains on
     return BuildLengths(
         rows=len(rows),
         cutoff_len=int(manifest.get("cutoff_len") or longest.max()),
