@@ -72,20 +72,37 @@ def locate(reference: str, root: Path) -> tuple[Path | None, ImageInfo | None]:
 
 def inspect(path: Path, *, decode: bool = True, max_pixels: int = DEFAULT_MAX_PIXELS) -> ImageInfo:
     """Open one file with Pillow: header first (size, bombs), then a full decode if asked."""
+    return _open(path, decode, max_pixels)[1]
+
+
+def load(path: Path, *, max_pixels: int = DEFAULT_MAX_PIXELS):
+    """The decoded image in RGB (training's loader), or the ImageInfo saying why not: the same
+    header, bomb and size checks as `inspect`, so no training step decodes a bomb."""
+    image, info = _open(path, True, max_pixels)
+    if image is None:
+        return info
+    try:
+        return image.convert("RGB")
+    except (OSError, ValueError) as exc:
+        return replace(info, status=UNREADABLE, detail=f"cannot be converted to RGB: {exc}")
+
+
+def _open(path: Path, decode: bool, max_pixels: int):
+    """(the decoded Pillow image or None, what was found)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        return ImageInfo(MISSING, "no such file")
+        return None, ImageInfo(MISSING, "no such file")
     except IsADirectoryError:
-        return ImageInfo(UNREADABLE, "a directory, not an image file")
+        return None, ImageInfo(UNREADABLE, "a directory, not an image file")
     except OSError as exc:
-        return ImageInfo(UNREADABLE, f"cannot be read: {exc.strerror or exc}")
+        return None, ImageInfo(UNREADABLE, f"cannot be read: {exc.strerror or exc}")
     size = len(data)
     digest = hashlib.blake2b(data, digest_size=12).hexdigest()
     if not size:
-        return ImageInfo(UNREADABLE, "empty file (0 bytes)", bytes=0, digest=digest)
+        return None, ImageInfo(UNREADABLE, "empty file (0 bytes)", bytes=0, digest=digest)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
@@ -93,29 +110,31 @@ def inspect(path: Path, *, decode: bool = True, max_pixels: int = DEFAULT_MAX_PI
         except Image.DecompressionBombError as exc:
             found = _BOMB_SIZE.search(str(exc))
             pixels = f"{int(found.group(1)):,} pixels" if found else "too many pixels"
-            return ImageInfo(
+            return None, ImageInfo(
                 TOO_LARGE, f"declares {pixels}: a decompression bomb", bytes=size, digest=digest
             )
         except UnidentifiedImageError:
-            return ImageInfo(
+            return None, ImageInfo(
                 UNREADABLE, f"not an image Pillow can read ({_sniff(data)})", bytes=size
             )
         except (OSError, SyntaxError, ValueError) as exc:
-            return ImageInfo(UNREADABLE, f"broken header: {exc}", bytes=size, digest=digest)
+            broken = ImageInfo(UNREADABLE, f"broken header: {exc}", bytes=size, digest=digest)
+            return None, broken
         width, height = image.size
         info = ImageInfo(
             OK, "", width, height, image.mode, image.format or "", bytes=size, digest=digest
         )
         if width * height > max_pixels:
             pixels = f"{width}x{height} = {width * height:,} pixels (limit {max_pixels:,})"
-            return replace(info, status=TOO_LARGE, detail=pixels)
-        if decode:
-            try:
-                image.load()
-            except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-                broken = f"{info.format or 'image'} does not decode: {exc}"
-                return replace(info, status=UNREADABLE, detail=broken)
-    return info
+            return None, replace(info, status=TOO_LARGE, detail=pixels)
+        if not decode:
+            return None, info
+        try:
+            image.load()
+        except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+            broken = f"{info.format or 'image'} does not decode: {exc}"
+            return None, replace(info, status=UNREADABLE, detail=broken)
+    return image, info
 
 
 def _sniff(data: bytes) -> str:

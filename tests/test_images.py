@@ -140,3 +140,15 @@ def test_llava_scienceqa_reports_exactly_its_absent_images():
     missing = [f for f in found if f.name == "missing-image"]
     assert len(missing) == 2017 and all(f.field == "image" for f in missing)
     assert [f for f in found if f.severity == "error" and f.name != "missing-image"] == []
+
+
+def test_training_loads_images_through_the_same_checks(tmp_path):
+    """images.load (LLaVA's loader) decodes to RGB, and refuses what inspect refuses."""
+    good = images_module.load(media.make(tmp_path, "ok.png", "png 40x30"))
+    assert good.mode == "RGB" and good.size == (40, 30)
+    bomb = images_module.load(media.make(tmp_path, "bomb.png", "bomb png 40000x40000"))
+    assert bomb.status == TOO_LARGE and "decompression bomb" in bomb.detail
+    cut = images_module.load(media.make(tmp_path, "cut.jpg", "truncated jpeg 64x64"))
+    assert cut.status == UNREADABLE
+    missing = images_module.load(tmp_path / "nowhere.png")
+    assert missing.status == "missing"

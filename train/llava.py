@@ -16,6 +16,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from dataprep import images
 from dataprep.errors import DataprepError
 from train import data, dist, loop, recipe
 from train import engine as engines
@@ -219,37 +220,29 @@ class Images:
         self.pool = ThreadPoolExecutor(max(1, config.dataloader_num_workers))
         self.skipped: list[str] = []
 
-    def _open(self, path: str):
-        from PIL import Image
-
-        try:
-            with Image.open(path) as image:
-                return image.convert("RGB")
-        except (OSError, ValueError) as exc:
-            return exc
-
     def __call__(self, rows: list[dict], kind: str, pad_id: int) -> dict:
         from PIL import Image
 
         for r in rows:
-            found = sum(1 for t in r["input_ids"] if t == self.image_id)
+            found = r["input_ids"].count(self.image_id)
             expected = len(r.get("images") or []) * self.per_image
             if found != expected:
+                named = r.get("images") or []
                 raise DataprepError(
-                    f"a build row has {found} image tokens for {len(r.get('images') or [])} "
-                    f"image(s) of {self.per_image} tokens each ({(r.get('images') or [''])[0]})",
+                    f"a build row (images: {', '.join(named) or 'none'}) has {found} image tokens "
+                    f"for {len(named)} image(s) of {self.per_image} tokens each",
                     fix=f"rebuild with --image-tokens {self.per_image} (the vision tower's "
                     "patches)",
                 )
         paths = [p for r in rows for p in (r.get("images") or [])]
-        opened = list(self.pool.map(self._open, paths))
+        opened = list(self.pool.map(lambda p: images.load(Path(p)), paths))
         size = self.processor.crop_size["height"]
         at = 0
         for r in rows:
             count = len(r.get("images") or [])
             for k in range(at, at + count):
-                if isinstance(opened[k], Exception):
-                    self.skipped.append(f"{paths[k]}: {opened[k]}")
+                if isinstance(opened[k], images.ImageInfo):  # why it could not be loaded
+                    self.skipped.append(f"{paths[k]}: {opened[k].detail}")
                     opened[k] = Image.new("RGB", (size, size))
                     r["labels"] = [data.IGNORE] * len(r["labels"])  # out of the loss
             at += count
@@ -285,15 +278,15 @@ def run(config, overwrite: bool = False, quiet: bool = False):
     total = loop.total_steps(config, len(build.train) // dist.world())
     engine = engines.make(config, model, device, total, None)
     pad = model_tok.backend.token_to_id(model_tok.special.get("pad_token") or "") or 0
-    images = Images(config, image_token_id(model_tok), per_image)
+    loader = Images(config, image_token_id(model_tok), per_image)
     log = Log(out, quiet or dist.rank() > 0)
     try:
-        state = loop.run(config, build, engine, step, pad, device, log, collate=images)
+        state = loop.run(config, build, engine, step, pad, device, log, collate=loader)
     finally:
         log.close()
     recipe.finish(config, engine, out, model_tok, state, build)
     if dist.rank() == 0:
-        save_parts(model, config, out, per_image, images.skipped)
+        save_parts(model, config, out, per_image, loader.skipped)
     dist.finish()
     return state
 
@@ -354,14 +347,13 @@ def pixels(run_dir: str, paths: list[str]):
     """Pixel values for images at `paths`, as the run's processor prepares them."""
     from types import SimpleNamespace
 
-    from PIL import Image
-
     saved = json.loads((Path(run_dir) / "run.json").read_text())["config"]
     opened = []
     for path in paths:
-        try:
-            with Image.open(path) as image:
-                opened.append(image.convert("RGB"))
-        except OSError as exc:
-            raise DataprepError(f"{path}: cannot read the image ({exc})") from None
+        image = images.load(Path(path))
+        if isinstance(image, images.ImageInfo):
+            raise DataprepError(
+                f"{path}: {image.status}: {image.detail}", fix="pass a readable image"
+            )
+        opened.append(image)
     return processor(SimpleNamespace(**saved))(images=opened, return_tensors="pt")["pixel_values"]

@@ -415,7 +415,8 @@ def plan(config, gpu_bytes: int, world: int = 1, tokens_per_s: float | None = No
     cutoff = config.cutoff_len or (lengths.cutoff_len if lengths else None)
     if not cutoff:
         raise DataprepError(
-            "train plan needs a length: set cutoff_len, or dataset to a build folder",
+            f"{config.source or 'the config'}: train plan needs a length: set cutoff_len, or "
+            "dataset to a build folder",
             fix="add cutoff_len=2048 (or your value), or dataset=BUILD_DIR",
         )
     llava = config.method == "llava" and config.vision_tower
