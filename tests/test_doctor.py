@@ -51,6 +51,17 @@ def test_a_healthy_dpo_run_raises_no_alarm():
     assert _codes(records, SFT | {"method": "dpo", "learning_rate": 5e-6}) == []
 
 
+def test_a_converged_dpo_run_whose_tiny_loss_jitters_is_not_spiking():
+    """examples/train/tiny_dpo.yaml's real log: the loss falls from ln 2 to about 0.01, where
+    a doubling is noise."""
+    losses = [0.6931, 0.6936, 0.6406, 0.1587, 0.2995, 0.0701, 0.0287, 0.0367, 0.1171, 0.0949,
+              0.004, 0.0159, 0.0137, 0.0504, 0.0023, 0.0418, 0.0098, 0.002, 0.0094, 0.0373]  # fmt: skip
+    records = _steps(losses)
+    for i, r in enumerate(records):
+        r |= {"rewards/accuracies": min(1.0, 0.5 + 0.05 * i), "rewards/margins": 0.3 * i}
+    assert _codes(records, SFT | {"method": "dpo", "learning_rate": 0.005}) == []
+
+
 def test_a_nan_stop_is_diagnosed_with_its_rows_and_a_10x_lower_rate():
     stop = {"step": 210, "nonfinite": "loss", "value": "nan", "rows": [4, 9], "time": 0}
     records = [*_steps(_decay(20)), stop]

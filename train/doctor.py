@@ -130,13 +130,16 @@ def diverging(records: list[dict], config: dict) -> Iterator[Diagnosis]:
 @check("TD10", "loss-spiking")
 def spiking(records: list[dict], config: dict) -> Iterator[Diagnosis]:
     """The training loss keeps jumping: at least 3 logged steps (and 5% of them) where the
-    loss is 1.5x or more the one logged before.
+    loss is 1.5x or more the one logged before, by at least a tenth of the first logged loss
+    (a loss near zero doubling from 0.004 to 0.008 is noise, not a jump).
 
     The chapter: a loss that does not fall steadily is the classic sign of a learning rate
     that is too high; each update overshoots. Lower it by 10x (and keep warmup on)."""
     train = [r for r in _train(records) if _finite(r["loss"])]
+    floor = 0.1 * abs(train[0]["loss"]) if train else 0.0
     spikes = [b for a, b in itertools.pairwise(train)
-              if a["loss"] > 0 and b["loss"] >= 1.5 * a["loss"]]  # fmt: skip
+              if a["loss"] > 0 and b["loss"] >= 1.5 * a["loss"]
+              and b["loss"] - a["loss"] >= floor]  # fmt: skip
     if len(spikes) >= 3 and len(spikes) >= 0.05 * len(train):
         shown = ", ".join(str(r["step"]) for r in spikes[:6])
         yield Diagnosis(
@@ -423,6 +426,12 @@ class Live:
 
     def observe(self, record: dict) -> None:
         self.records.append(record)
+        # Every check reads the whole log: run them on every record early, then about 50 times
+        # per doubling of the log (linear-logarithmic over a run, not quadratic); a non-finite
+        # stop is diagnosed at once.
+        every = max(1, len(self.records) // 50)
+        if len(self.records) % every and not record.get("nonfinite"):
+            return
         for d in diagnose(self.records, self.config):
             if d.code not in self.told:
                 self.told.add(d.code)
