@@ -350,10 +350,9 @@ def ladder(config, shape: Shape, cutoff_len: int, limit: int, world: int = 1,
 def throughput(config, rows: int | None, mean_tokens: float | None, cutoff_len: int,
                world: int, tokens_per_s: float | None) -> dict:  # fmt: skip
     """Tokens per optimizer step, steps per epoch and, given a measured speed, wall time."""
-    if mean_tokens:  # the build's rows as trained (a pair: both sequences)
-        per_row = mean_tokens
-    else:  # the bound: every sequence at cutoff_len, two per DPO pair
-        per_row = cutoff_len * (2 if config.method == "dpo" else 1)
+    # the build's rows as trained (a pair: both sequences), or the bound: every sequence at
+    # cutoff_len, two per DPO pair
+    per_row = mean_tokens or cutoff_len * (2 if config.method == "dpo" else 1)
     rows_per_step = config.effective_batch * world
     basis = "the build's mean row length" if mean_tokens else "an upper bound: rows at cutoff_len"
     out = {"tokens_per_step": int(rows_per_step * per_row), "tokens_are": basis}
