@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import re
+import stat
 import warnings
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -91,14 +92,9 @@ def _open(path: Path, decode: bool, max_pixels: int):
     """(the decoded Pillow image or None, what was found)."""
     from PIL import Image, UnidentifiedImageError
 
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        return None, ImageInfo(MISSING, "no such file")
-    except IsADirectoryError:
-        return None, ImageInfo(UNREADABLE, "a directory, not an image file")
-    except OSError as exc:
-        return None, ImageInfo(UNREADABLE, f"cannot be read: {exc.strerror or exc}")
+    data = read_regular(path)
+    if isinstance(data, ImageInfo):
+        return None, data
     size = len(data)
     digest = hashlib.blake2b(data, digest_size=12).hexdigest()
     if not size:
@@ -135,6 +131,48 @@ def _open(path: Path, decode: bool, max_pixels: int):
             broken = f"{info.format or 'image'} does not decode: {exc}"
             return None, replace(info, status=UNREADABLE, detail=broken)
     return image, info
+
+
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _not_a_file(mode: int) -> ImageInfo | None:
+    for test, kind in _KINDS:
+        if test(mode):
+            return ImageInfo(UNREADABLE, f"{kind}, not a file")
+    return None if stat.S_ISREG(mode) else ImageInfo(UNREADABLE, "not a regular file")
+
+
+def read_regular(path: Path) -> bytes | ImageInfo:
+    """A regular file's bytes, or why not. Nothing else is ever read: a FIFO would block the
+    reader forever and a device never ends, so the type is checked before opening, the file
+    is opened without blocking, and checked again on the open descriptor (it may have been
+    swapped in between)."""
+    try:
+        refused = _not_a_file(os.stat(path).st_mode)
+        if refused is not None:
+            return refused
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    except FileNotFoundError:
+        return ImageInfo(MISSING, "no such file")
+    except OSError as exc:
+        return ImageInfo(UNREADABLE, f"cannot be read: {exc.strerror or exc}")
+    try:
+        refused = _not_a_file(os.fstat(fd).st_mode)
+        if refused is not None:
+            return refused
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    except OSError as exc:
+        return ImageInfo(UNREADABLE, f"cannot be read: {exc.strerror or exc}")
+    finally:
+        os.close(fd)
 
 
 def _sniff(data: bytes) -> str:

@@ -449,7 +449,7 @@ def _thumbnails(data: Dataset, limit: int = 24) -> list[tuple[str, str]]:
 
     from PIL import Image
 
-    from dataprep.images import locate
+    from dataprep.images import locate, read_regular
 
     cache = data.images
     out: list[tuple[str, str]] = []
@@ -465,8 +465,11 @@ def _thumbnails(data: Dataset, limit: int = 24) -> list[tuple[str, str]]:
                 if refused is not None or info is None or info.status != OK or str(real) in seen:
                     continue
                 seen.add(str(real))
+                data = read_regular(real)  # checked as a file before, but it may have changed
+                if not isinstance(data, bytes):
+                    continue
                 try:
-                    with Image.open(real) as image:
+                    with Image.open(io.BytesIO(data)) as image:
                         image.draft("RGB", (128, 128))
                         image.thumbnail((96, 96))
                         buf = io.BytesIO()

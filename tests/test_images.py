@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import dataprep.images as images_module
@@ -152,3 +156,93 @@ def test_training_loads_images_through_the_same_checks(tmp_path):
     assert cut.status == UNREADABLE
     missing = images_module.load(tmp_path / "nowhere.png")
     assert missing.status == "missing"
+
+
+def _hostile_root(tmp_path: Path) -> dict[str, str]:
+    """An image root holding everything that is not a regular file: reference -> expected kind."""
+    import socket
+
+    root = tmp_path / "images"
+    root.mkdir()
+    os.mkfifo(root / "fifo.jpg")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(root / "sock.png"))
+    sock.close()
+    (root / "folder.png").mkdir()
+    os.symlink("fifo.jpg", root / "link-to-fifo.jpg")
+    expected = {
+        "fifo.jpg": "a FIFO, not a file",
+        "sock.png": "a socket, not a file",
+        "folder.png": "a directory, not a file",
+        "link-to-fifo.jpg": "a FIFO, not a file",
+    }
+    try:  # a character device inside the root (needs CAP_MKNOD; root in CI)
+        os.mknod(root / "zero.jpg", 0o600 | stat.S_IFCHR, os.makedev(1, 5))
+        expected["zero.jpg"] = "a character device, not a file"
+    except (PermissionError, OSError):
+        pass
+    os.symlink("/dev/zero", root / "dev-link.jpg")  # resolves outside the root: never opened
+    return expected
+
+
+def _one_image_rows(names) -> list[dict]:
+    return [
+        {"messages": [{"role": "user", "content": "<image>What is it?"},
+                      {"role": "assistant", "content": "A thing."}], "images": [name]}
+        for name in names
+    ]  # fmt: skip
+
+
+def test_fifos_sockets_devices_and_folders_are_reported_never_opened(tmp_path, cli):
+    expected = _hostile_root(tmp_path)
+    root = tmp_path / "images"
+    for name, kind in expected.items():
+        info = inspect(root / name)
+        assert (info.status, info.detail) == (UNREADABLE, kind), name
+        assert images_module.load(root / name).status == UNREADABLE  # training's loader
+    data = tmp_path / "images" / "data.jsonl"
+    rows = _one_image_rows([*expected, "dev-link.jpg"])
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    # In a subprocess with a time limit: the old code blocked forever on the FIFO.
+    done = subprocess.run(
+        [sys.executable, "-m", "dataprep", "lint", str(data), "--format", "json",
+         "--select", "unreadable-image,image-outside-root"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    found = [json.loads(line) for line in done.stdout.splitlines()]
+    by_line = {f["line"]: f for f in found}
+    for line, name in enumerate(expected, 1):
+        assert by_line[line]["name"] == "unreadable-image"
+        assert expected[name] in by_line[line]["message"]
+    assert by_line[len(expected) + 1]["name"] == "image-outside-root"
+    report = tmp_path / "report.html"
+    code, _, err = cli("report", str(data), "-o", str(report))
+    assert code in (0, 1), err
+    assert "a FIFO, not a file" in report.read_text()
+    rows.append(_one_image_rows(["ok.png"])[0])
+    media.make(root, "ok.png", "png 8x8")
+    data.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    code, _, err = cli("build", str(data), "--out", str(tmp_path / "build"), "--cutoff-len", "256")
+    assert code == 0, err
+    rejects = [json.loads(line) for line in (tmp_path / "build" / "rejects.jsonl").open()]
+    assert [r["rules"] for r in rejects] == [["unreadable-image"]] * len(expected) + [
+        ["image-outside-root"]
+    ]
+
+
+def test_ten_thousand_fifo_paths_lint_in_seconds(tmp_path):
+    root = tmp_path / "images"
+    root.mkdir()
+    names = [f"f{i:05d}.jpg" for i in range(10_000)]
+    for name in names:
+        os.mkfifo(root / name)
+    data = root / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in _one_image_rows(names)))
+    done = subprocess.run(
+        [sys.executable, "-m", "dataprep", "lint", str(data), "--format", "json",
+         "--select", "unreadable-image"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    found = [json.loads(line) for line in done.stdout.splitlines()]
+    assert len(found) == 10_000
+    assert all("a FIFO, not a file" in f["message"] for f in found)
