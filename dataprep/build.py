@@ -15,7 +15,6 @@ killed build resumes where it stopped and never leaves a half-written `<out>`.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -30,7 +29,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
-from dataprep import __version__, readers
+from dataprep import __version__, buildlock, readers
 from dataprep.errors import DataprepError
 from dataprep.formats import Spec
 from dataprep.images import image_root
@@ -552,9 +551,12 @@ def build(
     options: Options,
     *,
     progress=None,
+    lock_timeout: float | None = None,
+    notify=None,
 ) -> Result:
     """Build (or reuse) the shards for `inputs` in `out`. The cache is checked before the
-    tokenizer's vocabulary or the rules are even loaded."""
+    tokenizer's vocabulary or the rules are even loaded. A builder of the same `out` that is
+    already running is waited for (`notify` says so once), at most `lock_timeout` seconds."""
     started = time.perf_counter()
     if options.truncation not in TRUNCATION:
         raise DataprepError(
@@ -565,15 +567,9 @@ def build(
     target = Path(out)
     target.parent.mkdir(parents=True, exist_ok=True)
     lock_path = target.with_name(target.name + ".lock")
-    with open(lock_path, "w") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise DataprepError(
-                f"another build is writing {out}", fix="wait for it to finish, or build elsewhere"
-            ) from None
-        if options.cutoff_len is None:
-            options = _with_auto_cutoff(inputs, setup, options, progress)
+    with buildlock.held(lock_path, lock_timeout, notify):
+        # The key is of the options as asked (cutoff_len auto stays auto): a build that is
+        # in the cache is found without measuring every record again.
         key, described, tokenizer_hash = cache_key(inputs, setup, options, pack)
         manifest_path = target / "manifest.json"
         if manifest_path.is_file():
@@ -585,6 +581,8 @@ def build(
                 counts = Counts()
                 counts.add(old["counts_raw"])
                 return Result(target, key, True, counts, time.perf_counter() - started, old)
+        if options.cutoff_len is None:
+            options = _with_auto_cutoff(inputs, setup, options, progress)
         partial = target.with_name(f"{target.name}.partial-{key[:16]}")
         for stale in target.parent.glob(f"{target.name}.partial-*"):
             if stale != partial:  # another key's leftovers: never resumed, never used

@@ -310,6 +310,11 @@ def _parser() -> argparse.ArgumentParser:
     build.add_argument(
         "--shard-size", type=int, default=10_000, metavar="N", help=argparse.SUPPRESS
     )
+    build.add_argument(
+        "--lock-timeout", type=float, metavar="SECONDS",
+        help="when another build of --out is running, wait at most this long (default: no "
+        "limit), then reuse its build",
+    )  # fmt: skip
     _length_arguments(build, cutoff_auto=True)
     build.set_defaults(run=_build)
 
@@ -533,7 +538,8 @@ def _build(args: argparse.Namespace) -> int:
     try:
         result = build.build(
             config.inputs, config.out, config.setup, config.pack, config.options,
-            progress=progress if bar else None,
+            progress=progress if bar else None, lock_timeout=args.lock_timeout,
+            notify=lambda message: print(f"dataprep: {message}", file=sys.stderr, flush=True),
         )  # fmt: skip
     finally:
         if bar:

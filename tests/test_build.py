@@ -15,7 +15,6 @@ import pytest
 
 from dataprep import build, templates, tokenizer
 from dataprep.build import Encoded, Input, Options, truncate
-from dataprep.errors import DataprepError
 from dataprep.lengths import rendered
 from dataprep.linter import LengthSetup, PackArgs
 from dataprep.rulepack import load
@@ -228,12 +227,49 @@ def test_the_cache_reuses_identical_builds_and_rebuilds_on_any_change(tmp_path):
     assert not list(tmp_path.glob("out.partial-*")) and not list(tmp_path.glob("out.old-*"))
 
 
-def test_a_second_builder_is_locked_out(tmp_path):
+def test_a_second_builder_waits_for_the_lock_and_reuses_the_build(tmp_path):
+    data = _write(tmp_path / "data.jsonl",
+                  [{"instruction": f"Question {i}?", "input": "", "output": f"Answer {i}."}
+                   for i in range(300)])  # fmt: skip
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "dataprep", "build", str(data), "--out", str(out),
+           "--cutoff-len", "256"]  # fmt: skip
+    lock = tmp_path / "out.lock"
+    with open(lock, "w") as held:  # a builder that is still running, as its lock file names it
+        fcntl.flock(held, fcntl.LOCK_EX)
+        held.write(json.dumps({"pid": 4242, "host": "node-7"}))
+        held.flush()
+        timed = subprocess.run([*cmd, "--lock-timeout", "0.5"], capture_output=True, text=True)
+        assert (
+            timed.returncode == 2 and "the build by pid 4242 on node-7 still holds" in timed.stderr
+        )
+        builders = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True) for _ in range(2)]  # fmt: skip
+        for proc in builders:  # each says once that it waits, and for whom
+            line = proc.stderr.readline()
+            assert "waiting for the build by pid 4242 on node-7 to finish" in line, line
+    done = [(proc.wait(60), *proc.communicate()) for proc in builders]
+    assert [code for code, _, _ in done] == [0, 0], done
+    said = sorted(out.split(":", 2)[1].split(" in ")[0].strip() for _, out, _ in done)
+    assert said == ["built", "reused (same cache key)"]
+    assert len(_rows(out)) == 300
+
+
+def test_a_killed_builders_lock_is_no_reason_to_wait(tmp_path):
     rows = [{"instruction": "Q", "input": "", "output": "A."}]
-    with open(tmp_path / "out.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        with pytest.raises(DataprepError, match="another build is writing"):
-            _build(tmp_path, rows)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time; f = open(sys.argv[1], 'w'); "
+         "fcntl.flock(f, fcntl.LOCK_EX); f.write('{\"pid\": %d}' % os.getpid()); f.flush(); "
+         "print('held', flush=True); time.sleep(600)", str(tmp_path / "out.lock")],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.wait()
+    assert str(holder.pid) in (tmp_path / "out.lock").read_text()  # the file stays behind
+    started = time.monotonic()
+    result = _build(tmp_path, rows)
+    assert not result.reused and time.monotonic() - started < 30
 
 
 def test_kill_9_leaves_no_build_and_the_next_build_resumes(tmp_path):

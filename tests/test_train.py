@@ -493,3 +493,41 @@ def test_deepspeed_settings_that_contradict_the_config_are_listed(tmp_path, caps
                                           output_dir="o", fsdp="zero3", fsdp_offload=True))])  # fmt: skip
     err = capsys.readouterr().err
     assert code == 2 and "fsdp must be full_shard or shard_grad_op" in err
+
+
+def test_eight_runs_and_two_ranks_on_one_data_file_build_it_once(tmp_path, model_dir):
+    """Eight `train run` processes started together, then `torchrun` with two ranks, each
+    naming the data file: one build happens, every process waits for it and trains on it."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "data.jsonl"
+    data.write_text("".join(json.dumps(r) + "\n" for r in SFT_ROWS * 20))
+    common = dict(model_name_or_path=str(model_dir), dataset=str(data), max_steps=1,
+                  cutoff_len=128, per_device_train_batch_size=2)  # fmt: skip
+    runs = []
+    for k in range(8):
+        config = tmp_path / f"run{k}.yaml"
+        config.write_text("".join(f"{key}: {json.dumps(v)}\n" for key, v in
+                                  {**common, "output_dir": str(tmp_path / f"out{k}")}.items()))  # fmt: skip
+        runs.append(subprocess.Popen([sys.executable, "-m", "train.cli", "run", str(config)],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))  # fmt: skip
+    said = [proc.communicate(timeout=600) for proc in runs]
+    assert [proc.returncode for proc in runs] == [0] * 8, said[0][1][-2000:]
+    errs = [err for _, err in said]
+    assert sum(" built " in err for err in errs) == 1
+    assert sum("reused the build" in err for err in errs) == 7
+    keys = {json.loads((tmp_path / f"out{k}" / "run.json").read_text())["build_key"]
+            for k in range(8)}  # fmt: skip
+    assert len(keys) == 1
+    (folder,) = [p for p in (tmp_path / ".dataprep-builds").iterdir() if p.is_dir()]
+    assert json.loads((folder / "manifest.json").read_text())["counts"]["kept"] == 16
+
+    ranks = tmp_path / "ranks"
+    ranks.mkdir()
+    (ranks / "data.jsonl").write_bytes(data.read_bytes().replace(b"plus", b"and"))
+    config = _config(ranks, **{**common, "dataset": str(ranks / "data.jsonl"),
+                               "output_dir": str(ranks / "out")})  # fmt: skip
+    run = _torchrun(config, 29537)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stderr.count(" built ") == 1 and run.stderr.count("reused the build") == 1

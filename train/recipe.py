@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from pathlib import Path
 
 from dataprep import templates, tokenizer
@@ -68,8 +69,19 @@ def dataset(config, model_tok, template, image_tokens: int | None = None) -> dat
             "a build.yaml as dataset: run `dataprep build build.yaml` and name its out folder",
             fix="set dataset to the build folder",
         )
-    result = build.build([build.Input((str(path),))], str(out), setup, PackArgs(), options)
+    # Under torchrun every rank gets here: the first to take the build's lock builds, the
+    # others wait for it and reuse the finished build (one build, the same rows everywhere).
+    result = build.build([build.Input((str(path),))], str(out), setup, PackArgs(), options,
+                         notify=_say)  # fmt: skip
+    what = "reused the build" if result.reused else "built"
+    _say(f"{what} {result.out} from {path} (key {result.key[:12]})")
     return data.open_build(str(result.out), model_tok, template.source)
+
+
+def _say(message: str) -> None:
+    from train import dist
+
+    print(f"train (rank {dist.rank()}): {message}", file=sys.stderr, flush=True)
 
 
 def deepspeed(config) -> dict | None:
