@@ -81,7 +81,7 @@ def make_data(shared: Path, records: int) -> Path:
     for name in ("alpaca_en_demo.json", "alpaca_zh_demo.json"):
         source = readers.expand([str(shared / "corpus" / "llamafactory" / name)])[0]
         for record in readers.read_source(source, None, []):
-            kept, _, fixes, _ = clean.clean_record(record, plan, None, fixers, seen)
+            kept, _, fixes, _, _ = clean.clean_record(record, plan, None, fixers, seen)
             if kept is not None and not fixes:
                 untouched.append(record.value)
     rng = random.Random(0)

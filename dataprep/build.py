@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # the cache-hit path imports none of these (nor the rule regi
 SCHEMA = 1
 ENCODE_BATCH = 1024  # sequences encoded together: all cores busy, memory bounded
 TRUNCATION = ("drop", "truncate-prompt", "truncate-answer")
+FIX = ("safe", "none")
 IMAGE = "<image>"
 IMAGE_TOKENS = ("<image>", "<|image_pad|>")  # the token an <image> expands to, if the vocab has one
 
@@ -83,6 +84,7 @@ class Options:
     seed: int = 42
     mix: str = "concat"  # or interleave
     shard_size: int = 10_000  # records read per shard
+    fix: str = "safe"  # safe: the clean fixers rewrite text first; none: records only gated
 
 
 @dataclass
@@ -91,6 +93,7 @@ class Counts:
     kept: int = 0
     rejected: Counter = field(default_factory=Counter)  # rule name -> records
     rejected_records: int = 0
+    fixed: Counter = field(default_factory=Counter)  # fixer -> records it changed
     truncated: Counter = field(default_factory=Counter)  # what the cutoff policy did, by case
     splits: Counter = field(default_factory=Counter)  # rows per split
     tokens: int = 0
@@ -101,6 +104,7 @@ class Counts:
         self.kept += other["kept"]
         self.rejected.update(other["rejected"])
         self.rejected_records += other["rejected_records"]
+        self.fixed.update(other.get("fixed", {}))
         self.truncated.update(other["truncated"])
         self.splits.update(other["splits"])
         self.tokens += other["tokens"]
@@ -112,6 +116,7 @@ class Counts:
             "kept": self.kept,
             "rejected_records": self.rejected_records,
             "rejected": dict(self.rejected),
+            "fixed": dict(self.fixed),
             "truncated": dict(self.truncated),
             "splits": dict(self.splits),
             "tokens": self.tokens,
@@ -562,6 +567,8 @@ def build(
         raise DataprepError(
             f"unknown truncation {options.truncation!r}", fix=f"use one of {', '.join(TRUNCATION)}"
         )
+    if options.fix not in FIX:
+        raise DataprepError(f"unknown --fix {options.fix!r}", fix=f"use one of {', '.join(FIX)}")
     if not 0 <= options.val_size < 1:
         raise DataprepError("--val-size must be in [0, 1)", fix="e.g. --val-size 0.05")
     target = Path(out)
@@ -638,7 +645,7 @@ class _Run:
 
     partial: Path
     plan: Plan
-    fixers: clean.Fixers
+    fixers: clean.Fixers | None  # None: --fix none
     encoder: Encoder
     options: Options
     progress: object
@@ -662,8 +669,8 @@ def _write_shards(inputs, partial: Path, setup, pack, options: Options, progress
 
     plan = Plan(pack)
     done = {int(p.stem.split("-")[1]) for p in partial.glob("shard-*.json")}
-    run = _Run(partial, plan, clean.Fixers.from_pack(pack), Encoder(setup, options), options,
-               progress, done)  # fmt: skip
+    fixers = clean.Fixers.from_pack(pack) if options.fix == "safe" else None
+    run = _Run(partial, plan, fixers, Encoder(setup, options), options, progress, done)
     shard, batch = 0, []
     for item, record in _records(inputs, options):
         batch.append((item, record))
@@ -714,26 +721,29 @@ def _shard(run: _Run, batch, number: int) -> None:
             if record.source not in roots:
                 roots[record.source] = image_root(item.image_root, record.source).resolve()
             before = len(seen)
-            kept, reasons, _, sample = clean.clean_record(
+            kept, reasons, fixes, sample, fixed = clean.clean_record(
                 record, run.plan, item.spec, run.fixers, seen, media
             )
+            local.fixed.update(fixes)
             if len(seen) > before:
                 new_seen.append(next(reversed(seen.items())))
             if kept is None or sample is None:
                 reasons = reasons or [_finding(record, "unknown-format", "no record to train on")]
-                _reject(local, rejects, record, reasons)
+                _reject(local, rejects, record, reasons, fixed, fixes)
                 continue
             if sample.kind not in ("sft", "dpo"):
                 reason = f"{sample.kind} records are not built yet (sft and dpo are)"
-                _reject(local, rejects, record, [_finding(record, "unknown-format", reason)])
+                _reject(local, rejects, record, [_finding(record, "unknown-format", reason)],
+                        fixed, fixes)  # fmt: skip
                 continue
             if run.layout is None:
                 run.layout = Layout(sample.kind, bool(sample.images))
             elif sample.kind != run.layout.kind:
                 reason = f"a {sample.kind} record in a {run.layout.kind} build: build separately"
-                _reject(local, rejects, record, [_finding(record, "mixed-format", reason)])
+                _reject(local, rejects, record, [_finding(record, "mixed-format", reason)],
+                        fixed, fixes)  # fmt: skip
                 continue
-            keep.append((record, sample, _validation(sample, options)))
+            keep.append((record, sample, _validation(sample, options), fixed, fixes))
         return keep
 
     encoder = run.encoder
@@ -741,15 +751,16 @@ def _shard(run: _Run, batch, number: int) -> None:
     writers: dict[str, ShardWriter | Packer] = {}
 
     def emit(chunk, plans, encodings) -> None:
-        for (record, sample, val), sequences in zip(chunk, encoder.place(plans, encodings),
-                                                     strict=True):  # fmt: skip
+        placed = encoder.place(plans, encodings)
+        for (record, sample, val, fixed, fixes), sequences in zip(chunk, placed, strict=True):
             if isinstance(sequences, str):
-                _reject(local, rejects, record, [_finding(record, "template-mismatch", sequences)])
+                why = [_finding(record, "template-mismatch", sequences)]
+                _reject(local, rejects, record, why, fixed, fixes)
                 continue
             root = roots[record.source]
             row = _row(sample, sequences, encoder, cutoff, options, local, root)
-            if isinstance(row, str):
-                _reject(local, rejects, record, [_finding(record, "exceeds-cutoff", row)])
+            if isinstance(row, tuple):  # (rule, why): the cutoff policy rejects it
+                _reject(local, rejects, record, [_finding(record, *row)], fixed, fixes)
                 continue
             local.kept += 1
             split = "validation" if val else "train"
@@ -763,7 +774,7 @@ def _shard(run: _Run, batch, number: int) -> None:
     pending = None
     for at in range(0, len(batch), ENCODE_BATCH):
         chunk = gate(batch[at : at + ENCODE_BATCH])
-        texts, plans = encoder.prepare([s for _, s, _ in chunk])
+        texts, plans = encoder.prepare([kept[1] for kept in chunk])
         future = run.pool.submit(encoder.tokenize, texts)
         if pending is not None:
             emit(pending[0], pending[1], pending[2].result())
@@ -798,6 +809,7 @@ def _raw(c: Counts) -> dict:
         "kept": c.kept,
         "rejected": dict(c.rejected),
         "rejected_records": c.rejected_records,
+        "fixed": dict(c.fixed),
         "truncated": dict(c.truncated),
         "splits": dict(c.splits),
         "tokens": c.tokens,
@@ -822,7 +834,7 @@ def _row(
             limit = len(seq.ids) - (longest - cutoff)
         result = truncate(seq, labels, limit, options.truncation, encoder.eos_id)
         if isinstance(result, str):
-            return result
+            return "exceeds-cutoff", result
         results.append((side, result))
     for side, (ids, labels, case) in results:
         prefix = f"{side}_" if side else ""
@@ -874,12 +886,12 @@ def _finding(record: Record, name: str, message: str):
                    FIXES[name])  # fmt: skip
 
 
-def _reject(counts: Counts, rejects: list, record: Record, reasons) -> None:
+def _reject(counts: Counts, rejects: list, record: Record, reasons, fixed=None, fixes=None):
     from dataprep import clean
 
     counts.rejected_records += 1
     counts.rejected.update({f.name for f in reasons})
-    rejects.append(clean.reject_row(record, reasons))
+    rejects.append(clean.reject_row(record, reasons, fixed, fixes))
 
 
 def _finish_layout(partial: Path, layout: Layout | None, shards: int) -> None:

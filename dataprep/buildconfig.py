@@ -38,7 +38,7 @@ from dataprep.rulepack import PackArgs
 KEYS = {"out", "tokenizer", "template", "cutoff_len", "truncation", "train_on_prompt",
         "label_turn_end",
         "mask_history", "packing", "val_size", "seed", "mix", "datasets", "image_tokens",
-        "rules", "select", "ignore", "coverage", "round"}  # fmt: skip
+        "rules", "select", "ignore", "coverage", "round", "fix"}  # fmt: skip
 DATASET_KEYS = {"path", "paths", "name", "format", "num_samples", "probability", "image_root"}
 
 
@@ -89,6 +89,7 @@ def from_args(args: argparse.Namespace) -> BuildConfig:
         "seed": args.seed, "mix": args.mix, "image_tokens": args.image_tokens,
         "rules": args.rules, "select": args.select, "ignore": args.ignore,
         "coverage": args.coverage, "round": args.round, "shard_size": args.shard_size,
+        "fix": args.fix,
     }  # fmt: skip
     return _config(inputs, args.out, settings)
 
@@ -200,5 +201,6 @@ def _config(inputs: list[Input], out: str, s: dict) -> BuildConfig:
         seed=int(s.get("seed") or 42),
         mix=str(s.get("mix")),
         shard_size=int(s.get("shard_size") or 10_000),
+        fix=str(s.get("fix") or "safe"),
     )
     return BuildConfig(inputs, out, setup, pack, options)

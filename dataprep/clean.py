@@ -9,6 +9,7 @@ Cleaning twice changes nothing.
 
 from __future__ import annotations
 
+import base64
 import html
 import re
 import unicodedata
@@ -16,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import orjson
 
@@ -33,7 +34,7 @@ from dataprep.linter import Plan, finding, image_cache, problem_findings
 from dataprep.records import UNPARSED, Record
 from dataprep.rulepack import Pack
 from dataprep.sample import Sample
-from dataprep.text import ZERO_WIDTH
+from dataprep.text import CODE_SPAN, ZERO_WIDTH
 
 # Values under these keys are structure or data, not prose: never rewritten.
 KEEP = frozenset(
@@ -46,8 +47,7 @@ _HANDLER = re.compile(r"\son[a-z]{3,20}\s*=\s*(?:\"[^\"]*\"|'[^']*'|[^\s>]+)", r
 _JS_URL = re.compile(r"\b(?:javascript|vbscript)\s*:", re.I)
 _DOCUMENT = re.compile(r"<!doctype html|<html\b|<body\b", re.I)
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f" + ZERO_WIDTH + "]")
-_TRAILING = re.compile(r"[ \t]+$", re.M)
-_CODE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.S)
+_TRAILING = re.compile(r"[ \t]+(?=\n)")  # before a line break: `a `code`` keeps its space
 
 
 @dataclass
@@ -58,7 +58,7 @@ class Report:
     written: int = 0
     rejected: Counter = field(default_factory=Counter)  # rule -> records rejected under it
     rejected_records: int = 0
-    fixed: Counter = field(default_factory=Counter)  # fixer -> records it changed
+    fixed: Counter = field(default_factory=Counter)  # fixer -> records it changed (kept or not)
 
     def check(self) -> None:
         if self.read != self.written + self.rejected_records:
@@ -76,7 +76,7 @@ def _outside_code(text: str, fix) -> str:
     if "`" not in text:
         return fix(text)
     out, last = [], 0
-    for m in _CODE.finditer(text):
+    for m in CODE_SPAN.finditer(text):
         out.append(fix(text[last : m.start()]))
         out.append(m.group(0))
         last = m.end()
@@ -104,6 +104,8 @@ def strip_markup(text: str) -> str:
 
 
 def normalise_text(text: str) -> str:
+    """Line breaks, no-break spaces, control characters, NFC and trailing blanks, outside code
+    (code keeps its bytes); then the text's own leading and trailing whitespace."""
     # Most text needs nothing: plain ASCII, no CR, no trailing blanks, no control characters.
     if (
         text.isascii()
@@ -114,10 +116,14 @@ def normalise_text(text: str) -> str:
         and not _CONTROL.search(text)
     ):
         return text
+    return _outside_code(text, _normalise_prose).strip()
+
+
+def _normalise_prose(text: str) -> str:
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\xa0", " ")
     text = _CONTROL.sub("", text)
     text = unicodedata.normalize("NFC", text)
-    return _TRAILING.sub("", text).strip()
+    return _TRAILING.sub("", text)
 
 
 def fix_text(text: str, *, markup: bool, tokens: re.Pattern[str]) -> tuple[str, list[str]]:
@@ -207,7 +213,8 @@ class Fixers:
 
 
 def fix_record(obj: dict, sample, fixers: Fixers) -> list[str]:
-    """Fix a parsed record in place; returns the fixers that changed it."""
+    """Fix a parsed record in place (a copy: see `fixed_value`); returns the fixers that
+    changed it."""
     markup = not (fixers.allow_markup_when_asked and html_markup.asked_for_markup(sample))
     tokens = fixers.tokens
     changed: list[str] = []
@@ -228,9 +235,37 @@ def fix_record(obj: dict, sample, fixers: Fixers) -> list[str]:
     return sorted(set(changed))
 
 
+def fixed_value(
+    record: Record, sample: Sample | None, plan: Plan, fixers: Fixers | None
+) -> tuple[Any, list[str]]:
+    """What the safe fixers make of a record: (the fixed value, or the record's own value when
+    nothing changed; the fixers that changed it, by name). The record itself never changes:
+    fixers work on a copy. `fixers` None (`--fix none`) changes nothing. Lint's report, clean
+    and build all count fixes through this one function, so their counts agree."""
+    if fixers is None or sample is None or type(record.value) is not dict:
+        return record.value, []
+    if record.problems and _problem_errors(record, plan):
+        return record.value, []  # rejected as read: nothing is fixed
+    obj = orjson.loads(orjson.dumps(record.value))
+    names = fix_record(obj, sample, fixers)
+    # A duplicated key is written back as trainers read it: the last value wins.
+    if any(p.rule == "duplicate-key" for p in record.problems):
+        names = sorted({*names, "duplicate-key"})
+    return (obj if names else record.value), names
+
+
+def _problem_errors(record: Record, plan: Plan) -> list[Finding]:
+    return [
+        f
+        for p in record.problems
+        for f in problem_findings(plan, p, record.source, record.line, record.index)
+        if f.severity == "error"
+    ]
+
+
 def clean(
     paths: list[str],
-    out: BinaryIO,
+    out: BinaryIO | None,
     rejects: BinaryIO | None,
     pack: Pack,
     *,
@@ -238,7 +273,8 @@ def clean(
     array: bool = False,
     images: ImageCache | None = None,
 ) -> Report:
-    """Clean every record of `paths` into `out` (JSONL, or a JSON array), rejects as JSONL.
+    """Clean every record of `paths` into `out` (JSONL, or a JSON array; None: a dry run that
+    only counts), rejects as JSONL.
 
     Records whose images fail an image rule at error severity (missing, outside the root,
     unreadable, too large) are rejected like any other error; each file is opened once."""
@@ -248,6 +284,7 @@ def clean(
     report = Report()
     seen: dict[bytes, tuple[str, int]] = {}
     first = True
+    array = array and out is not None
     if array:
         out.write(b"[")
     for source in readers.expand(paths):
@@ -255,15 +292,17 @@ def clean(
         media = (images, images.root_for(source.display)) if images is not None else None
         for record in readers.read_source(source, None, notes):
             report.read += 1
-            kept, reasons, fixes, _ = clean_record(record, plan, spec, fixers, seen, media)
+            kept, reasons, fixes, _, fixed = clean_record(record, plan, spec, fixers, seen, media)
+            report.fixed.update(fixes)
             if kept is None:
                 report.rejected_records += 1
                 report.rejected.update({f.name for f in reasons})
                 if rejects is not None:
-                    rejects.write(reject_row(record, reasons))
+                    rejects.write(reject_row(record, reasons, fixed, fixes))
                 continue
-            report.fixed.update(fixes)
             report.written += 1
+            if out is None:  # a dry run
+                continue
             if array:
                 out.write(b"" if first else b",\n")
             out.write(kept)
@@ -276,34 +315,35 @@ def clean(
     return report
 
 
+class Cleaned(NamedTuple):
+    """One record through the fixers and the gate."""
+
+    line: bytes | None  # the line to write, or None: rejected
+    errors: list[Finding]  # the error findings that reject it
+    fixes: list[str]  # the fixers that changed it (also when it is then rejected)
+    sample: Sample | None  # the cleaned Sample of a kept record
+    fixed: Any  # what the fixers made of it, when they changed it (else None)
+
+
 def clean_record(
     record: Record,
     plan: Plan,
     spec: Spec | None,
-    fixers: Fixers,
+    fixers: Fixers | None,
     seen: dict,
     media: tuple[ImageCache, Path] | None = None,
-) -> tuple[bytes | None, list[Finding], list[str], Sample | None]:
-    """One record through the fixers and the gate: (the line to write or None, the error
-    findings that reject it, the fixes applied, the cleaned Sample). `seen` holds the keys of
-    records kept so far (exact duplicates are dropped)."""
-    errors = [
-        f
-        for p in record.problems
-        for f in problem_findings(plan, p, record.source, record.line, record.index)
-        if f.severity == "error"
-    ]
+) -> Cleaned:
+    """One record through the fixers (on a copy; none when `fixers` is None) and the gate.
+    `seen` holds the keys of records kept so far (exact duplicates are dropped)."""
+    errors = _problem_errors(record, plan) if record.problems else []
     if errors or record.value is UNPARSED:
-        return None, errors or _unreadable(record), [], None
-    obj = record.value
+        return Cleaned(None, errors or _unreadable(record), [], None, None)
     sample, problems = normalise(record, spec)
-    # A duplicated key is written back as trainers read it: the last value wins.
-    fixes = ["duplicate-key"] if any(p.rule == "duplicate-key" for p in record.problems) else []
-    if sample is not None and type(obj) is dict:
-        fixes += fix_record(obj, sample, fixers)
-        if fixes:
-            record = Record(record.source, record.line, record.index, obj, record.raw)
-            sample, problems = normalise(record, spec)
+    obj, fixes = fixed_value(record, sample, plan, fixers)
+    fixed = obj if fixes else None
+    if fixes:
+        record = Record(record.source, record.line, record.index, obj, record.raw)
+        sample, problems = normalise(record, spec)
     errors = [
         f
         for p in problems
@@ -319,7 +359,7 @@ def clean_record(
         if media is not None and sample.images:
             errors.extend(_image_errors(record, sample, plan, spec, *media))
     if errors:
-        return None, errors, fixes, None
+        return Cleaned(None, errors, fixes, None, fixed)
     if sample is not None:
         key = record_key(sample)
         if key in seen:
@@ -328,12 +368,12 @@ def clean_record(
             copy = finding(
                 plan.pack.settings["exact-duplicate"], hit, record.source, record.line, record.index
             )
-            return None, [copy], fixes, None
+            return Cleaned(None, [copy], fixes, None, fixed)
         seen[key] = (record.source, record.line)
     raw = record.raw.strip()
     if fixes or b"\n" in raw:  # changed, or a pretty-printed array element: one line of JSON
         raw = orjson.dumps(obj)
-    return raw, [], fixes, sample
+    return Cleaned(raw, [], fixes, sample, fixed)
 
 
 IMAGE_RULES = {
@@ -367,8 +407,17 @@ def _unreadable(record: Record) -> list[Finding]:
     ]  # fmt: skip
 
 
-def reject_row(record: Record, reasons: list[Finding]) -> bytes:
-    value = record.value if record.value is not UNPARSED else record.raw.decode("utf-8", "replace")
+def reject_row(
+    record: Record, reasons: list[Finding], fixed: Any = None, fixes: list[str] | None = None
+) -> bytes:
+    """One rejects.jsonl row: where the record is, why it was rejected, how to fix it, and the
+    record exactly as read (`raw`: its text, `value`: as parsed), never as the fixers changed
+    it; what the fixers would have made of it is `fixed` (with `fixed_by`), apart."""
+    raw = record.raw.strip()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:  # kept byte for byte, as base64
+        text = None
     row = {
         "path": record.source,
         "line": record.line,
@@ -376,8 +425,15 @@ def reject_row(record: Record, reasons: list[Finding]) -> bytes:
         "rules": sorted({f.name for f in reasons}),
         "reasons": [f"{f.name}: {f.message}" for f in reasons],
         "fixes": sorted({f.fix for f in reasons if f.fix}),
-        "value": value,
+        "value": record.value if record.value is not UNPARSED else text,
     }
+    if text is not None:
+        row["raw"] = text
+    else:
+        row["raw_base64"] = base64.b64encode(raw).decode("ascii")
+    if fixes:
+        row["fixed"] = fixed
+        row["fixed_by"] = fixes
     return orjson.dumps(row) + b"\n"
 
 

@@ -175,16 +175,21 @@ def _parser() -> argparse.ArgumentParser:
             an error finding, under its rule names. The output keeps each record's format and
             field order; untouched records are copied byte for byte. read == written + rejected."""
         ),
-        epilog="Example:\n  dataprep clean data.jsonl -o clean.jsonl --rejects rejects.jsonl",
+        epilog="Examples:\n  dataprep clean data.jsonl -o clean.jsonl --rejects rejects.jsonl\n"
+        "  dataprep clean data.jsonl --dry-run",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     clean.add_argument("paths", nargs="+", metavar="PATH", help="data files or folders")
     clean.add_argument(
         "-o",
         "--output",
-        required=True,
         metavar="OUT",
-        help="cleaned data (.jsonl, or .json for an array)",
+        help="cleaned data (.jsonl, or .json for an array); required unless --dry-run",
+    )
+    clean.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="write nothing: count what would be fixed and rejected, by fixer and rule",
     )
     clean.add_argument(
         "--rejects", metavar="FILE", help="one JSON line per rejected record, with its rules"
@@ -290,6 +295,11 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also label the line break after each end-of-turn token (LLaMA-Factory's labels)",
     )
+    build.add_argument(
+        "--fix", choices=("safe", "none"), default=None,
+        help="safe (default): the clean fixers rewrite text first (counted in the manifest); "
+        "none: no text is changed, records are only gated",
+    )  # fmt: skip
     build.add_argument("--packing", action="store_true", help="pack SFT sequences (greedy)")
     build.add_argument("--val-size", type=float, default=0.0, metavar="F", help="validation share")
     build.add_argument("--seed", type=int, default=42, help="for the split and mixing")
@@ -551,6 +561,8 @@ def _build(args: argparse.Namespace) -> int:
         f"rejected {c.rejected_records:,}; cutoff_len {result.manifest['cutoff_len']:,}; "
         f"splits {', '.join(f'{k} {v:,}' for k, v in sorted(c.splits.items())) or 'none'}"
     )
+    if c.fixed:
+        print(f"  fixed: {_counts(c.fixed)}")
     if c.rejected:
         by_rule = ", ".join(f"{k} ×{v:,}" for k, v in c.rejected.most_common())
         print(f"  rejected by rule: {by_rule} (reasons in {result.out}/rejects.jsonl)")
@@ -654,7 +666,7 @@ def _lint(args: argparse.Namespace) -> int:
     if args.report:
         from dataprep.report import Recorder
 
-        recorder = Recorder()
+        recorder = Recorder(pack.load())
     findings = lint_paths(
         args.paths,
         pack,
@@ -729,6 +741,10 @@ def _clean(args: argparse.Namespace) -> int:
     from dataprep import clean, rulepack
 
     spec = _input_spec(args.input_format)
+    if not args.output and not args.dry_run:
+        raise DataprepError("-o/--output is required", fix="name the cleaned file, or --dry-run")
+    if args.dry_run:
+        args.output = None
     inputs = {str(p.resolve()) for p in map(Path, args.paths) if p.is_file()}
     for target in (args.output, args.rejects):
         if target and str(Path(target).resolve()) in inputs:
@@ -737,7 +753,7 @@ def _clean(args: argparse.Namespace) -> int:
             )
     pack = rulepack.load(args.rules, _split(args.select), _split(args.ignore))
     images = _image_cache(args.image_root, 0)  # a bad --image-root fails before writing
-    out = clean.open_output(args.output)
+    out = clean.open_output(args.output) if args.output else None
     rejects = clean.open_output(args.rejects) if args.rejects else None
     try:
         report = clean.clean(
@@ -746,22 +762,18 @@ def _clean(args: argparse.Namespace) -> int:
             rejects,
             pack,
             spec=spec,
-            array=args.output.endswith(".json"),
+            array=bool(args.output) and args.output.endswith(".json"),
             images=images,
         )
     finally:
-        out.close()
+        if out:
+            out.close()
         if rejects:
             rejects.close()
-
-    def counts(counter) -> str:
-        return ", ".join(
-            f"{k} {n:,}" for k, n in sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
-        )
-
-    why, fixed = counts(report.rejected), counts(report.fixed)
+    why, fixed = _counts(report.rejected), _counts(report.fixed)
+    verb = "would write" if args.dry_run else "wrote"
     print(
-        f"read {report.read:,} records: wrote {report.written:,}, rejected "
+        f"read {report.read:,} records: {verb} {report.written:,}, rejected "
         f"{report.rejected_records:,}" + (f" ({why})" if why else "")
     )
     if fixed:

@@ -13,8 +13,10 @@ import hashlib
 import re
 from array import array
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dataprep.records import Record
 from dataprep.sample import Sample, answers, prompts
 from dataprep.text import cjk_share
 
@@ -66,12 +68,17 @@ class Profile:
     against: Profile | None = None  # the train side: the eval profile to check prompts against
     exact: set[int] = field(default_factory=set)  # eval lines whose prompt train has
     near: set[int] = field(default_factory=set)  # eval lines sharing a 13-gram with train
+    # What `dataprep clean` would change: (record, sample) -> fixer names (clean.fixed_value).
+    fix: Callable[[Record, Sample], list[str]] | None = None
+    fixed: Counter = field(default_factory=Counter)  # fixer -> records it would change
 
     def __call__(self, ctx, record, sample: Sample | None) -> None:
         self.records += 1
         self.bytes += len(record.raw)
         if sample is None:
             return
+        if self.fix is not None:
+            self.fixed.update(self.fix(record, sample))
         self.kinds[f"{sample.format} {sample.kind}"] += 1
         if sample.images and len(self.images) < 50_000:
             self.images[record.source, record.index] = sample.images

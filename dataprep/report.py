@@ -116,21 +116,32 @@ def collect(
 ) -> Dataset:
     """Lint `paths` once, recording findings, lengths and the profile for the report."""
     summary, found = Summary(), Findings()
-    profile = Profile(keep_ngrams=keep_ngrams, against=against)
+    loaded = pack.load()
+    profile = Profile(keep_ngrams=keep_ngrams, against=against, fix=fix_counter(loaded))
     stream = lint_paths(
-        paths, pack, summary, spec=spec, info=info, lengths=setup, images=images, observe=profile
+        paths, loaded, summary, spec=spec, info=info, lengths=setup, images=images, observe=profile
     )
     for _ in found.tee(stream):
         pass
     return Dataset(paths, summary, found, profile, images, setup)
 
 
+def fix_counter(pack) -> Callable:
+    """(record, sample) -> the fixers `dataprep clean` would apply: the one function clean and
+    build count with, so the report's counts are theirs."""
+    from dataprep import clean
+    from dataprep.linter import Plan
+
+    plan, fixers = Plan(pack), clean.Fixers.from_pack(pack)
+    return lambda record, sample: clean.fixed_value(record, sample, plan, fixers)[1]
+
+
 class Recorder:
     """For `lint --report`: records what the lint run streams, then writes the report."""
 
-    def __init__(self) -> None:
+    def __init__(self, pack) -> None:
         self.findings = Findings()
-        self.profile = Profile()
+        self.profile = Profile(fix=fix_counter(pack))
 
     def tee(self, findings: Iterable[Finding]) -> Iterator[Finding]:
         return self.findings.tee(findings)
@@ -171,6 +182,7 @@ def overview(data: Dataset, other: Dataset | None) -> dict:
         "verdict": verdict,
         "tone": tone,
         "top": [e for e in data.findings.ordered() if e.severity != "info"][:5],
+        "fixed": sorted(data.profile.fixed.items(), key=lambda kv: (-kv[1], kv[0])),
         "errors": [str(e) for e in summary.errors],
     }
 
@@ -465,11 +477,11 @@ def _thumbnails(data: Dataset, limit: int = 24) -> list[tuple[str, str]]:
                 if refused is not None or info is None or info.status != OK or str(real) in seen:
                     continue
                 seen.add(str(real))
-                data = read_regular(real)  # checked as a file before, but it may have changed
-                if not isinstance(data, bytes):
+                content = read_regular(real)  # checked as a file before: it may have changed
+                if not isinstance(content, bytes):
                     continue
                 try:
-                    with Image.open(io.BytesIO(data)) as image:
+                    with Image.open(io.BytesIO(content)) as image:
                         image.draft("RGB", (128, 128))
                         image.thumbnail((96, 96))
                         buf = io.BytesIO()

@@ -12,7 +12,8 @@ import unicodedata
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
 _ZW_TABLE = str.maketrans("", "", ZERO_WIDTH)
 _SPACE = re.compile(r"\s+")
-_FENCE = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.S)
+# Fenced and inline code: what rules skip and fixers never touch (one definition for both).
+CODE_SPAN = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.S)
 
 
 def is_blank(text: str | None) -> bool:
@@ -33,7 +34,7 @@ def without_code(text: str) -> str:
     """The text with fenced and inline code replaced by spaces (offsets kept)."""
     if "`" not in text:
         return text
-    return _FENCE.sub(lambda m: " " * len(m.group(0)), text)
+    return CODE_SPAN.sub(lambda m: " " * len(m.group(0)), text)
 
 
 _NOT_LETTERS = bytes(c for c in range(128) if not chr(c).isalpha())

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -61,7 +62,7 @@ def _kept_samples(paths):
     plan, fixers, seen = Plan(pack), clean.Fixers.from_pack(pack), {}
     for source in readers.expand([str(p) for p in paths]):
         for record in readers.read_source(source, None, []):
-            kept, _, _, sample = clean.clean_record(record, plan, None, fixers, seen)
+            kept, _, _, sample, _ = clean.clean_record(record, plan, None, fixers, seen)
             if kept is not None and sample is not None:
                 yield record, sample
 
@@ -109,6 +110,49 @@ def test_ids_equal_apply_chat_template_and_labels_are_exactly_the_answers(tmp_pa
             assert [reference.decode(r) for r in runs] == [a + "<|im_end|>" for a in answers]
         checked += 1
     assert checked > 5 and next(rows, None) is None
+
+
+@needs_shared
+@needs_qwen
+@pytest.mark.parametrize(
+    "name",
+    [
+        "alpaca_en_demo.json",
+        "alpaca_zh_demo.json",
+        "glaive_toolcall_en_demo.json",
+        "glaive_toolcall_zh_demo.json",
+        "identity.json",
+        "mllm_demo.json",
+        "dpo_en_demo.json",
+        "dpo_zh_demo.json",
+    ],
+)
+def test_fix_none_ids_equal_apply_chat_template_of_the_records_as_written(tmp_path, name):
+    from transformers import AutoTokenizer
+
+    from dataprep import readers
+    from dataprep.formats import normalise
+
+    reference = AutoTokenizer.from_pretrained(str(QWEN))
+    path = LLAMAFACTORY / name
+    result = _build(tmp_path, [path], setup=_setup(str(QWEN)), cutoff_len=100_000, fix="none")
+    assert result.counts.fixed == Counter()
+    rejected = {json.loads(line)["record"] for line in (result.out / "rejects.jsonl").open()}
+    rows = iter(_rows(result.out))
+    checked = 0
+    for source in readers.expand([str(path)]):
+        for record in readers.read_source(source, None, []):
+            if record.index in rejected:
+                continue
+            sample, _ = normalise(record, None)
+            row = next(rows)
+            sides = ("chosen_", "rejected_") if sample.kind == "dpo" else ("",)
+            for side, (messages, tools) in zip(sides, rendered(sample), strict=True):
+                want = reference.apply_chat_template(messages, tools=tools, tokenize=True)
+                assert row[f"{side}input_ids"] == want["input_ids"], (name, record.line)
+            checked += 1
+    assert checked > 5 and next(rows, None) is None
+    assert checked + len(rejected) == result.counts.read
 
 
 def test_truncate_answer_keeps_the_start_and_ends_with_eos(tmp_path):

@@ -147,3 +147,90 @@ def test_clean_follows_the_rule_packs_options(cli, tmp_path):
     assert kept[0]["output"] == "Hi"  # markup stripped even though the task asks for HTML
     assert kept[1]["input"] == ""  # the pack's own placeholder
     assert kept[2]["input"] == "No input"  # not a placeholder in this pack
+
+
+REJECTED_AS_READ = '{"instruction": "<b>Describe</b> a sunset.",  "output": ""}'
+
+
+@pytest.mark.parametrize("command", ["clean", "build"])
+def test_a_reject_keeps_the_record_exactly_as_it_was_read(cli, tmp_path, command):
+    jsonl = write_lines(tmp_path / "in.jsonl", [REJECTED_AS_READ])
+    array = tmp_path / "in.json"
+    array.write_text('[\n  {"instruction": "<b>Describe</b> a sunset.",\n   "output": ""}\n]\n')
+    for data in (jsonl, array):
+        rejects = tmp_path / f"{data.name}.rejects.jsonl"
+        if command == "clean":
+            code, _, err = cli("clean", data, "-o", tmp_path / "out.jsonl", "--rejects", rejects)
+        else:
+            out = tmp_path / f"{data.name}.build"
+            code, _, err = cli("build", data, "--out", out, "--cutoff-len", "256")
+            rejects = out / "rejects.jsonl"
+        assert code in (0, 1), err
+        (row,) = [json.loads(line) for line in rejects.read_text().splitlines()]
+        assert row["rules"] == ["empty-output"]
+        assert row["value"] == {"instruction": "<b>Describe</b> a sunset.", "output": ""}
+        if data is jsonl:
+            assert row["raw"] == REJECTED_AS_READ  # the line byte for byte: findable with grep
+        else:
+            assert row["raw"].startswith('{"instruction": "<b>Describe</b> a sunset.",\n')
+        assert row["fixed"] == {"instruction": "Describe a sunset.", "output": ""}
+        assert row["fixed_by"] == ["html-markup"]
+
+
+FIXABLE = [
+    '{"instruction": "Name a colour.", "input": "", "output": "<p>Blue is a colour.</p>"}',
+    '{"instruction": "Say hi.", "input": "No input", "output": "Hi there!  \\nBye."}',
+    '{"instruction": "Greet.", "input": "", "output": "Hello!<|im_end|>"}',
+    '{"instruction": "Count.", "input": "", "output": "One, two, three."}',
+    '{"instruction": "Say <b>bye</b>.", "input": "", "output": ""}',
+]
+
+
+def _report_fixes(html: str) -> dict[str, int]:
+    import re
+
+    table = html.split('<table id="fixes">', 1)[1].split("</table>", 1)[0]
+    return {name: int(n.replace(",", "")) for name, n in
+            re.findall(r"<tr><td>([\w-]+)</td><td class=\"num\">([\d,]+)</td></tr>", table)}  # fmt: skip
+
+
+def _fixes_line(stdout: str) -> dict[str, int]:
+    line = next(x for x in stdout.splitlines() if x.strip().startswith("fixed: "))
+    return {k: int(v.replace(",", "")) for k, v in
+            (part.rsplit(" ", 1) for part in line.split("fixed: ", 1)[1].split(", "))}  # fmt: skip
+
+
+def _fix_counts_agree(cli, tmp_path, data) -> dict[str, int]:
+    """clean --dry-run, the HTML report and build's manifest and summary: the same counts."""
+    code, dry, err = cli("clean", data, "--dry-run")
+    assert code == 0, err
+    code, _, err = cli("report", data, "-o", tmp_path / "report.html")
+    assert code in (0, 1), err
+    code, built, err = cli("build", data, "--out", tmp_path / "build", "--cutoff-len", "4096")
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "build" / "manifest.json").read_text())
+    counts = _fixes_line(dry)
+    assert counts == _report_fixes((tmp_path / "report.html").read_text())
+    assert counts == manifest["counts"]["fixed"] == _fixes_line(built)
+    code, _, err = cli("build", data, "--out", tmp_path / "unfixed", "--cutoff-len", "4096",
+                       "--fix", "none")  # fmt: skip
+    assert code == 0, err
+    unfixed = json.loads((tmp_path / "unfixed" / "manifest.json").read_text())
+    assert unfixed["counts"]["fixed"] == {} and unfixed["options"]["fix"] == "none"
+    return counts
+
+
+def test_clean_dry_run_the_report_and_build_count_the_same_fixes(cli, tmp_path):
+    data = write_lines(tmp_path / "in.jsonl", FIXABLE)
+    counts = _fix_counts_agree(cli, tmp_path, data)
+    # The rejected record (empty output) was fixed too: fixes count every record they changed;
+    # `</p>` becomes a line break that the whitespace fixer then trims.
+    assert counts == {"html-markup": 2, "whitespace-unicode": 2, "placeholder-output": 1,
+                      "template-tokens": 1}  # fmt: skip
+    assert not (tmp_path / "out.jsonl").exists()  # a dry run writes nothing
+
+
+@needs_shared
+def test_fix_counts_agree_on_llamafactorys_alpaca_demo(cli, tmp_path):
+    counts = _fix_counts_agree(cli, tmp_path, LLAMAFACTORY / "alpaca_en_demo.json")
+    assert 50 <= sum(counts.values()) <= 200  # about one record in ten

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import re
+
 import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dataprep import clean
+from dataprep.checks.content import html_markup
 from dataprep.formats import FORMATS, Spec, normalise
 from dataprep.linter import FileContext, FileStats, Plan, lint_records
 from dataprep.readers import _parse
 from dataprep.records import UNPARSED, Record
 from dataprep.rulepack import load
+from dataprep.text import CODE_SPAN, without_code
 
 PLAN = Plan(load())
 KEYS = st.sampled_from(
@@ -79,3 +84,74 @@ def test_serialised_records_round_trip_through_the_reader(value):
     raw = orjson.dumps(value)
     record = _parse("p", 1, 0, raw + b"\n")
     assert record is not None and record.value == value
+
+
+# --- the HTML fixer and the html-markup rule agree ---------------------------------------------
+
+
+FIXERS = clean.Fixers.from_pack(load())
+TAG_NAMES = ["b", "i", "p", "a", "u", "q", "br", "div", "span", "li", "ul", "td", "tr", "table",
+             "strong", "em", "h1", "h3", "img", "font", "pre", "code", "hr", "body", "html"]  # fmt: skip
+CLOSING = re.compile(rf"</(?:{'|'.join(TAG_NAMES)})\s*>", re.I)
+TAGS = st.builds(
+    lambda name, close, attrs, upper: (
+        f"<{'/' if close else ''}{name.upper() if upper else name}{attrs}>"
+    ),
+    st.sampled_from(TAG_NAMES),
+    st.booleans(),
+    st.sampled_from(["", ' class="x"', " id=main", " /", ' href="https://e.org/?a=1&amp;b=2"']),
+    st.booleans(),
+)
+ENTITIES = st.sampled_from(["&nbsp;", "&lt;", "&gt;", "&amp;", "&quot;", "&#39;", "&#x4e2d;",
+                            "&mdash;", "&hellip;", "&lt;p&gt;", "&amp;lt;br&amp;gt;"])  # fmt: skip
+WORDS = st.sampled_from(["Use", "bold", "here.", "a", "sunset", "List<a>", "x < y", "中文",
+                         "  ", "\n", "\n\n", "\t", "a > b", "AT&T", "5 < 6 > 4", "\u00a0"])  # fmt: skip
+PROSE = st.lists(TAGS | ENTITIES | WORDS, min_size=1, max_size=14).map("".join)
+CODE = st.builds(
+    lambda body, fenced: f"```html\n{body}\n```" if fenced else f"`{body.replace(chr(10), ' ')}`",
+    st.lists(TAGS | ENTITIES | st.sampled_from(["x", " ", "  \n", "if a<b:"]), min_size=1,
+             max_size=6).map("".join).filter(lambda t: "`" not in t and t.strip()),
+    st.booleans(),
+)  # fmt: skip
+TEXTS = st.lists(PROSE | CODE, min_size=1, max_size=5).map(lambda parts: " ".join(parts))
+
+
+def _sample(prompt: str, answer: str):
+    record = Record("p", 1, 0, {"instruction": prompt, "input": "", "output": answer}, b"")
+    return normalise(record, None)[0]
+
+
+def _flagged(prompt: str, answer: str) -> bool:
+    opts = html_markup.Options()
+    return any(True for _ in html_markup.check(_sample(prompt, answer), opts))
+
+
+@settings(max_examples=500, deadline=None)
+@given(TEXTS)
+def test_text_the_rule_flags_is_clean_after_the_fixer_and_code_is_untouched(text):
+    prompt = "Describe the weather."
+    fixed, _ = clean.fix_text(text, markup=True, tokens=FIXERS.tokens)
+    if _flagged(prompt, text):
+        assert not _flagged(prompt, fixed), (text, fixed)
+        plain = without_code(fixed)
+        assert html_markup.TAG.search(plain) is None, (text, fixed)
+        # Whatever stands before it, a closing tag is never a generic: none may remain.
+        assert CLOSING.search(plain) is None, (text, fixed)
+    # Code spans and fences come through byte for byte, in order.
+    assert [m.group(0) for m in CODE_SPAN.finditer(text)] == [
+        m.group(0) for m in CODE_SPAN.finditer(fixed)
+    ], (text, fixed)
+    assert clean.fix_text(fixed, markup=True, tokens=FIXERS.tokens)[0] == fixed  # final
+
+
+@settings(max_examples=200, deadline=None)
+@given(TEXTS)
+def test_markup_a_task_asks_for_is_never_stripped(text):
+    prompt = "Write an HTML page for my shop."
+    record = Record("p", 1, 0, {"instruction": prompt, "input": "", "output": text}, b"")
+    sample = normalise(record, None)[0]
+    value, fixes = clean.fixed_value(record, sample, PLAN, FIXERS)
+    assert record.value["output"] == text  # the record itself is never changed
+    assert "html-markup" not in fixes and "script-content" not in fixes
+    if fixes:
+        assert value["output"] == clean.normalise_text(text)

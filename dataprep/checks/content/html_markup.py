@@ -46,9 +46,11 @@ TAG_NAMES = (
     "sup|svg|table|tbody|td|textarea|tfoot|th|thead|time|title|tr|ul|var"
 )
 # Right after an identifier, one-letter and capitalised names are generics (`List<a>`,
-# `List<Option>`), not markup; `eat<br>` is markup all the same.
+# `List<Option>`), not markup; `eat<br>` is markup all the same, and so is any closing tag
+# (`bold</b>`): no generic opens with `</`.
 TAG = re.compile(
-    rf"(?:(?<![\w<])</?(?:[abipqu]|{TAG_NAMES})|(?<=\w)</?(?-i:{TAG_NAMES}))"
+    rf"(?:(?<![\w<])</?(?:[abipqu]|{TAG_NAMES})|(?<=\w)</(?:[abipqu]|{TAG_NAMES})"
+    rf"|(?<=\w)<(?-i:{TAG_NAMES}))"
     r"(?:\s+[a-zA-Z_:][-\w:.]*(?:\s*=\s*(?:\"[^\"<>]*\"|'[^'<>]*'|[^\s<>]+))?)*\s*/?>",
     re.I,
 )
