@@ -54,6 +54,7 @@ SCHEMA = 1
 ENCODE_BATCH = 1024  # sequences encoded together: all cores busy, memory bounded
 TRUNCATION = ("drop", "truncate-prompt", "truncate-answer")
 FIX = ("safe", "none")
+NO_LABELS = "no-trainable-tokens"
 IMAGE = "<image>"
 IMAGE_TOKENS = ("<image>", "<|image_pad|>")  # the token an <image> expands to, if the vocab has one
 
@@ -326,27 +327,29 @@ def labels_for(seq: Encoded, options: Options) -> list[int]:
 
 def truncate(
     seq: Encoded, labels: list[int], cutoff: int, policy: str, eos_id: int | None
-) -> tuple[list[int], list[int], str] | str:
-    """(ids, labels, what happened) within `cutoff` tokens, or why the record is dropped.
+) -> tuple[list[int], list[int], str] | tuple[str, str]:
+    """(ids, labels, what happened) within `cutoff` tokens, or (rule, why) the record is
+    rejected.
 
     truncate-answer cuts at the cutoff: a cut inside an answer keeps the answer's start and
     ends it with the end-of-turn token (labelled); a cut in a prompt (its text, its assistant
-    header, or an image span) drops that turn and all after it. truncate-prompt keeps the
-    answers whole: it drops the oldest turns, then shortens the first user message's text from
-    its end, never inside an image span. drop rejects every record over the cutoff."""
+    header, or an image span) drops that turn and all after it, and a cut in the first prompt
+    leaves nothing to train on. truncate-prompt keeps the answers whole: it drops the oldest
+    turns, then shortens the first user message's text from its end, never inside an image
+    span. drop rejects every record over the cutoff."""
     n = len(seq.ids)
     if n <= cutoff:
         return seq.ids, labels, "fits"
     if policy == "drop":
-        return f"{n:,} tokens, over cutoff_len {cutoff:,} (truncation: drop)"
-    answers = [(a, b) for role, a, b in seq.spans if role == "assistant"]
+        return "exceeds-cutoff", f"{n:,} tokens, over cutoff_len {cutoff:,} (truncation: drop)"
     if policy == "truncate-answer":
+        answers = [(a, b) for role, a, b in seq.spans if role == "assistant"]
         for k, (a, b) in enumerate(answers):
             if cutoff < a + 2:  # the cut falls in this turn's prompt or header
                 if k == 0:
-                    return (
-                        f"the prompt alone is {a:,} tokens, not under cutoff_len {cutoff:,} "
-                        "(truncation: truncate-answer)"
+                    return NO_LABELS, (
+                        f"the prompt alone is {a:,} tokens, not under cutoff_len {cutoff:,}: "
+                        "truncate-answer would leave no answer token to train on"
                     )
                 end = answers[k - 1][1]
                 return seq.ids[:end], labels[:end], "turns dropped"
@@ -357,26 +360,39 @@ def truncate(
                 cut = [*labels[: cutoff - 1], eos_id]
                 return ids, cut, "answer cut"
         return seq.ids[:cutoff], labels[:cutoff], "tail cut"  # only unlabelled text after
-    # truncate-prompt
+    shortened = shorten_prompt(seq, labels, n - cutoff, cutoff)
+    if isinstance(shortened[0], str):
+        return shortened  # type: ignore[return-value]
+    short, cut, case = shortened
+    return short.ids, cut, case
+
+
+def shorten_prompt(
+    seq: Encoded, labels: list[int], excess: int, cutoff: int
+) -> tuple[Encoded, list[int], str] | tuple[str, str]:
+    """`seq` with `excess` prompt tokens removed and its answers whole: the oldest turns
+    first, then the first user message's text from its end, never inside an image span."""
     ids, labs = list(seq.ids), list(labels)
-    spans = list(seq.spans)
-    images = list(seq.images)
+    spans, images = list(seq.spans), list(seq.images)
     case = "prompt cut"
-    users = [(a, b) for role, a, b in spans if role == "user"]
-    while len(ids) > cutoff and len(answers) > 1 and users:
-        start, end = users[0][0], answers[0][1]
-        start = _line_start(ids, start, spans)
+
+    def answers_and_users():
+        return ([(a, b) for r, a, b in spans if r == "assistant"],
+                [(a, b) for r, a, b in spans if r == "user"])  # fmt: skip
+
+    answers, users = answers_and_users()
+    while excess > 0 and len(answers) > 1 and users:
+        start, end = _line_start(ids, users[0][0], spans), answers[0][1]
         del ids[start:end], labs[start:end]
         removed = end - start
+        excess -= removed
         spans = [(r, a - removed, b - removed) for r, a, b in spans if a >= end]
         images = [(a - removed, b - removed) for a, b in images if a >= end]
-        answers = [(a, b) for r, a, b in spans if r == "assistant"]
-        users = [(a, b) for r, a, b in spans if r == "user"]
+        answers, users = answers_and_users()
         case = "turns dropped"
-    excess = len(ids) - cutoff
     if excess > 0:
         if not users:
-            return "no user message to shorten (truncation: truncate-prompt)"
+            return "exceeds-cutoff", "no user message to shorten (truncation: truncate-prompt)"
         start, end = users[0]
         cut_end = end
         for a, b in images:  # never cut inside an image span: cut before it
@@ -384,12 +400,37 @@ def truncate(
                 cut_end = min(cut_end, a)
         cut_start = cut_end - excess
         if cut_start < start:
-            return (
+            return "exceeds-cutoff", (
                 f"the answers alone need {len(ids) - (end - start):,} tokens, over cutoff_len "
                 f"{cutoff:,} (truncation: truncate-prompt)"
             )
         del ids[cut_start:cut_end], labs[cut_start:cut_end]
-    return ids, labs, case
+        spans = [(r, a if a < cut_end else a - excess, b if b < cut_start else b - excess)
+                 for r, a, b in spans]  # fmt: skip
+        images = [(a - excess, b - excess) if a >= cut_end else (a, b) for a, b in images]
+    return Encoded(ids, spans, images), labs, case
+
+
+def fit_pair_prompt(
+    sides: list[tuple[Encoded, list[int]]], cutoff: int
+) -> list[tuple[Encoded, list[int]]] | tuple[str, str]:
+    """A preference pair under truncate-answer: its two answers are what it teaches, so the
+    shared prompt is shortened (oldest turns first, as LLaMA-Factory keeps the answers and cuts
+    the prompt) until the answers have room: as many tokens as the longer one needs, up to half
+    the cutoff. Cutting the prompt's last turn away would leave both sides the same history."""
+    prompt = max(max((a for r, a, _ in seq.spans if r == "assistant"), default=0)
+                 for seq, _ in sides)  # fmt: skip
+    answers = max(len(seq.ids) for seq, _ in sides) - prompt
+    budget = cutoff - min(answers, cutoff // 2)
+    if prompt <= budget:
+        return sides
+    out = []
+    for seq, labels in sides:
+        shortened = shorten_prompt(seq, labels, prompt - budget, cutoff)
+        if isinstance(shortened[0], str):
+            return shortened  # type: ignore[return-value]
+        out.append(shortened[:2])
+    return out
 
 
 def _line_start(ids: list[int], start: int, spans: list) -> int:
@@ -820,22 +861,43 @@ def _raw(c: Counts) -> dict:
 def _row(
     sample: Sample, sequences, encoder: Encoder, cutoff: int, options: Options, counts, root: Path
 ):
+    """The row to write, or (rule, why) the record is rejected."""
     setup = encoder.setup
     out: dict = {}
-    sides = ("chosen", "rejected") if sample.kind == "dpo" else ("",)
+    pair = sample.kind == "dpo"
+    sides = ("chosen", "rejected") if pair else ("",)
     sequences = [expand_images(seq, setup.image_tokens, encoder.image_id) for seq in sequences]
     longest = max(len(seq.ids) for seq in sequences)
+    labelled = [(seq, labels_for(seq, options)) for seq in sequences]
+    shortened = False
+    if pair and options.truncation == "truncate-answer" and longest > cutoff:
+        fitted = fit_pair_prompt(labelled, cutoff)
+        if isinstance(fitted, tuple):
+            return fitted
+        shortened, labelled = fitted is not labelled, fitted
+        longest = max(len(seq.ids) for seq, _ in labelled)
     results = []
-    for side, seq in zip(sides, sequences, strict=True):
-        labels = labels_for(seq, options)
+    for side, (seq, labels) in zip(sides, labelled, strict=True):
         limit = cutoff
         if options.truncation == "truncate-prompt" and longest > cutoff:
             # A pair shares its prompt: both sides lose the same prompt tokens.
             limit = len(seq.ids) - (longest - cutoff)
         result = truncate(seq, labels, limit, options.truncation, encoder.eos_id)
-        if isinstance(result, str):
-            return "exceeds-cutoff", result
+        if isinstance(result[0], str):
+            return result
+        ids, labels, _ = result
+        if all(label == -100 for label in labels):
+            which = f"the {side} side" if side else "the record"
+            return NO_LABELS, (
+                f"{which} has no label token left after masking and truncation at cutoff_len "
+                f"{cutoff:,}: it would train on nothing"
+            )
         results.append((side, result))
+    if pair and results[0][1][0] == results[1][1][0]:
+        return "identical-pair", (
+            f"chosen and rejected are the same {len(results[0][1][0]):,} tokens within cutoff_len "
+            f"{cutoff:,}: they differ only after the cut"
+        )
     for side, (ids, labels, case) in results:
         prefix = f"{side}_" if side else ""
         out[f"{prefix}input_ids"] = ids
@@ -845,6 +907,8 @@ def _row(
         counts.label_tokens += len(labels) - labels.count(-100)
         if case != "fits":
             counts.truncated[case] += 1
+    if shortened:
+        counts.truncated["pair prompt shortened"] += 1
     if sample.images:
         out["images"] = [str(root / ref) for ref in sample.images]
     return out
@@ -874,6 +938,8 @@ FIXES = {
     "mixed-format": "build SFT and preference data into separate folders",
     "template-mismatch": "use a template that keeps message text as written (--template)",
     "exceeds-cutoff": "raise --cutoff-len, use --truncation truncate-answer, or shorten it",
+    NO_LABELS: "raise --cutoff-len, use --truncation truncate-prompt, or shorten the prompt",
+    "identical-pair": "raise --cutoff-len so the answers' difference fits, or drop the pair",
 }
 
 

@@ -80,6 +80,7 @@ class Lengths:
     label: array = field(default_factory=lambda: array("q"))
     turns: array = field(default_factory=lambda: array("q"))  # prompt, answer, prompt, answer...
     starts: array = field(default_factory=lambda: array("q"))  # each record's first turns index
+    pairs: array = field(default_factory=lambda: array("b"))  # 1: a preference pair
     unmapped: int = 0  # conversations whose answers were not found verbatim in the render
     failed: list[tuple[int, str]] = field(default_factory=list)  # (line, why) render errors
     images: int = 0
@@ -113,12 +114,30 @@ class Lengths:
         need = values[max(0, math.ceil(coverage * len(values)) - 1)]
         return max(step, -(-need // step) * step)
 
+    def trains_on_nothing(self, i: int, cutoff: int) -> bool:
+        """Whether record `i` keeps no label token under the build's truncate-answer: its
+        answers are empty, or its first prompt fills the cutoff (a preference pair's prompt is
+        shortened instead, so only empty answers leave it nothing)."""
+        if not self.label[i]:
+            return True
+        if self.full[i] <= cutoff or (self.pairs and self.pairs[i]):
+            return False
+        return not any(_cut_right(self.record_turns(i), cutoff - 1))
+
     def losses(self, cutoff: int) -> dict[str, dict[str, int]]:
-        """What each truncation policy loses at `cutoff` tokens."""
-        drop = {"records": 0, "label_tokens": 0}
-        right = {"records": 0, "label_tokens": 0, "eos_cut": 0, "answer_cut": 0}
-        llamafactory = {"records": 0, "label_tokens": 0, "eos_cut": 0, "answer_cut": 0}
+        """What each truncation policy loses at `cutoff` tokens; `no_labels`: records that
+        would train on nothing (the build rejects them as no-trainable-tokens)."""
+        drop = {"records": 0, "label_tokens": 0, "no_labels": 0}
+        right = {"records": 0, "label_tokens": 0, "eos_cut": 0, "answer_cut": 0, "no_labels": 0}
+        llamafactory = {"records": 0, "label_tokens": 0, "eos_cut": 0, "answer_cut": 0,
+                        "no_labels": 0}  # fmt: skip
         for i, full in enumerate(self.full):
+            if not self.label[i]:  # nothing to train on at any cutoff (unless dropped)
+                right["no_labels"] += 1
+                llamafactory["no_labels"] += 1
+                drop["no_labels"] += full <= cutoff
+            elif full > cutoff:
+                right["no_labels"] += self.trains_on_nothing(i, cutoff)
             if full <= cutoff:
                 continue
             turns = self.record_turns(i)
@@ -132,6 +151,8 @@ class Lengths:
                 stats["label_tokens"] += sum(lost)
                 stats["eos_cut"] += any(lost)  # an answer that loses its end loses its EOS
                 stats["answer_cut"] += not any(kept)
+            if self.label[i] and not any(kept_by_llamafactory(turns, cutoff)):
+                llamafactory["no_labels"] += 1
         return {"drop": drop, "truncate_end": right, "llamafactory": llamafactory}
 
 
@@ -280,6 +301,7 @@ class Meter:
             lengths.full.append(best_full)
             lengths.label.append(best_label)
             lengths.starts.append(len(lengths.turns))
+            lengths.pairs.append(len(parts) == 2)  # chosen and rejected rendered apart
             for prompt, answer in best_turns:
                 lengths.turns.append(prompt)
                 lengths.turns.append(answer)
@@ -360,6 +382,7 @@ def merge(parts: list[Lengths]) -> Lengths:
         out.records.extend(part.records)
         out.full.extend(part.full)
         out.label.extend(part.label)
+        out.pairs.extend(part.pairs)
         out.starts.extend(start + base for start in part.starts)
         out.turns.extend(part.turns)
         out.unmapped += part.unmapped

@@ -193,7 +193,40 @@ def test_drop_and_prompt_too_long_are_rejected_with_reasons(tmp_path):
     ]
     long_prompt = [{"instruction": "word " * 200, "input": "", "output": "ok"}]
     result = _build(tmp_path, long_prompt, out="out2", cutoff_len=48)
-    assert result.counts.rejected == {"exceeds-cutoff": 1}
+    assert result.counts.rejected == {"no-trainable-tokens": 1}
+
+
+def test_no_record_trains_on_nothing_and_stats_predicts_how_many(cli, tmp_path):
+    talk = {"conversations": [
+        {"from": "human", "value": "Tell me about the sea."},
+        {"from": "gpt", "value": "The sea covers most of the planet. " * 3},
+        {"from": "human", "value": "And rivers? " + "Tell me everything about rivers. " * 20},
+        {"from": "gpt", "value": "Rivers carry water to the sea."},
+    ]}  # fmt: skip
+    rows = [
+        {"instruction": "Summarise: " + "the tide comes in and goes out. " * 30, "input": "",
+         "output": "Tides rise and fall."},
+        {"instruction": "Say hi.", "input": "", "output": "Hi!"},
+        talk,
+    ]  # fmt: skip
+    data = _write(tmp_path / "data.jsonl", rows)
+    result = _build(tmp_path, [data], cutoff_len=96, mask_history=True)
+    # The long prompt fills the cutoff; the conversation loses its last turn, and with
+    # mask_history its earlier answer is not trained on: both would train on nothing.
+    assert result.counts.rejected == {"no-trainable-tokens": 2} and result.counts.kept == 1
+    rejects = [json.loads(line) for line in (result.out / "rejects.jsonl").open()]
+    assert [r["line"] for r in rejects] == [1, 3]
+    assert "it would train on nothing" in rejects[1]["reasons"][0]
+    assert rejects[0]["fixes"] == [
+        "raise --cutoff-len, use --truncation truncate-prompt, or shorten the prompt"
+    ]
+    manifest = json.loads((result.out / "manifest.json").read_text())
+    assert manifest["counts"]["rejected"] == {"no-trainable-tokens": 2}
+    code, out, _ = cli("stats", data, "--cutoff-len", "96", "--format", "json")
+    assert code == 0
+    assert json.loads(out)["losses"]["truncate_end"]["no_labels"] == 1  # the long prompt
+    code, out, _ = cli("lint", data, "--cutoff-len", "96", "--select", "no-trainable-tokens")
+    assert "data.jsonl:1" in out and "no-trainable-tokens" in out
 
 
 def test_multi_turn_cut_in_a_later_prompt_drops_that_turn(tmp_path):
@@ -410,3 +443,54 @@ def test_progress_bars_per_stage(tmp_path):
     time.sleep(0.6)
     tick(1500, 0)
     assert "building  1,500  " in stream.text and "/s" in stream.text
+
+
+def _dpo_demo_files():
+    files = [Path(__file__).parent / "data" / "v1_dpo_demo.jsonl"]
+    if LLAMAFACTORY.is_dir():
+        files += [LLAMAFACTORY / "dpo_en_demo.json", LLAMAFACTORY / "dpo_zh_demo.json"]
+    return files
+
+
+@pytest.mark.parametrize("path", _dpo_demo_files(), ids=lambda p: p.name)
+def test_no_preference_pair_is_made_identical_or_empty_by_truncation(tmp_path, path):
+    for cutoff in (256, 512, 2048):
+        for policy in build.TRUNCATION:
+            out = f"{policy}-{cutoff}"
+            result = _build(tmp_path, [path], out=out, cutoff_len=cutoff, truncation=policy)
+            c = result.counts
+            assert c.read == c.kept + c.rejected_records
+            rows = _rows(result.out) if c.kept else []
+            for row in rows:
+                assert row["chosen_input_ids"] != row["rejected_input_ids"], (policy, cutoff)
+                for side in ("chosen", "rejected"):
+                    assert len(row[f"{side}_input_ids"]) <= cutoff
+                    assert any(t != -100 for t in row[f"{side}_labels"]), (policy, cutoff, side)
+            rejects = [json.loads(line) for line in (result.out / "rejects.jsonl").open()]
+            assert len(rejects) == c.rejected_records
+            assert all(r["rules"] and r["fixes"] for r in rejects)
+
+
+@needs_shared
+def test_dpo_demo_at_512_keeps_both_answers_by_shortening_the_prompt(tmp_path):
+    # Before: 83 of its pairs were written with chosen_input_ids == rejected_input_ids.
+    result = _build(tmp_path, [LLAMAFACTORY / "dpo_en_demo.json"], cutoff_len=512)
+    assert result.counts.truncated["pair prompt shortened"] > 0
+    model = tokenizer.load(None)
+    for row in _rows(result.out):
+        for side in ("chosen", "rejected"):
+            labelled = [t for t in row[f"{side}_labels"] if t != -100]
+            assert labelled and labelled[-1] == model.backend.token_to_id("<|im_end|>")
+
+
+def test_a_pair_that_differs_only_after_the_cut_is_rejected_as_identical(tmp_path):
+    same = "Water moves from the sea to the clouds and back again. " * 20
+    rows = [{"prompt": "Explain the water cycle.", "chosen": same + "That is the cycle.",
+             "rejected": same + "I do not know."},
+            {"prompt": "Name a colour.", "chosen": "Blue.", "rejected": "No."}]  # fmt: skip
+    for policy in ("truncate-answer", "truncate-prompt"):
+        result = _build(tmp_path, rows, out=policy, cutoff_len=128, truncation=policy)
+        want = {"identical-pair": 1} if policy == "truncate-answer" else {"exceeds-cutoff": 1}
+        assert result.counts.rejected == want and result.counts.kept == 1
+        (reject,) = [json.loads(line) for line in (result.out / "rejects.jsonl").open()]
+        assert reject["line"] == 1 and reject["fixes"]

@@ -117,14 +117,18 @@ def test_percentiles_recommended_cutoff_and_policy_losses():
     assert lengths.percentiles() == {"p50": 40, "p90": 400, "p95": 400, "p99": 400, "max": 400}
     assert lengths.recommended(0.75, 64) == 64 and lengths.recommended(0.95, 64) == 448
     losses = lengths.losses(128)
-    assert losses["drop"] == {"records": 1, "label_tokens": 300}
+    assert losses["drop"] == {"records": 1, "label_tokens": 300, "no_labels": 0}
     # Cut after 128 tokens: the 100-token prompt leaves 28 answer tokens.
     assert losses["truncate_end"] == {
         "records": 1,
         "label_tokens": 272,
         "eos_cut": 1,
         "answer_cut": 0,
+        "no_labels": 0,
     }
+    # At 100 tokens the prompt alone fills the cutoff: that record would train on nothing.
+    assert lengths.losses(100)["truncate_end"]["no_labels"] == 1
+    assert lengths.losses(100)["llamafactory"]["no_labels"] == 0  # it splits the budget
     # LLaMA-Factory: the answer gets int(128 * 300/400) = 96 tokens, the prompt the other 32.
     assert infer_seqlen(100, 300, 128) == (32, 96)
     assert losses["llamafactory"]["label_tokens"] == 300 - 96

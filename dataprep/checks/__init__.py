@@ -79,6 +79,7 @@ from dataprep.checks.structure import (
 from dataprep.checks.tokens import (
     exceeds_cutoff,
     missing_eos,
+    no_trainable_tokens,
     template_mismatch,
     template_not_prefix_stable,
 )
@@ -132,6 +133,7 @@ ALL: tuple[ModuleType, ...] = (
     template_mismatch,
     template_not_prefix_stable,
     missing_eos,
+    no_trainable_tokens,
 )
 
 BY_NAME: dict[str, ModuleType] = {}
