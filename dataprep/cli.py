@@ -321,6 +321,11 @@ def _parser() -> argparse.ArgumentParser:
         "--shard-size", type=int, default=10_000, metavar="N", help=argparse.SUPPRESS
     )
     build.add_argument(
+        "--max-rejected", type=float, metavar="F",
+        help="fail (exit 1) when more than this share of the records is rejected, e.g. 0.05 "
+        "(a build that keeps nothing always fails)",
+    )  # fmt: skip
+    build.add_argument(
         "--lock-timeout", type=float, metavar="SECONDS",
         help="when another build of --out is running, wait at most this long (default: no "
         "limit), then reuse its build",
@@ -528,6 +533,10 @@ def _build(args: argparse.Namespace) -> int:
         return EXIT_FINDINGS if problems else EXIT_OK
     if args.num_proc < 0:
         raise DataprepError("--num-proc must be 0 (all cores) or more")
+    if args.max_rejected is not None and not 0 <= args.max_rejected <= 1:
+        raise DataprepError(
+            "--max-rejected is a share of the records", fix="e.g. --max-rejected 0.05"
+        )
     if args.num_proc:  # the Rust tokenizer's thread pool reads this before its first use
         import os
 
@@ -568,7 +577,46 @@ def _build(args: argparse.Namespace) -> int:
         print(f"  rejected by rule: {by_rule} (reasons in {result.out}/rejects.jsonl)")
     if c.truncated:
         print(f"  cutoff policy: {', '.join(f'{k} ×{v:,}' for k, v in c.truncated.items())}")
-    return EXIT_OK
+    share = c.rejected_records / c.read if c.read else 0.0
+    failed = None
+    if not c.kept:
+        failed = f"the build kept no record (read {c.read:,})"
+    elif args.max_rejected is not None and share > args.max_rejected:
+        failed = (
+            f"{share:.1%} of the records were rejected, over --max-rejected {args.max_rejected:g}"
+        )
+    if failed is None:
+        return EXIT_OK
+    print(f"dataprep: error: {failed}; the top rejection rules:", file=sys.stderr)
+    top = [rule for rule, _ in c.rejected.most_common(3)]
+    first = _first_rejects(result.out / "rejects.jsonl", top)
+    for rule in top:
+        row = first.get(rule, {})
+        where = f"{row.get('path')}:{row.get('line')}"
+        print(f"  {rule} ×{c.rejected[rule]:,}, e.g. {where}: {row.get('reason', '')}",
+              file=sys.stderr)  # fmt: skip
+        if row.get("fix"):
+            print(f"    fix: {row['fix']}", file=sys.stderr)
+    print(f"  every rejected record, why and its fix: {result.out}/rejects.jsonl", file=sys.stderr)
+    return EXIT_FINDINGS
+
+
+def _first_rejects(path: Path, rules: list[str]) -> dict[str, dict]:
+    """The first rejects.jsonl row of each rule (read only as far as needed)."""
+    import orjson
+
+    found: dict[str, dict] = {}
+    with open(path, "rb") as f:
+        for line in f:
+            row = orjson.loads(line)
+            for rule, reason in zip(row["rules"], row["reasons"], strict=False):
+                if rule in rules and rule not in found:
+                    fix = row["fixes"][0] if row["fixes"] else ""
+                    found[rule] = {"path": row["path"], "line": row["line"],
+                                   "reason": reason.split(": ", 1)[-1], "fix": fix}  # fmt: skip
+            if len(found) == len(rules):
+                break
+    return found
 
 
 def _stats_table(result: dict) -> str:

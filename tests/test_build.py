@@ -494,3 +494,36 @@ def test_a_pair_that_differs_only_after_the_cut_is_rejected_as_identical(tmp_pat
         assert result.counts.rejected == want and result.counts.kept == 1
         (reject,) = [json.loads(line) for line in (result.out / "rejects.jsonl").open()]
         assert reject["line"] == 1 and reject["fixes"]
+
+
+def test_a_build_that_keeps_nothing_or_rejects_too_much_fails(cli, tmp_path):
+    empty = _write(tmp_path / "empty.jsonl",
+                   [{"instruction": f"Q{i}?", "input": "", "output": ""} for i in range(5)])  # fmt: skip
+    code, out, err = cli("build", empty, "--out", tmp_path / "nothing", "--cutoff-len", "128")
+    assert code == 1 and "read 5 = kept 0 + rejected 5" in out
+    lines = err.splitlines()
+    assert (
+        lines[0] == "dataprep: error: the build kept no record (read 5); the top rejection rules:"
+    )
+    assert lines[1].startswith(f"  empty-output ×5, e.g. {empty}:1: ")
+    assert lines[-1].endswith("nothing/rejects.jsonl")
+    again = cli("build", empty, "--out", tmp_path / "nothing", "--cutoff-len", "128")
+    assert again[0] == 1 and "reused" in again[1]  # a cached empty build fails the same way
+    mixed = _write(tmp_path / "mixed.jsonl",
+                   [{"instruction": f"Q{i}?", "input": "", "output": "" if i < 3 else f"A{i}."}
+                    for i in range(10)])  # fmt: skip
+    code, _, err = cli("build", mixed, "--out", tmp_path / "m", "--cutoff-len", "128",
+                       "--max-rejected", "0.2")  # fmt: skip
+    assert code == 1 and "30.0% of the records were rejected, over --max-rejected 0.2" in err
+    code, _, err = cli("build", mixed, "--out", tmp_path / "m", "--cutoff-len", "128",
+                       "--max-rejected", "0.5")  # fmt: skip
+    assert code == 0, err
+
+
+@needs_shared
+def test_building_kto_demo_names_why_nothing_was_kept(cli, tmp_path):
+    code, _, err = cli("build", "--dataset-info", LLAMAFACTORY / "dataset_info.json",
+                       "--dataset", "kto_en_demo", "--out", tmp_path / "kto")  # fmt: skip
+    assert code == 1
+    assert "the build kept no record (read 300)" in err
+    assert "unknown-format ×300" in err and "kto records are not built yet" in err
