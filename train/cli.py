@@ -172,7 +172,7 @@ def _doctor(args) -> int:
     from train import doctor
 
     records, config = doctor.read_run(args.run)
-    found = doctor.diagnose(records, config)
+    found = doctor.diagnose_run(records, config)
     if args.format == "json":
         output = json.dumps({"run": args.run, "diagnoses": doctor.as_json(found)}, indent=2)
     elif args.format == "html":

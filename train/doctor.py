@@ -14,7 +14,7 @@ import json
 import math
 import statistics
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from dataprep.errors import DataprepError
@@ -129,9 +129,12 @@ def diverging(records: list[dict], config: dict) -> Iterator[Diagnosis]:
 
 @check("TD10", "loss-spiking")
 def spiking(records: list[dict], config: dict) -> Iterator[Diagnosis]:
-    """The training loss keeps jumping: at least 3 logged steps (and 5% of them) where the
-    loss is 1.5x or more the one logged before, by at least a tenth of the first logged loss
-    (a loss near zero doubling from 0.004 to 0.008 is noise, not a jump).
+    """The training loss keeps jumping, or swings: at least 3 logged steps (and 5% of them)
+    where the loss is 1.5x or more the one logged before, by at least a tenth of the first
+    logged loss (a loss near zero doubling from 0.004 to 0.008 is noise, not a jump); or a
+    loss that climbs back from its lowest point so far by half its mean or more (smoothed over
+    a twentieth of the log, at least 3 steps), whatever its end value: a run that went from 14
+    up to 22 and down to 6 is unstable, not converging.
 
     The chapter: a loss that does not fall steadily is the classic sign of a learning rate
     that is too high; each update overshoots. Lower it by 10x (and keep warmup on)."""
@@ -150,6 +153,45 @@ def spiking(records: list[dict], config: dict) -> Iterator[Diagnosis]:
             _lower_rate(config),
             tuple(r["step"] for r in spikes),
         )  # fmt: skip
+        return
+    swing = _climb_back(train)
+    if swing is not None:
+        low, high, mean = swing
+        yield Diagnosis(
+            "TD10", "loss-spiking", "error",
+            f"the loss swung: it climbed back from {low['loss']:.4g} (step {low['step']}) to "
+            f"{high['loss']:.4g} (step {high['step']}), more than half its mean {mean:.4g}",
+            "the learning rate is too high: lower it by 10x",
+            _lower_rate(config),
+            (low["step"], high["step"]),
+        )  # fmt: skip
+
+
+def _climb_back(train: list[dict]) -> tuple[dict, dict, float] | None:
+    """(the low, the high after it, the mean) of the largest rise of the smoothed loss above
+    its running minimum, when that rise reaches half the mean."""
+    if len(train) < 10:
+        return None
+    losses = [r["loss"] for r in train]
+    mean = _mean(losses)
+    if mean <= 0:
+        return None
+    w = max(3, len(losses) // 20)
+    smooth = [_mean(losses[i : i + w]) for i in range(len(losses) - w + 1)]
+    best, low = None, 0
+    for i, value in enumerate(smooth):
+        if value < smooth[low]:
+            low = i
+        rise = value - smooth[low]
+        if rise >= 0.5 * mean and (best is None or rise > best[0]):
+            best = (rise, low, i)
+    if best is None:
+        return None
+    _, a, b = best
+    # The steps shown: the lowest logged loss in the low window, the highest in the high one.
+    low_step = min(train[a : a + w], key=lambda r: r["loss"])
+    high_step = max(train[b : b + w], key=lambda r: r["loss"])
+    return low_step, high_step, mean
 
 
 @check("TD03", "loss-flat")
@@ -359,6 +401,33 @@ def padding_waste(records: list[dict], config: dict) -> Iterator[Diagnosis]:
         )  # fmt: skip
 
 
+def diagnose_run(records: list[dict], config: dict) -> list[Diagnosis]:
+    """What `train doctor` says of a whole run: the checks on the whole log, and every
+    diagnosis the live doctor gave during the run (the log replayed on the schedule `Live`
+    checks at), so a run that warned is never called healthy afterwards. A check that fires on
+    the whole log speaks for itself; one that fired only on a part says up to which step."""
+    final = diagnose(records, config)
+    codes = {d.code for d in final}
+    earlier: list[Diagnosis] = []
+    for n in range(1, len(records) + 1):
+        if not _checks_at(n, records[n - 1]):
+            continue
+        for d in diagnose(records[:n], config):
+            if d.code not in codes:
+                codes.add(d.code)
+                step = records[n - 1].get("step", n)
+                earlier.append(replace(d, message=f"by step {step}: {d.message}"))
+    order = {c.code: k for k, c in enumerate(CHECKS)}
+    return sorted(final + earlier, key=lambda d: order.get(d.code, len(order)))
+
+
+def _checks_at(n: int, record: dict) -> bool:
+    """Whether the live doctor runs the checks after the n-th record: on every record early,
+    then about 50 times per doubling of the log (linear-logarithmic over a run, not
+    quadratic); a non-finite stop at once."""
+    return n % max(1, n // 50) == 0 or bool(record.get("nonfinite"))
+
+
 def diagnose(records: list[dict], config: dict) -> list[Diagnosis]:
     found = []
     for c in CHECKS:
@@ -426,11 +495,7 @@ class Live:
 
     def observe(self, record: dict) -> None:
         self.records.append(record)
-        # Every check reads the whole log: run them on every record early, then about 50 times
-        # per doubling of the log (linear-logarithmic over a run, not quadratic); a non-finite
-        # stop is diagnosed at once.
-        every = max(1, len(self.records) // 50)
-        if len(self.records) % every and not record.get("nonfinite"):
+        if not _checks_at(len(self.records), record):  # every check reads the whole log
             return
         for d in diagnose(self.records, self.config):
             if d.code not in self.told:
