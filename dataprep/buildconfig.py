@@ -25,21 +25,48 @@ from __future__ import annotations
 
 import argparse
 import glob
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-from dataprep import dataset_info
-from dataprep.build import Input, Options
+from dataprep import dataset_info, validate
+from dataprep.build import FIX, TRUNCATION, Input, Options
 from dataprep.errors import ConfigError, DataprepError
 from dataprep.formats import Spec, resolve_format
 from dataprep.lengths import LengthSetup
 from dataprep.rulepack import PackArgs
 
-KEYS = {"out", "tokenizer", "template", "cutoff_len", "truncation", "train_on_prompt",
-        "label_turn_end",
-        "mask_history", "packing", "val_size", "seed", "mix", "datasets", "image_tokens",
-        "rules", "select", "ignore", "coverage", "round", "fix"}  # fmt: skip
 DATASET_KEYS = {"path", "paths", "name", "format", "num_samples", "probability", "image_root"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A build's settings, from flags or from a build.yaml: the one place their defaults live
+    (the shard options' own defaults, and the length defaults of LengthSetup)."""
+
+    tokenizer: str | None = None
+    template: str = "auto"
+    cutoff_len: int | str = "auto"  # or a number of tokens, at least 8
+    truncation: str = Options.truncation
+    train_on_prompt: bool = Options.train_on_prompt
+    mask_history: bool = Options.mask_history
+    label_turn_end: bool = Options.label_turn_end
+    packing: bool = Options.packing
+    val_size: float = Options.val_size
+    seed: int = Options.seed
+    mix: str = Options.mix
+    image_tokens: int | None = None
+    rules: str | None = None
+    select: str | list[str] | None = None
+    ignore: str | list[str] | None = None
+    coverage: float = LengthSetup.coverage
+    round: int = LengthSetup.round
+    shard_size: int = Options.shard_size
+    fix: str = Options.fix
+
+
+FLAGS = tuple(f.name for f in fields(Settings))
+FROM_FLAGS = "flags"
 
 
 @dataclass
@@ -81,17 +108,10 @@ def from_args(args: argparse.Namespace) -> BuildConfig:
         raise DataprepError(
             "nothing to build", fix="name data files, a build.yaml, or --dataset-info"
         )
-    settings = {
-        "tokenizer": args.tokenizer, "template": args.template, "cutoff_len": args.cutoff_len,
-        "truncation": args.truncation, "train_on_prompt": args.train_on_prompt,
-        "mask_history": args.mask_history, "label_turn_end": args.label_turn_end,
-        "packing": args.packing, "val_size": args.val_size,
-        "seed": args.seed, "mix": args.mix, "image_tokens": args.image_tokens,
-        "rules": args.rules, "select": args.select, "ignore": args.ignore,
-        "coverage": args.coverage, "round": args.round, "shard_size": args.shard_size,
-        "fix": args.fix,
-    }  # fmt: skip
-    return _config(inputs, args.out, settings)
+    # Flags left unset are None (store_true ones False): the defaults are Settings'.
+    given = {k: getattr(args, k, None) for k in FLAGS}
+    settings = {k: v for k, v in given.items() if v is not None and v is not False}  # 0 stays 0
+    return _config(inputs, args.out, settings, FROM_FLAGS)
 
 
 def from_yaml(path: str, args: argparse.Namespace | None = None) -> BuildConfig:
@@ -103,7 +123,8 @@ def from_yaml(path: str, args: argparse.Namespace | None = None) -> BuildConfig:
         raise DataprepError(f"{path}: cannot read the build config ({exc})") from None
     if not isinstance(data, dict):
         raise ConfigError(path, [f"{path}: a build config is a mapping of settings"])
-    problems = [f"{path}: unknown key {k!r}" for k in data if k not in KEYS]
+    problems: list[str] = []
+    settings = {k: v for k, v in data.items() if k not in ("datasets", "out")}
     datasets = data.get("datasets")
     if not isinstance(datasets, list) or not datasets:
         problems.append(f"{path}: 'datasets' must list at least one dataset")
@@ -117,7 +138,17 @@ def from_yaml(path: str, args: argparse.Namespace | None = None) -> BuildConfig:
         if not isinstance(item, dict):
             problems.append(f"{where}: a mapping with 'path'")
             continue
-        problems += [f"{where}: unknown key {k!r}" for k in item if k not in DATASET_KEYS]
+        problems += [validate.unknown_key(where, k, sorted(DATASET_KEYS)) for k in item
+                     if k not in DATASET_KEYS]  # fmt: skip
+        counts = {"num_samples": int | None, "probability": float | None}
+        picked = {}
+        for key, expected in counts.items():
+            picked[key] = validate.typed(item.get(key), expected)
+            if picked[key] is validate.BAD:
+                problems.append(validate.wrong_type(where, key, item[key], expected))
+                picked[key] = None
+            elif picked[key] is not None and picked[key] <= 0:
+                problems.append(f"{where}: {key} must be above 0, not {picked[key]:g}")
         raw = item.get("paths") or item.get("path")
         raw = [raw] if isinstance(raw, str) else raw
         if not raw:
@@ -137,18 +168,9 @@ def from_yaml(path: str, args: argparse.Namespace | None = None) -> BuildConfig:
             continue
         root = item.get("image_root")
         inputs.append(Input(tuple(files), str(item.get("name", raw[0])), spec,
-                            item.get("num_samples"), item.get("probability"),
+                            picked["num_samples"], picked["probability"],
                             str(base / root) if root else None))  # fmt: skip
-    if problems:
-        raise ConfigError(path, problems)
-    settings = {k: data.get(k) for k in KEYS - {"datasets", "out"}}
-    defaults = {"template": "auto", "cutoff_len": "auto", "truncation": "truncate-answer",
-                "val_size": 0.0, "seed": 42, "mix": "concat", "coverage": 0.95, "round": 64,
-                "shard_size": 10_000}  # fmt: skip
-    for key, value in defaults.items():
-        if settings.get(key) is None:
-            settings[key] = value
-    return _config(inputs, str(base / data["out"]), settings)
+    return _config(inputs, str(base / str(data.get("out"))), settings, path, problems)
 
 
 def _split(value) -> list[str] | None:
@@ -158,49 +180,66 @@ def _split(value) -> list[str] | None:
     return [v.strip() for item in items for v in str(item).split(",") if v.strip()]
 
 
-def _config(inputs: list[Input], out: str, s: dict) -> BuildConfig:
+def _config(
+    inputs: list[Input], out: str, given: dict, where: str, problems: list[str] | None = None
+) -> BuildConfig:
+    """Every setting checked at once (types, choices, ranges; with the config file's own
+    `problems`), then the config."""
     from dataprep import templates, tokenizer
 
-    cutoff = s.get("cutoff_len")
-    if cutoff in (None, "auto"):
-        cutoff = None
-    else:
+    problems = problems if problems is not None else []
+    s = Settings(**validate.fields(Settings, given, where, problems))
+    cutoff = None if s.cutoff_len == "auto" else s.cutoff_len
+    if isinstance(cutoff, str):
         try:
-            cutoff = int(cutoff)
-        except (TypeError, ValueError):
-            raise DataprepError(f"cutoff_len {cutoff!r} is not a number or auto") from None
-        if cutoff < 8:
-            raise DataprepError("cutoff_len must be at least 8 tokens")
-    model = tokenizer.load(s.get("tokenizer"))
+            cutoff = int(cutoff)  # a flag's text
+        except ValueError:
+            problems.append(f"{where}: cutoff_len must be a number of tokens or auto: {cutoff!r}")
+            cutoff = None
+    if cutoff is not None and cutoff < 8:
+        problems.append(f"{where}: cutoff_len must be at least 8 tokens, not {cutoff}")
+    validate.one_of(where, "truncation", s.truncation, TRUNCATION, problems)
+    validate.one_of(where, "mix", s.mix, ("concat", "interleave"), problems)
+    validate.one_of(where, "fix", s.fix, FIX, problems)
+    if not 0 <= s.val_size < 1:
+        problems.append(f"{where}: val_size must be in [0, 1), not {s.val_size:g}")
+    if not 0 < s.coverage <= 1:
+        problems.append(f"{where}: coverage must be in (0, 1], not {s.coverage:g}")
+    for key in ("round", "shard_size"):
+        if getattr(s, key) < 1:
+            problems.append(f"{where}: {key} must be at least 1, not {getattr(s, key)}")
+    if s.image_tokens is not None and s.image_tokens < 1:
+        problems.append(f"{where}: image_tokens must be at least 1, not {s.image_tokens}")
+    if problems and where == FROM_FLAGS:  # name the flag the user typed: --cutoff-len
+        problems = [re.sub(rf"^{FROM_FLAGS}: (\w+)", lambda m: "--" + m[1].replace("_", "-"), p)
+                    for p in problems]  # fmt: skip
+        raise ConfigError("dataprep build", problems)
+    if problems:
+        raise ConfigError(where, problems)
+    model = tokenizer.load(s.tokenizer)
     # Compiled only when a build runs: a cached build never needs Jinja.
-    template = templates.resolve(
-        s.get("template") or "auto", model.chat_template, model.special, check=False
-    )
+    template = templates.resolve(s.template, model.chat_template, model.special, check=False)
     if template is None:
         raise DataprepError(
             f"{model.name} has no chat_template",
             fix="name the template training will use: --template chatml|llama3|alpaca|default",
         )
-    image_tokens = s.get("image_tokens")
-    image_tokens = image_tokens if image_tokens is not None else model.image_tokens
-    setup = LengthSetup(model, template, False, image_tokens, cutoff,
-                        float(s.get("coverage") or 0.95), int(s.get("round") or 64))  # fmt: skip
-    select, ignore = _split(s.get("select")), _split(s.get("ignore"))
-    pack = PackArgs(s.get("rules"), tuple(select) if select else None,
+    image_tokens = s.image_tokens if s.image_tokens is not None else model.image_tokens
+    setup = LengthSetup(model, template, False, image_tokens, cutoff, s.coverage, s.round)
+    select, ignore = _split(s.select), _split(s.ignore)
+    pack = PackArgs(s.rules, tuple(select) if select else None,
                     tuple(ignore) if ignore else None)  # fmt: skip
-    if s.get("mix") not in ("concat", "interleave"):
-        raise DataprepError(f"mix {s.get('mix')!r}: use concat or interleave")
     options = Options(
         cutoff_len=cutoff,
-        truncation=str(s.get("truncation")),
-        train_on_prompt=bool(s.get("train_on_prompt")),
-        mask_history=bool(s.get("mask_history")),
-        label_turn_end=bool(s.get("label_turn_end")),
-        packing=bool(s.get("packing")),
-        val_size=float(s.get("val_size") or 0.0),
-        seed=int(s.get("seed") or 42),
-        mix=str(s.get("mix")),
-        shard_size=int(s.get("shard_size") or 10_000),
-        fix=str(s.get("fix") or "safe"),
+        truncation=s.truncation,
+        train_on_prompt=s.train_on_prompt,
+        mask_history=s.mask_history,
+        label_turn_end=s.label_turn_end,
+        packing=s.packing,
+        val_size=s.val_size,
+        seed=s.seed,
+        mix=s.mix,
+        shard_size=s.shard_size,
+        fix=s.fix,
     )
     return BuildConfig(inputs, out, setup, pack, options)

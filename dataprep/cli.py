@@ -284,7 +284,6 @@ def _parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     build.add_argument(
         "--truncation",
-        default="truncate-answer",
         choices=("drop", "truncate-prompt", "truncate-answer"),
         help="what to do with records over cutoff_len (default truncate-answer)",
     )
@@ -301,10 +300,10 @@ def _parser() -> argparse.ArgumentParser:
         "none: no text is changed, records are only gated",
     )  # fmt: skip
     build.add_argument("--packing", action="store_true", help="pack SFT sequences (greedy)")
-    build.add_argument("--val-size", type=float, default=0.0, metavar="F", help="validation share")
-    build.add_argument("--seed", type=int, default=42, help="for the split and mixing")
+    build.add_argument("--val-size", type=float, metavar="F", help="validation share (0)")
+    build.add_argument("--seed", type=int, help="for the split and mixing (42)")
     build.add_argument(
-        "--mix", default="concat", choices=("concat", "interleave"), help="how datasets combine"
+        "--mix", choices=("concat", "interleave"), help="how datasets combine (concat)"
     )
     build.add_argument("--image-root", metavar="DIR", help="folder image paths are relative to")
     build.add_argument("--rules", metavar="FILE", help="rule pack deciding what is an error")
@@ -317,9 +316,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="N",
         help="tokenizer threads (default: all cores)",
     )
-    build.add_argument(
-        "--shard-size", type=int, default=10_000, metavar="N", help=argparse.SUPPRESS
-    )
+    build.add_argument("--shard-size", type=int, metavar="N", help=argparse.SUPPRESS)
     build.add_argument(
         "--max-rejected", type=float, metavar="F",
         help="fail (exit 1) when more than this share of the records is rejected, e.g. 0.05 "
@@ -330,7 +327,7 @@ def _parser() -> argparse.ArgumentParser:
         help="when another build of --out is running, wait at most this long (default: no "
         "limit), then reuse its build",
     )  # fmt: skip
-    _length_arguments(build, cutoff_auto=True)
+    _length_arguments(build, cutoff_auto=True, defaults=False)  # buildconfig.Settings' defaults
     build.set_defaults(run=_build)
 
     stats = sub.add_parser(
@@ -377,7 +374,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _length_arguments(parser: argparse.ArgumentParser, cutoff_auto: bool = False) -> None:
+def _length_arguments(
+    parser: argparse.ArgumentParser, cutoff_auto: bool = False, defaults: bool = True
+) -> None:
+    """The length flags; `defaults` False leaves unset ones None (build's come from
+    buildconfig.Settings, shared with build.yaml)."""
     group = parser.add_argument_group("token lengths")
     group.add_argument(
         "--tokenizer",
@@ -387,7 +388,7 @@ def _length_arguments(parser: argparse.ArgumentParser, cutoff_auto: bool = False
     )
     group.add_argument(
         "--template",
-        default="auto",
+        default="auto" if defaults else None,
         metavar="NAME",
         help="auto: the tokenizer's chat_template (default); or chatml, llama3, alpaca, default",
     )
@@ -400,7 +401,7 @@ def _length_arguments(parser: argparse.ArgumentParser, cutoff_auto: bool = False
     if cutoff_auto:
         group.add_argument(
             "--cutoff-len",
-            default="auto",
+            default="auto" if defaults else None,
             metavar="N|auto",
             help="tokens per sequence (auto: the recommended cutoff_len; default)",
         )
@@ -411,12 +412,16 @@ def _length_arguments(parser: argparse.ArgumentParser, cutoff_auto: bool = False
     group.add_argument(
         "--coverage",
         type=float,
-        default=0.95,
+        default=0.95 if defaults else None,
         metavar="F",
         help="share of records the recommended cutoff_len keeps whole (default 0.95)",
     )
     group.add_argument(
-        "--round", type=int, default=64, metavar="N", help="cutoff_len is a multiple of N (64)"
+        "--round",
+        type=int,
+        default=64 if defaults else None,
+        metavar="N",
+        help="cutoff_len is a multiple of N (64)",
     )
 
 

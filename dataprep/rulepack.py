@@ -14,7 +14,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from dataprep import resources
+from dataprep import resources, validate
 from dataprep.errors import ConfigError
 from dataprep.findings import SEVERITIES
 
@@ -246,43 +246,21 @@ def _setting(module: ModuleType, entry: dict, where: str, problems: list[str]) -
 
 def _options(module: ModuleType, values: dict, prefix: str, problems: list[str]) -> Any:
     cls = module.Options
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    known = [f.name for f in dataclasses.fields(cls)]
     hints = typing.get_type_hints(cls)
     good = {}
     for key, value in values.items():
-        if key not in fields:
-            known = ", ".join(fields) or "none"
-            problems.append(f"{prefix}.options: unknown option {key!r} (known: {known})")
-            continue
-        expected = hints[key]
-        if not _type_ok(value, expected):
+        if key not in known:
             problems.append(
-                f"{prefix}.options.{key}: expected {_type_name(expected)}, got {value!r}"
+                f"{prefix}.options: unknown option {key!r} (known: {', '.join(known) or 'none'})"
             )
             continue
-        good[key] = tuple(value) if isinstance(value, list) else value
+        checked = validate.typed(value, hints[key])
+        if checked is validate.BAD:
+            problems.append(validate.wrong_type(f"{prefix}.options", key, value, hints[key]))
+            continue
+        good[key] = checked
     return cls(**good)
-
-
-def _type_ok(value: Any, expected: Any) -> bool:
-    origin = typing.get_origin(expected)
-    if origin in (tuple, list):
-        args = [a for a in typing.get_args(expected) if a is not Ellipsis]
-        return isinstance(value, list) and all(_type_ok(v, args[0]) for v in value)
-    if expected is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if expected is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if isinstance(expected, type):
-        return isinstance(value, expected)
-    return True
-
-
-def _type_name(expected: Any) -> str:
-    origin = typing.get_origin(expected)
-    if origin in (tuple, list):
-        return f"a list of {_type_name(typing.get_args(expected)[0])}"
-    return getattr(expected, "__name__", str(expected))
 
 
 def _suggest(name: str) -> str:

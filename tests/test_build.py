@@ -527,3 +527,48 @@ def test_building_kto_demo_names_why_nothing_was_kept(cli, tmp_path):
     assert code == 1
     assert "the build kept no record (read 300)" in err
     assert "unknown-format ×300" in err and "kto records are not built yet" in err
+
+
+def test_build_yaml_is_validated_like_the_other_configs(cli, tmp_path):
+    _write(tmp_path / "a.jsonl", [{"instruction": f"Q{i}?", "input": "", "output": "A."}
+                                  for i in range(20)])  # fmt: skip
+    (tmp_path / "bad.yaml").write_text(
+        'out: out\nseed: "0"\npacking: "false"\nmix: shuffle\nval_size: 1.5\ncutof_len: 5\n'
+        "datasets:\n  - path: a.jsonl\n    num_samples: ten\n    probabilty: 0.5\n"
+    )
+    code, _, err = cli("build", tmp_path / "bad.yaml")
+    where = tmp_path / "bad.yaml"
+    assert code == 2 and err.splitlines()[0].endswith("bad.yaml: 7 problem(s)")  # all at once
+    for problem in (
+        f"{where}: seed must be an integer, not str ('0')",
+        f"{where}: packing must be true or false, not str ('false')",
+        f"{where}: mix must be one of concat, interleave",
+        f"{where}: val_size must be in [0, 1), not 1.5",
+        f"{where}: unknown key 'cutof_len' (did you mean 'cutoff_len'?)",
+        f"{where}: datasets[0]: num_samples must be an integer or null, not str ('ten')",
+        f"{where}: datasets[0]: unknown key 'probabilty' (did you mean 'probability'?)",
+    ):
+        assert f"  - {problem}" in err.splitlines(), (problem, err)
+    # seed 0 is 0 (it used to become 42), from the YAML and from the flag alike.
+    (tmp_path / "good.yaml").write_text("out: yaml-out\nseed: 0\ncutoff_len: 128\nval_size: 0.3\n"
+                                        "datasets:\n  - path: a.jsonl\n")  # fmt: skip
+    assert cli("build", tmp_path / "good.yaml")[0] == 0
+    assert cli("build", tmp_path / "a.jsonl", "--out", tmp_path / "flag-out", "--seed", "0",
+               "--cutoff-len", "128", "--val-size", "0.3")[0] == 0  # fmt: skip
+    from_yaml = json.loads((tmp_path / "yaml-out" / "manifest.json").read_text())
+    from_flags = json.loads((tmp_path / "flag-out" / "manifest.json").read_text())
+    assert from_yaml["options"]["seed"] == from_flags["options"]["seed"] == 0
+    assert from_yaml["options"] == from_flags["options"]  # one set of defaults for both
+    code, _, err = cli("build", tmp_path / "a.jsonl", "--out", tmp_path / "x", "--cutoff-len", "5")
+    assert code == 2 and "  - --cutoff-len must be at least 8 tokens, not 5" in err
+
+
+def test_build_settings_defaults_are_the_shard_options_defaults():
+    from dataclasses import fields
+
+    from dataprep.buildconfig import Settings
+
+    options, settings = Options(), Settings()
+    for f in fields(Options):
+        if f.name != "cutoff_len":
+            assert getattr(settings, f.name) == getattr(options, f.name), f.name

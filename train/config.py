@@ -10,12 +10,11 @@ method, as the troubleshooting chapter advises: learning rate 2e-4 for LoRA SFT,
 from __future__ import annotations
 
 import dataclasses
-import difflib
-import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dataprep import validate
 from dataprep.errors import ConfigError
 
 METHODS = ("sft", "dpo", "llava")
@@ -135,23 +134,7 @@ def load(
             continue
         key, value = item.split("=", 1)
         data[key.strip()] = _parse(value)
-    known = {f.name: f for f in fields(TrainConfig) if f.name != "source"}
-    hints = typing.get_type_hints(TrainConfig)
-    values: dict[str, Any] = {}
-    for key, value in data.items():
-        if key not in known:
-            close = difflib.get_close_matches(str(key), list(known), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            problems.append(f"{where}: unknown key {key!r}{hint}")
-            continue
-        checked = _typed(value, hints[key])
-        if checked is _BAD:
-            problems.append(
-                f"{where}: {key} must be {_type_name(hints[key])}, not {type(value).__name__} "
-                f"({value!r})"
-            )
-            continue
-        values[key] = checked
+    values = validate.fields(TrainConfig, data, where, problems, skip=("source",))
     config = TrainConfig(**values, source=where)
     problems += _combinations(config, where, planning)
     if problems:
@@ -165,41 +148,12 @@ def load(
     return config
 
 
-_BAD = object()
-
-
-def _typed(value: Any, expected: Any) -> Any:
-    args = typing.get_args(expected)
-    if args and type(None) in args:  # X | None
-        if value is None:
-            return None
-        expected = next(a for a in args if a is not type(None))
-    if expected is bool:
-        return value if isinstance(value, bool) else _BAD
-    if expected is int:
-        return value if isinstance(value, int) and not isinstance(value, bool) else _BAD
-    if expected is float:
-        ok = isinstance(value, int | float) and not isinstance(value, bool)
-        return float(value) if ok else _BAD
-    if expected is str:
-        return value if isinstance(value, str) else _BAD
-    return value
-
-
-def _type_name(expected: Any) -> str:
-    args = [a for a in typing.get_args(expected) if a is not type(None)] or [expected]
-    names = {bool: "true or false", int: "an integer", float: "a number", str: "text"}
-    text = " or ".join(names.get(a, getattr(a, "__name__", str(a))) for a in args)
-    return text + (" or null" if type(None) in typing.get_args(expected) else "")
-
-
 def _combinations(c: TrainConfig, where: str, planning: bool = False) -> list[str]:
     problems = []
     for key, allowed in (("method", METHODS), ("finetuning_type", FINETUNING),
                          ("pref_loss", PREF_LOSSES), ("flash_attn", ATTENTION),
                          ("lr_scheduler_type", ("cosine", "linear", "constant"))):  # fmt: skip
-        if getattr(c, key) not in allowed:
-            problems.append(f"{where}: {key} must be one of {', '.join(allowed)}")
+        validate.one_of(where, key, getattr(c, key), allowed, problems)
     if not c.model_name_or_path:
         problems.append(f"{where}: model_name_or_path is required")
     if not c.dataset and not planning:
