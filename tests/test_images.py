@@ -185,6 +185,16 @@ def _hostile_root(tmp_path: Path) -> dict[str, str]:
     return expected
 
 
+def _lint_in_a_subprocess(data: Path, select: str) -> list[dict]:
+    """`dataprep lint --format json` with a time limit: the old code blocked forever on a FIFO."""
+    done = subprocess.run(
+        [sys.executable, "-m", "dataprep", "lint", str(data), "--format", "json",
+         "--select", select],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    return [json.loads(line) for line in done.stdout.splitlines()]
+
+
 def _one_image_rows(names) -> list[dict]:
     return [
         {"messages": [{"role": "user", "content": "<image>What is it?"},
@@ -203,13 +213,7 @@ def test_fifos_sockets_devices_and_folders_are_reported_never_opened(tmp_path, c
     data = tmp_path / "images" / "data.jsonl"
     rows = _one_image_rows([*expected, "dev-link.jpg"])
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    # In a subprocess with a time limit: the old code blocked forever on the FIFO.
-    done = subprocess.run(
-        [sys.executable, "-m", "dataprep", "lint", str(data), "--format", "json",
-         "--select", "unreadable-image,image-outside-root"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    found = [json.loads(line) for line in done.stdout.splitlines()]
+    found = _lint_in_a_subprocess(data, "unreadable-image,image-outside-root")
     by_line = {f["line"]: f for f in found}
     for line, name in enumerate(expected, 1):
         assert by_line[line]["name"] == "unreadable-image"
@@ -238,11 +242,6 @@ def test_ten_thousand_fifo_paths_lint_in_seconds(tmp_path):
         os.mkfifo(root / name)
     data = root / "data.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in _one_image_rows(names)))
-    done = subprocess.run(
-        [sys.executable, "-m", "dataprep", "lint", str(data), "--format", "json",
-         "--select", "unreadable-image"],
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    found = [json.loads(line) for line in done.stdout.splitlines()]
+    found = _lint_in_a_subprocess(data, "unreadable-image")
     assert len(found) == 10_000
     assert all("a FIFO, not a file" in f["message"] for f in found)
