@@ -218,6 +218,7 @@ def test_fifos_sockets_devices_and_folders_are_reported_never_opened(tmp_path, c
     for line, name in enumerate(expected, 1):
         assert by_line[line]["name"] == "unreadable-image"
         assert expected[name] in by_line[line]["message"]
+        assert by_line[line]["fix"].startswith("put the image file itself at this path")
     assert by_line[len(expected) + 1]["name"] == "image-outside-root"
     report = tmp_path / "report.html"
     code, _, err = cli("report", str(data), "-o", str(report))

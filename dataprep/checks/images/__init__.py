@@ -7,7 +7,7 @@ distinct file once, in threads, and remembers the result for the other rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,8 +69,9 @@ def results(state: Refs, ctx) -> dict[str, ImageInfo]:
     return cache.check((ref for ref, *_ in state.items), cache.root_for(ctx.path, info_path))
 
 
-def hits(state: Refs, ctx, status: str, fix: str) -> Iterator[Hit]:
-    """One hit per referencing record whose image has this status."""
+def hits(state: Refs, ctx, status: str, fix: str | Callable[[str], str]) -> Iterator[Hit]:
+    """One hit per referencing record whose image has this status (`fix` may depend on
+    what was found)."""
     if not state.items:
         return
     found = results(state, ctx)
@@ -78,7 +79,8 @@ def hits(state: Refs, ctx, status: str, fix: str) -> Iterator[Hit]:
         info = found[reference]
         if info.status == status:
             detail = info.detail + _elsewhere(reference, ctx) if status == MISSING else info.detail
-            yield Hit(where, f"{reference!r}: {detail}", fix, Where(ctx.path, line, index))
+            advice = fix(detail) if callable(fix) else fix
+            yield Hit(where, f"{reference!r}: {detail}", advice, Where(ctx.path, line, index))
 
 
 def _elsewhere(reference: str, ctx) -> str:

@@ -1,5 +1,8 @@
 r"""An image file Pillow cannot open and fully decode: empty, truncated, corrupt, or not an image.
 
+A path that is not a regular file (a FIFO, a socket, a device or a folder) is reported here
+too, with its kind, and is never opened: reading a FIFO would wait forever.
+
 Why it hurts training:
     A zero-byte download, a JPEG cut off mid-transfer or an HTML error page saved as `.jpg`
     crashes preprocessing (PIL.UnidentifiedImageError, "image file is truncated") or, worse,
@@ -20,7 +23,8 @@ Options:
     decode: decode every pixel (finds truncated files) rather than read headers only.
 
 Fix:
-    Download or convert the image again, or drop the record.
+    Download or convert the image again, or drop the record; put the real file where a FIFO,
+    socket or device stands.
 """
 
 from __future__ import annotations
@@ -45,6 +49,10 @@ class Options:
 
 
 def finish(state, opts: Options, ctx) -> Iterator[Hit]:
-    yield from hits(
-        state, ctx, UNREADABLE, "download or convert the image again, or drop the record"
-    )
+    yield from hits(state, ctx, UNREADABLE, _fix)
+
+
+def _fix(detail: str) -> str:
+    if detail.endswith("not a file") or detail == "not a regular file":
+        return "put the image file itself at this path (it is never opened as it is), or drop the record"
+    return "download or convert the image again, or drop the record"
