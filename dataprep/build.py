@@ -56,6 +56,7 @@ TRUNCATION = ("drop", "truncate-prompt", "truncate-answer")
 FIX = ("safe", "none")
 NO_LABELS = "no-trainable-tokens"
 IMAGE = "<image>"
+MEDIA = ("images", "videos", "audios")  # the media columns of every build, as LLaMA-Factory's
 IMAGE_TOKENS = ("<image>", "<|image_pad|>")  # the token an <image> expands to, if the vocab has one
 
 
@@ -80,6 +81,7 @@ class Options:
     train_on_prompt: bool = False
     mask_history: bool = False
     label_turn_end: bool = False  # label the line break after the end-of-turn token too
+    label_pair_history: bool = False  # pairs: label the prompt's earlier answers too (the old way)
     packing: bool = False
     val_size: float = 0.0
     seed: int = 42
@@ -313,12 +315,15 @@ def expand_images(seq: Encoded, count: int | None, image_id: int | None) -> Enco
     return Encoded(ids, spans, new_images)
 
 
-def labels_for(seq: Encoded, options: Options) -> list[int]:
+def labels_for(seq: Encoded, options: Options, pair: bool = False) -> list[int]:
+    """The answers' tokens (and their end-of-turn), -100 elsewhere. A preference pair's
+    labels are its final answer only: the earlier answers are prompt, masked as LLaMA-Factory
+    and TRL mask them (unless label_pair_history)."""
     if options.train_on_prompt:
         return list(seq.ids)
     labels = [-100] * len(seq.ids)
     answers = [(a, b) for role, a, b in seq.spans if role == "assistant"]
-    if options.mask_history:
+    if options.mask_history or (pair and not options.label_pair_history):
         answers = answers[-1:]
     for a, b in answers:
         labels[a:b] = seq.ids[a:b]
@@ -493,17 +498,17 @@ class Packer:
         if current is None or len(current["input_ids"]) + n > self.cutoff:
             self.flush()
             current = self.current = {
-                "input_ids": [], "attention_mask": [], "labels": [], "position_ids": []
+                "input_ids": [], "attention_mask": [], "labels": [], "position_ids": [],
+                **dict.fromkeys(MEDIA),
             }  # fmt: skip
-            if "images" in row:
-                current["images"] = []
         number = (current["attention_mask"][-1] if current["attention_mask"] else 0) + 1
         current["input_ids"].extend(row["input_ids"])
         current["labels"].extend(row["labels"])
         current["attention_mask"].extend([number] * n)
         current["position_ids"].extend(range(n))
-        if "images" in row:
-            current["images"].extend(row["images"])
+        for media in MEDIA:  # a packed row names the media of all its sequences
+            if row.get(media):
+                current[media] = [*(current[media] or []), *row[media]]
 
     def flush(self) -> None:
         if self.current is not None:
@@ -515,7 +520,7 @@ class Packer:
         return self.writer.count
 
 
-def _schema(kind: str, packing: bool, images: bool):
+def _schema(kind: str, packing: bool):
     import pyarrow as pa
 
     ints = pa.list_(pa.int32())
@@ -529,8 +534,8 @@ def _schema(kind: str, packing: bool, images: bool):
         fields = [("input_ids", ints), ("attention_mask", ints), ("labels", ints)]
         if packing:
             fields.append(("position_ids", ints))
-    if images:
-        fields.append(("images", pa.list_(pa.string())))
+    # LLaMA-Factory's collators read all three, null where a row has none, in every stage.
+    fields.extend((media, pa.list_(pa.string())) for media in MEDIA)
     return pa.schema(fields)
 
 
@@ -868,7 +873,7 @@ def _row(
     sides = ("chosen", "rejected") if pair else ("",)
     sequences = [expand_images(seq, setup.image_tokens, encoder.image_id) for seq in sequences]
     longest = max(len(seq.ids) for seq in sequences)
-    labelled = [(seq, labels_for(seq, options)) for seq in sequences]
+    labelled = [(seq, labels_for(seq, options, pair)) for seq in sequences]
     shortened = False
     if pair and options.truncation == "truncate-answer" and longest > cutoff:
         fitted = fit_pair_prompt(labelled, cutoff)
@@ -909,8 +914,8 @@ def _row(
             counts.truncated[case] += 1
     if shortened:
         counts.truncated["pair prompt shortened"] += 1
-    if sample.images:
-        out["images"] = [str(root / ref) for ref in sample.images]
+    out["images"] = [str(root / ref) for ref in sample.images] if sample.images else None
+    out["videos"] = out["audios"] = None  # video and audio records are not built yet
     return out
 
 
@@ -918,8 +923,7 @@ def _writer(partial: Path, split: str, number: int, layout: Layout, options: Opt
     packing = options.packing and layout.kind == "sft"
     folder = partial / split
     folder.mkdir(exist_ok=True)
-    writer = ShardWriter(folder / f"data-{number:05d}.arrow", _schema(layout.kind, packing,
-                                                                    layout.images))  # fmt: skip
+    writer = ShardWriter(folder / f"data-{number:05d}.arrow", _schema(layout.kind, packing))
     return Packer(writer, options.cutoff_len) if packing else writer
 
 
@@ -1047,6 +1051,7 @@ def _manifest(
         "masking": {
             "train_on_prompt": options.train_on_prompt,
             "mask_history": options.mask_history,
+            "label_pair_history": options.label_pair_history,
             "label_turn_end": options.label_turn_end,
         },
         "packing": options.packing,

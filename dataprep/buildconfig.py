@@ -51,6 +51,7 @@ class Settings:
     train_on_prompt: bool = Options.train_on_prompt
     mask_history: bool = Options.mask_history
     label_turn_end: bool = Options.label_turn_end
+    label_pair_history: bool = Options.label_pair_history
     packing: bool = Options.packing
     val_size: float = Options.val_size
     seed: int = Options.seed
@@ -235,6 +236,7 @@ def _config(
         train_on_prompt=s.train_on_prompt,
         mask_history=s.mask_history,
         label_turn_end=s.label_turn_end,
+        label_pair_history=s.label_pair_history,
         packing=s.packing,
         val_size=s.val_size,
         seed=s.seed,

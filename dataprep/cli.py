@@ -299,6 +299,12 @@ def _parser() -> argparse.ArgumentParser:
         help="safe (default): the clean fixers rewrite text first (counted in the manifest); "
         "none: no text is changed, records are only gated",
     )  # fmt: skip
+    build.add_argument(
+        "--label-pair-history",
+        action="store_true",
+        help="preference pairs: also label the prompt's earlier answers (by default only the "
+        "final answers are labelled, as LLaMA-Factory and TRL do)",
+    )
     build.add_argument("--packing", action="store_true", help="pack SFT sequences (greedy)")
     build.add_argument("--val-size", type=float, metavar="F", help="validation share (0)")
     build.add_argument("--seed", type=int, help="for the split and mixing (42)")

@@ -564,3 +564,44 @@ def test_build_settings_defaults_are_the_shard_options_defaults():
     for f in fields(Options):
         if f.name != "cutoff_len":
             assert getattr(settings, f.name) == getattr(options, f.name), f.name
+
+
+def test_every_build_carries_llamafactorys_media_columns(tmp_path):
+    """images, videos and audios in every stage's rows (null where absent): LLaMA-Factory's
+    collators read all three, and a DPO build without them fails there (KeyError: 'images')."""
+    import pyarrow as pa
+
+    sft = [{"instruction": f"Q{i}?", "input": "", "output": f"A{i}."} for i in range(3)]
+    dpo = [{"prompt": f"Q{i}?", "chosen": f"Yes {i}.", "rejected": "No."} for i in range(3)]
+    builds = {
+        "sft": _build(tmp_path, sft, out="sft"),
+        "packed": _build(tmp_path, sft, out="packed", packing=True),
+        "dpo": _build(tmp_path, dpo, out="dpo"),
+    }
+    for name, result in builds.items():
+        (arrow,) = (result.out / "train").glob("*.arrow")
+        with pa.memory_map(str(arrow)) as source:
+            table = pa.ipc.open_stream(source).read_all()
+        for media in ("images", "videos", "audios"):
+            assert table.schema.field(media).type == pa.list_(pa.string()), name
+            assert table.column(media).null_count == table.num_rows, name
+        assert {r["images"] for r in _rows(result.out)} == {None}
+
+
+def test_a_pairs_labels_are_its_final_answers_unless_history_is_asked_for(tmp_path):
+    row = {"conversations": [{"from": "human", "value": "Hi."}, {"from": "gpt", "value": "Hello there."},
+                             {"from": "human", "value": "Name a colour."}],
+           "chosen": {"from": "gpt", "value": "Blue."}, "rejected": {"from": "gpt", "value": "No."}}  # fmt: skip
+    model = tokenizer.load(None)
+
+    def labelled(result, side):
+        (r,) = _rows(result.out)
+        ids = [t for t in r[f"{side}_labels"] if t != -100]
+        return model.backend.decode(ids, skip_special_tokens=False)
+
+    masked = _build(tmp_path, [row], out="masked")
+    assert labelled(masked, "chosen") == "Blue.<|im_end|>"
+    assert labelled(masked, "rejected") == "No.<|im_end|>"
+    history = _build(tmp_path, [row], out="history", label_pair_history=True)
+    assert labelled(history, "chosen") == "Hello there.<|im_end|>Blue.<|im_end|>"
+    assert history.key != masked.key
