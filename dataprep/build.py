@@ -54,6 +54,7 @@ SCHEMA = 1
 ENCODE_BATCH = 1024  # sequences encoded together: all cores busy, memory bounded
 TRUNCATION = ("drop", "truncate-prompt", "truncate-answer")
 FIX = ("safe", "none")
+LAYOUTS = ("llamafactory", "trl")
 NO_LABELS = "no-trainable-tokens"
 IMAGE = "<image>"
 MEDIA = ("images", "videos", "audios")  # the media columns of every build, as LLaMA-Factory's
@@ -88,6 +89,7 @@ class Options:
     mix: str = "concat"  # or interleave
     shard_size: int = 10_000  # records read per shard
     fix: str = "safe"  # safe: the clean fixers rewrite text first; none: records only gated
+    layout: str = "llamafactory"  # or trl: the columns TRL's trainers take pre-tokenized
 
 
 @dataclass
@@ -520,10 +522,14 @@ class Packer:
         return self.writer.count
 
 
-def _schema(kind: str, packing: bool):
+def _schema(kind: str, packing: bool, layout: str = "llamafactory"):
     import pyarrow as pa
 
     ints = pa.list_(pa.int32())
+    if layout == "trl":  # no media columns: TRL takes a dataset with `images` for a VLM's
+        names = ("prompt_ids", "chosen_ids", "rejected_ids") if kind == "dpo" else (
+            "input_ids", "attention_mask", "labels")  # fmt: skip
+        return pa.schema([(name, ints) for name in names])
     if kind == "dpo":
         fields = [
             (f"{side}_{col}", ints)
@@ -615,6 +621,15 @@ def build(
         )
     if options.fix not in FIX:
         raise DataprepError(f"unknown --fix {options.fix!r}", fix=f"use one of {', '.join(FIX)}")
+    if options.layout not in LAYOUTS:
+        raise DataprepError(
+            f"unknown --layout {options.layout!r}", fix=f"use one of {', '.join(LAYOUTS)}"
+        )
+    if options.layout == "trl" and options.packing:
+        raise DataprepError(
+            "--layout trl with --packing: TRL packs rows itself (SFTConfig(packing=True))",
+            fix="drop --packing, or build for LLaMA-Factory and train run",
+        )
     if not 0 <= options.val_size < 1:
         raise DataprepError("--val-size must be in [0, 1)", fix="e.g. --val-size 0.05")
     target = Path(out)
@@ -903,6 +918,13 @@ def _row(
             f"chosen and rejected are the same {len(results[0][1][0]):,} tokens within cutoff_len "
             f"{cutoff:,}: they differ only after the cut"
         )
+    if options.layout == "trl":
+        if sample.images:
+            return "unknown-format", (
+                "a record with images in a --layout trl build: TRL's pre-tokenized layout is "
+                "text only (build multimodal data with --layout llamafactory)"
+            )
+        return _trl_row(results, counts, shortened)
     for side, (ids, labels, case) in results:
         prefix = f"{side}_" if side else ""
         out[f"{prefix}input_ids"] = ids
@@ -919,11 +941,44 @@ def _row(
     return out
 
 
+def _trl_row(results, counts, shortened: bool) -> dict:
+    """A row as TRL's trainers take it pre-tokenized: SFT as input_ids, attention_mask and
+    labels; a pair as prompt_ids, chosen_ids and rejected_ids, the completions apart from the
+    shared prompt (everything after it, as TRL's own tokenization splits them)."""
+    for _, (ids, labels, case) in results:
+        counts.tokens += len(ids)
+        counts.label_tokens += len(labels) - labels.count(-100)
+        if case != "fits":
+            counts.truncated[case] += 1
+    if shortened:
+        counts.truncated["pair prompt shortened"] += 1
+    if len(results) == 1:
+        ids, labels, _ = results[0][1]
+        return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+    (_, (chosen, chosen_labels, _)), (_, (rejected, rejected_labels, _)) = results
+    # The prompt ends where the final answers begin: the start of each side's last labelled
+    # run, and never past where the two sides first differ.
+    start = min(_last_run_start(chosen_labels), _last_run_start(rejected_labels))
+    pairs = enumerate(zip(chosen, rejected, strict=False))
+    prefix = next((k for k, (a, b) in pairs if a != b), min(len(chosen), len(rejected)))
+    cut = min(start, prefix)
+    return {"prompt_ids": chosen[:cut], "chosen_ids": chosen[cut:], "rejected_ids": rejected[cut:]}
+
+
+def _last_run_start(labels: list[int]) -> int:
+    end = max(k for k, label in enumerate(labels) if label != -100)
+    start = end
+    while start > 0 and labels[start - 1] != -100:
+        start -= 1
+    return start
+
+
 def _writer(partial: Path, split: str, number: int, layout: Layout, options: Options):
     packing = options.packing and layout.kind == "sft"
     folder = partial / split
     folder.mkdir(exist_ok=True)
-    writer = ShardWriter(folder / f"data-{number:05d}.arrow", _schema(layout.kind, packing))
+    schema = _schema(layout.kind, packing, options.layout)
+    writer = ShardWriter(folder / f"data-{number:05d}.arrow", schema)
     return Packer(writer, options.cutoff_len) if packing else writer
 
 
@@ -1055,6 +1110,7 @@ def _manifest(
             "label_turn_end": options.label_turn_end,
         },
         "packing": options.packing,
+        "layout": options.layout,
         "options": asdict(options),
         "rules": rules,
         "counts": counts.as_dict(),

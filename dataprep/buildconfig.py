@@ -30,7 +30,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from dataprep import dataset_info, validate
-from dataprep.build import FIX, TRUNCATION, Input, Options
+from dataprep.build import FIX, LAYOUTS, TRUNCATION, Input, Options
 from dataprep.errors import ConfigError, DataprepError
 from dataprep.formats import Spec, resolve_format
 from dataprep.lengths import LengthSetup
@@ -64,6 +64,7 @@ class Settings:
     round: int = LengthSetup.round
     shard_size: int = Options.shard_size
     fix: str = Options.fix
+    layout: str = Options.layout
 
 
 FLAGS = tuple(f.name for f in fields(Settings))
@@ -202,6 +203,9 @@ def _config(
     validate.one_of(where, "truncation", s.truncation, TRUNCATION, problems)
     validate.one_of(where, "mix", s.mix, ("concat", "interleave"), problems)
     validate.one_of(where, "fix", s.fix, FIX, problems)
+    validate.one_of(where, "layout", s.layout, LAYOUTS, problems)
+    if s.layout == "trl" and s.packing:
+        problems.append(f"{where}: packing with layout trl: TRL packs rows itself")
     if not 0 <= s.val_size < 1:
         problems.append(f"{where}: val_size must be in [0, 1), not {s.val_size:g}")
     if not 0 < s.coverage <= 1:
@@ -243,5 +247,6 @@ def _config(
         mix=s.mix,
         shard_size=s.shard_size,
         fix=s.fix,
+        layout=s.layout,
     )
     return BuildConfig(inputs, out, setup, pack, options)

@@ -300,6 +300,11 @@ def _parser() -> argparse.ArgumentParser:
         "none: no text is changed, records are only gated",
     )  # fmt: skip
     build.add_argument(
+        "--layout", choices=("llamafactory", "trl"),
+        help="llamafactory (default): its column names, a tokenized_path for every stage; trl: "
+        "the columns TRL's SFTTrainer and DPOTrainer take pre-tokenized (text only)",
+    )  # fmt: skip
+    build.add_argument(
         "--label-pair-history",
         action="store_true",
         help="preference pairs: also label the prompt's earlier answers (by default only the "

@@ -72,6 +72,11 @@ def open_build(path: str, model_tokenizer, template_source: str) -> Build:
             f"{path}: incomplete build, {len(missing)} files missing (e.g. {missing[0]})",
             fix=f"rebuild it, or check it with `dataprep build --check {path}`",
         )
+    if manifest.get("layout", "llamafactory") != "llamafactory":
+        raise DataprepError(
+            f"{path} was built with --layout {manifest['layout']}, for that trainer",
+            fix="build it again without --layout (LLaMA-Factory's columns) for train run",
+        )
     built_with = manifest.get("tokenizer", {})
     ours = model_tokenizer.fingerprint()
     if built_with.get("sha256") != ours:
