@@ -55,3 +55,15 @@ def cli(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+# torch.distributed's rendezvous variables: a DeepSpeed test in this process sets them (one
+# process group of one), and a child process that inherits them joins that group's port.
+DIST_VARS = ("MASTER_ADDR", "MASTER_PORT", "RANK", "LOCAL_RANK", "WORLD_SIZE", "LOCAL_WORLD_SIZE")
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process that trains on its own."""
+    import os
+
+    return {**{k: v for k, v in os.environ.items() if k not in DIST_VARS}, **extra}

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from dataprep.cli import main as dataprep_main
-from tests.conftest import DATA, LLAMAFACTORY, needs_shared
+from tests.conftest import DATA, LLAMAFACTORY, child_env, needs_shared
 from tests.models import tiny_llama
 
 VERSION = "0.9.5"
@@ -61,7 +61,7 @@ def lf(tmp_path_factory) -> dict:
     stub = root / "stub" / "torchaudio"
     stub.mkdir(parents=True)
     (stub / "__init__.py").write_text('"""Stands in for torchaudio: imported, never called."""\n')
-    env = {**os.environ, "PYTHONPATH": str(root / "stub"), "WANDB_DISABLED": "true"}
+    env = child_env(PYTHONPATH=str(root / "stub"), WANDB_DISABLED="true")
     return {"cli": str(root / "venv" / "bin" / "llamafactory-cli"), "env": env}
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from dataprep.cli import main as dataprep_main
-from tests.conftest import LLAMAFACTORY, needs_shared
+from tests.conftest import LLAMAFACTORY, child_env, needs_shared
 from tests.models import tiny_llama
 from tests.test_train import DPO_ROWS, SFT_ROWS
 
@@ -50,7 +50,7 @@ def test_trls_trainers_train_on_trl_builds_with_the_readmes_lines(tmp_path, mode
     run = subprocess.run(
         [sys.executable, "-c", "exec(open('snippet.py').read()); "
          "print('steps', trainer.state.global_step, 'loss', trainer.state.log_history[-1])"],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+        cwd=tmp_path, env=child_env(), capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
     assert run.returncode == 0, run.stderr[-3000:]
     assert "steps 2 loss" in run.stdout
