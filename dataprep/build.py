@@ -882,6 +882,11 @@ def _row(
     sample: Sample, sequences, encoder: Encoder, cutoff: int, options: Options, counts, root: Path
 ):
     """The row to write, or (rule, why) the record is rejected."""
+    if options.layout == "trl" and sample.images:
+        return "unknown-format", (
+            "a record with images in a --layout trl build: TRL's pre-tokenized layout is text "
+            "only (build multimodal data with --layout llamafactory)"
+        )
     setup = encoder.setup
     out: dict = {}
     pair = sample.kind == "dpo"
@@ -918,33 +923,6 @@ def _row(
             f"chosen and rejected are the same {len(results[0][1][0]):,} tokens within cutoff_len "
             f"{cutoff:,}: they differ only after the cut"
         )
-    if options.layout == "trl":
-        if sample.images:
-            return "unknown-format", (
-                "a record with images in a --layout trl build: TRL's pre-tokenized layout is "
-                "text only (build multimodal data with --layout llamafactory)"
-            )
-        return _trl_row(results, counts, shortened)
-    for side, (ids, labels, case) in results:
-        prefix = f"{side}_" if side else ""
-        out[f"{prefix}input_ids"] = ids
-        out[f"{prefix}attention_mask"] = [1] * len(ids)
-        out[f"{prefix}labels"] = labels
-        counts.tokens += len(ids)
-        counts.label_tokens += len(labels) - labels.count(-100)
-        if case != "fits":
-            counts.truncated[case] += 1
-    if shortened:
-        counts.truncated["pair prompt shortened"] += 1
-    out["images"] = [str(root / ref) for ref in sample.images] if sample.images else None
-    out["videos"] = out["audios"] = None  # video and audio records are not built yet
-    return out
-
-
-def _trl_row(results, counts, shortened: bool) -> dict:
-    """A row as TRL's trainers take it pre-tokenized: SFT as input_ids, attention_mask and
-    labels; a pair as prompt_ids, chosen_ids and rejected_ids, the completions apart from the
-    shared prompt (everything after it, as TRL's own tokenization splits them)."""
     for _, (ids, labels, case) in results:
         counts.tokens += len(ids)
         counts.label_tokens += len(labels) - labels.count(-100)
@@ -952,6 +930,22 @@ def _trl_row(results, counts, shortened: bool) -> dict:
             counts.truncated[case] += 1
     if shortened:
         counts.truncated["pair prompt shortened"] += 1
+    if options.layout == "trl":
+        return _trl_row(results)
+    for side, (ids, labels, _) in results:
+        prefix = f"{side}_" if side else ""
+        out[f"{prefix}input_ids"] = ids
+        out[f"{prefix}attention_mask"] = [1] * len(ids)
+        out[f"{prefix}labels"] = labels
+    out["images"] = [str(root / ref) for ref in sample.images] if sample.images else None
+    out["videos"] = out["audios"] = None  # video and audio records are not built yet
+    return out
+
+
+def _trl_row(results) -> dict:
+    """A row as TRL's trainers take it pre-tokenized: SFT as input_ids, attention_mask and
+    labels; a pair as prompt_ids, chosen_ids and rejected_ids, the completions apart from the
+    shared prompt (everything after it, as TRL's own tokenization splits them)."""
     if len(results) == 1:
         ids, labels, _ = results[0][1]
         return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}

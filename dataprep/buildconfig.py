@@ -234,19 +234,7 @@ def _config(
     select, ignore = _split(s.select), _split(s.ignore)
     pack = PackArgs(s.rules, tuple(select) if select else None,
                     tuple(ignore) if ignore else None)  # fmt: skip
-    options = Options(
-        cutoff_len=cutoff,
-        truncation=s.truncation,
-        train_on_prompt=s.train_on_prompt,
-        mask_history=s.mask_history,
-        label_turn_end=s.label_turn_end,
-        label_pair_history=s.label_pair_history,
-        packing=s.packing,
-        val_size=s.val_size,
-        seed=s.seed,
-        mix=s.mix,
-        shard_size=s.shard_size,
-        fix=s.fix,
-        layout=s.layout,
-    )
+    # Every shard option is a setting of the same name (tested): copied, not listed twice.
+    shard = {f.name: getattr(s, f.name) for f in fields(Options) if f.name != "cutoff_len"}
+    options = Options(cutoff_len=cutoff, **shard)
     return BuildConfig(inputs, out, setup, pack, options)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import re
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,11 @@ def child_env(**extra: str) -> dict[str, str]:
     import os
 
     return {**{k: v for k, v in os.environ.items() if k not in DIST_VARS}, **extra}
+
+
+def readme_snippet(name: str, language: str) -> str:
+    """The README's code block after `<!-- readme-snippet: NAME -->`, exactly as written."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    found = re.search(rf"<!-- readme-snippet: {name} -->\n```{language}\n(.*?)```", text, re.S)
+    assert found, f"README has no snippet {name}"
+    return found.group(1)

@@ -21,11 +21,10 @@ from pathlib import Path
 import pytest
 
 from dataprep.cli import main as dataprep_main
-from tests.conftest import DATA, LLAMAFACTORY, child_env, needs_shared
+from tests.conftest import DATA, LLAMAFACTORY, child_env, needs_shared, readme_snippet
 from tests.models import tiny_llama
 
 VERSION = "0.9.5"
-README = Path(__file__).resolve().parent.parent / "README.md"
 # Not installed: no build for this torch (vision, audio), or only for its web UI.
 LEFT_OUT = {"torchvision", "torchaudio", "gradio", "fastapi", "uvicorn", "sse-starlette"}
 
@@ -70,13 +69,6 @@ def model_dir(tmp_path_factory) -> Path:
     return tiny_llama(tmp_path_factory.mktemp("tiny") / "model")
 
 
-def _readme_yaml(name: str) -> str:
-    text = README.read_text(encoding="utf-8")
-    found = re.search(rf"<!-- readme-snippet: {name} -->\n```yaml\n(.*?)```", text, re.S)
-    assert found, f"README has no snippet {name}"
-    return found.group(1)
-
-
 def _train(lf: dict, folder: Path, config: str) -> subprocess.CompletedProcess:
     (folder / "config.yaml").write_text(config)
     return subprocess.run([lf["cli"], "train", "config.yaml"], cwd=folder, env=lf["env"],
@@ -91,7 +83,7 @@ def test_llamafactory_trains_on_our_builds_through_tokenized_path(
     build = tmp_path / "build" / stage
     assert dataprep_main(["build", str(data), "--out", str(build), "--tokenizer", str(model_dir),
                           "--cutoff-len", "256", "--label-turn-end"]) == 0  # fmt: skip
-    config = _readme_yaml("llamafactory-sft").replace("MODEL", str(model_dir))
+    config = readme_snippet("llamafactory-sft", "yaml").replace("MODEL", str(model_dir))
     config = config.replace("stage: sft", f"stage: {stage}").replace("build/sft", str(build))
     run = _train(lf, tmp_path, config)
     assert run.returncode == 0, run.stderr[-4000:]
@@ -108,7 +100,7 @@ def test_our_ids_and_labels_equal_llamafactorys_tokenization_of_alpaca_demo(
     import datasets
 
     theirs = tmp_path / "theirs"
-    config = _readme_yaml("llamafactory-sft").replace("MODEL", str(model_dir))
+    config = readme_snippet("llamafactory-sft", "yaml").replace("MODEL", str(model_dir))
     config = config.replace("dataset: prebuilt", "dataset: alpaca_en_demo")
     config = config.replace("tokenized_path: build/sft", f"tokenized_path: {theirs}\n"
                             f"dataset_dir: {LLAMAFACTORY}")  # it tokenizes, saves, then trains  # fmt: skip

@@ -12,24 +12,14 @@ from pathlib import Path
 import pytest
 
 from dataprep.cli import main as dataprep_main
-from tests.conftest import LLAMAFACTORY, child_env, needs_shared
+from tests.conftest import LLAMAFACTORY, child_env, needs_shared, readme_snippet
 from tests.models import tiny_llama
 from tests.test_train import DPO_ROWS, SFT_ROWS
-
-README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 @pytest.fixture(scope="module")
 def model_dir(tmp_path_factory) -> Path:
     return tiny_llama(tmp_path_factory.mktemp("tiny") / "model")
-
-
-def _snippet(name: str) -> str:
-    """The README's code block after `<!-- readme-snippet: NAME -->`, exactly as written."""
-    text = README.read_text(encoding="utf-8")
-    found = re.search(rf"<!-- readme-snippet: {name} -->\n```python\n(.*?)```", text, re.S)
-    assert found, f"README has no snippet {name}"
-    return found.group(1)
 
 
 def _build(folder: Path, rows: list[dict], name: str, model_dir: Path, *extra: str) -> Path:
@@ -45,7 +35,7 @@ def _build(folder: Path, rows: list[dict], name: str, model_dir: Path, *extra: s
 @pytest.mark.parametrize("kind", ["sft", "dpo"])
 def test_trls_trainers_train_on_trl_builds_with_the_readmes_lines(tmp_path, model_dir, kind):
     _build(tmp_path, SFT_ROWS if kind == "sft" else DPO_ROWS, kind, model_dir)
-    code = _snippet(f"trl-{kind}").replace('"MODEL"', repr(str(model_dir)))
+    code = readme_snippet(f"trl-{kind}", "python").replace('"MODEL"', repr(str(model_dir)))
     (tmp_path / "snippet.py").write_text(code)
     run = subprocess.run(
         [sys.executable, "-c", "exec(open('snippet.py').read()); "
