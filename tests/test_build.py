@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 
 from dataprep import build, templates, tokenizer
-from dataprep.build import Encoded, Input, Options, truncate
+from dataprep.build import Input, Options
 from dataprep.lengths import rendered
 from dataprep.linter import LengthSetup, PackArgs
 from dataprep.rulepack import load
+from dataprep.truncation import Encoded, truncate
 from tests.conftest import LLAMAFACTORY, SHARED, needs_shared
 
 QWEN = SHARED / "tokenizers" / "qwen2.5"
