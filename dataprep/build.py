@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from dataprep import __version__, buildlock, readers
+from dataprep import rejects as reject_rows
 from dataprep.errors import DataprepError
 from dataprep.formats import Spec
 from dataprep.images import image_root
@@ -884,11 +885,9 @@ def _finding(record: Record, name: str, message: str):
 
 
 def _reject(counts: Counts, rejects: list, record: Record, reasons, fixed=None, fixes=None):
-    from dataprep import clean
-
     counts.rejected_records += 1
     counts.rejected.update({f.name for f in reasons})
-    rejects.append(clean.reject_row(record, reasons, fixed, fixes))
+    rejects.append(reject_rows.row(record, reasons, fixed, fixes))
 
 
 def _finish_layout(partial: Path, layout: Layout | None, shards: int) -> None:

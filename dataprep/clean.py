@@ -9,7 +9,6 @@ Cleaning twice changes nothing.
 
 from __future__ import annotations
 
-import base64
 import html
 import re
 import unicodedata
@@ -22,6 +21,7 @@ from typing import Any, BinaryIO, NamedTuple
 import orjson
 
 from dataprep import readers
+from dataprep import rejects as reject_rows
 from dataprep.checks.consistency._keys import record_key
 from dataprep.checks.content import html_markup, placeholder_output, script_content
 from dataprep.checks.content.template_tokens import pattern as token_pattern
@@ -298,7 +298,7 @@ def clean(
                 report.rejected_records += 1
                 report.rejected.update({f.name for f in reasons})
                 if rejects is not None:
-                    rejects.write(reject_row(record, reasons, fixed, fixes))
+                    rejects.write(reject_rows.row(record, reasons, fixed, fixes))
                 continue
             report.written += 1
             if out is None:  # a dry run
@@ -405,36 +405,6 @@ def _unreadable(record: Record) -> list[Finding]:
         Finding(record.source, record.line, record.index, "PA01", "invalid-json", "error", None,
                 "the record could not be read", "fix the line")
     ]  # fmt: skip
-
-
-def reject_row(
-    record: Record, reasons: list[Finding], fixed: Any = None, fixes: list[str] | None = None
-) -> bytes:
-    """One rejects.jsonl row: where the record is, why it was rejected, how to fix it, and the
-    record exactly as read (`raw`: its text, `value`: as parsed), never as the fixers changed
-    it; what the fixers would have made of it is `fixed` (with `fixed_by`), apart."""
-    raw = record.raw.strip()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:  # kept byte for byte, as base64
-        text = None
-    row = {
-        "path": record.source,
-        "line": record.line,
-        "record": record.index,
-        "rules": sorted({f.name for f in reasons}),
-        "reasons": [f"{f.name}: {f.message}" for f in reasons],
-        "fixes": sorted({f.fix for f in reasons if f.fix}),
-        "value": record.value if record.value is not UNPARSED else text,
-    }
-    if text is not None:
-        row["raw"] = text
-    else:
-        row["raw_base64"] = base64.b64encode(raw).decode("ascii")
-    if fixes:
-        row["fixed"] = fixed
-        row["fixed_by"] = fixes
-    return orjson.dumps(row) + b"\n"
 
 
 def open_output(path: str) -> BinaryIO:

@@ -538,7 +538,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from dataprep import build, buildconfig
+    from dataprep import build, buildconfig, rejects
 
     if args.check:
         problems = build.check(args.check)
@@ -593,46 +593,13 @@ def _build(args: argparse.Namespace) -> int:
         print(f"  rejected by rule: {by_rule} (reasons in {result.out}/rejects.jsonl)")
     if c.truncated:
         print(f"  cutoff policy: {', '.join(f'{k} ×{v:,}' for k, v in c.truncated.items())}")
-    share = c.rejected_records / c.read if c.read else 0.0
-    failed = None
-    if not c.kept:
-        failed = f"the build kept no record (read {c.read:,})"
-    elif args.max_rejected is not None and share > args.max_rejected:
-        failed = (
-            f"{share:.1%} of the records were rejected, over --max-rejected {args.max_rejected:g}"
-        )
+    failed = rejects.verdict(c.read, c.kept, c.rejected, result.out / "rejects.jsonl",
+                             args.max_rejected)  # fmt: skip
     if failed is None:
         return EXIT_OK
-    print(f"dataprep: error: {failed}; the top rejection rules:", file=sys.stderr)
-    top = [rule for rule, _ in c.rejected.most_common(3)]
-    first = _first_rejects(result.out / "rejects.jsonl", top)
-    for rule in top:
-        row = first.get(rule, {})
-        where = f"{row.get('path')}:{row.get('line')}"
-        print(f"  {rule} ×{c.rejected[rule]:,}, e.g. {where}: {row.get('reason', '')}",
-              file=sys.stderr)  # fmt: skip
-        if row.get("fix"):
-            print(f"    fix: {row['fix']}", file=sys.stderr)
-    print(f"  every rejected record, why and its fix: {result.out}/rejects.jsonl", file=sys.stderr)
+    print("\n".join(f"dataprep: error: {line}" if k == 0 else line
+                    for k, line in enumerate(failed)), file=sys.stderr)  # fmt: skip
     return EXIT_FINDINGS
-
-
-def _first_rejects(path: Path, rules: list[str]) -> dict[str, dict]:
-    """The first rejects.jsonl row of each rule (read only as far as needed)."""
-    import orjson
-
-    found: dict[str, dict] = {}
-    with open(path, "rb") as f:
-        for line in f:
-            row = orjson.loads(line)
-            for rule, reason in zip(row["rules"], row["reasons"], strict=False):
-                if rule in rules and rule not in found:
-                    fix = row["fixes"][0] if row["fixes"] else ""
-                    found[rule] = {"path": row["path"], "line": row["line"],
-                                   "reason": reason.split(": ", 1)[-1], "fix": fix}  # fmt: skip
-            if len(found) == len(rules):
-                break
-    return found
 
 
 def _stats_table(result: dict) -> str:
