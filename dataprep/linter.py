@@ -19,6 +19,7 @@ from typing import Any
 
 from dataprep import dataset_info, readers
 from dataprep.baseline import record_hash
+from dataprep.engine import BATCH, Batch, Costs, Plan, observe_batch, sample_hits
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Hit
 from dataprep.formats import Spec, normalise
@@ -81,36 +82,6 @@ class Summary:
     @property
     def records(self) -> int:
         return sum(f.records for f in self.files)
-
-
-class Plan:
-    """A pack turned into dispatch tables, so a clean record costs no check call it cannot fail."""
-
-    def __init__(self, pack: Pack):
-        self.pack = pack
-        enabled = pack.enabled()
-        self.by_problem = {s.module.NAME: s for s in enabled}
-        self.sample_rules = [s for s in enabled if hasattr(s.module, "check")]
-        self.dataset_rules = [s for s in enabled if hasattr(s.module, "finish")]
-        self._for: dict[tuple[str, str], list[Setting]] = {}
-
-    def for_sample(self, sample: Sample) -> list[Setting]:
-        found = self._for.get((sample.format, sample.kind))
-        return found if found is not None else self.for_format(sample.format, sample.kind)
-
-    def for_format(self, fmt: str, kind: str) -> list[Setting]:
-        found = self._for.get((fmt, kind))
-        if found is None:
-            found = self._for[fmt, kind] = [
-                s
-                for s in self.sample_rules
-                if _applies(s.module.FORMATS, fmt) and _applies(s.module.KINDS, kind)
-            ]
-        return found
-
-
-def _applies(allowed: tuple[str, ...], value: str) -> bool:
-    return "*" in allowed or value in allowed
 
 
 IMAGE_FILE_RULES = ("missing-image", "image-outside-root", "unreadable-image", "image-too-large")
@@ -240,48 +211,73 @@ def lint_records(
     plan: Plan,
     states: list[tuple[Setting, Any]],
     stats: FileStats,
+    costs: Costs | None = None,
 ) -> Iterator[Finding]:
-    """The per-record part of linting: parse and schema problems, then sample checks."""
+    """The per-record part of linting: parse and schema problems, then the record checks,
+    a batch at a time (`dataprep.engine`); findings come out in record order."""
     spec = ctx.spec
     formats = stats.formats
     by_problem = plan.by_problem
-    for_sample = plan.for_sample
-    observing = [(s, state) for s, state in states if hasattr(s.module, "observe")]
+    observing = [(s, state) for s, state in states if plan.per_record(s.module)]
     hashes = ctx.hashes
     meter = ctx.meter
     watch = ctx.observe
     count = 0
+    pending: list[tuple[Record, Sample | None, list[Finding]]] = []
     for record in records:
         count += 1
         if hashes is not None:
             hashes[record.source, record.index] = record_hash(record.raw)
+        before: list[Finding] = []
         if record.problems:
             for problem in record.problems:
                 if problem.rule in by_problem:
-                    yield from problem_findings(
-                        plan, problem, record.source, record.line, record.index
+                    before.extend(
+                        problem_findings(plan, problem, record.source, record.line, record.index)
                     )
         if record.value is UNPARSED:
+            if pending:
+                pending.append((record, None, before))
+            else:
+                yield from before
             continue
         sample, problems = normalise(record, spec)
         for problem in problems:
-            yield from problem_findings(plan, problem, record.source, record.line, record.index)
+            before.extend(problem_findings(plan, problem, record.source, record.line, record.index))
         for setting, state in observing:
             setting.module.observe(state, record, sample)
         if watch is not None:
             watch(ctx, record, sample)
-        if sample is None:
-            continue
-        key = (sample.format, sample.kind)
-        if key not in formats:
-            stats.first[key] = (record.line, record.index)
-        formats[key] += 1
-        for setting in for_sample(sample):
-            for hit in setting.module.check(sample, setting.options):
-                yield finding(setting, hit, record.source, record.line, record.index)
-        if meter is not None:
-            meter.add(record.line, record.index, sample)
+        if sample is not None:
+            key = (sample.format, sample.kind)
+            if key not in formats:
+                stats.first[key] = (record.line, record.index)
+            formats[key] += 1
+            if meter is not None:
+                meter.add(record.line, record.index, sample)
+        pending.append((record, sample, before))
+        if len(pending) >= BATCH:
+            yield from _check_batch(pending, plan, states, costs)
+            pending = []
+    if pending:
+        yield from _check_batch(pending, plan, states, costs)
     stats.records += count
+
+
+def _check_batch(
+    pending: list[tuple[Record, Sample | None, list[Finding]]],
+    plan: Plan,
+    states: list[tuple[Setting, Any]],
+    costs: Costs | None,
+) -> Iterator[Finding]:
+    batch = Batch([sample for _, sample, _ in pending])
+    observe_batch(plan, states, batch, [record for record, _, _ in pending], costs)
+    for (record, _, before), hits in zip(
+        pending, sample_hits(plan, batch, costs=costs), strict=True
+    ):
+        yield from before
+        for setting, hit in hits:
+            yield finding(setting, hit, record.source, record.line, record.index)
 
 
 def _claimer(

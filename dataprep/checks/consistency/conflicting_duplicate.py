@@ -59,6 +59,19 @@ def observe(state: dict, record, sample) -> None:
         state["first"][prompt] = (sample.line, sample.index, answer)
 
 
+def observe_batch(state: dict, batch, records) -> None:
+    """`observe` over a batch, with the batch's prompt and answer keys (hashed in Rust)."""
+    first, later = state["first"], state["later"]
+    for sample, keys in zip(batch.samples, batch.prompt_answer_keys, strict=True):
+        if keys is None or sample.kind not in KINDS:
+            continue
+        prompt, answer = keys
+        if prompt in first:
+            later.append((sample.line, sample.index, prompt, answer))
+        else:
+            first[prompt] = (sample.line, sample.index, answer)
+
+
 def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
     lines, records = offset
     for prompt, (line, index, answer) in b["first"].items():

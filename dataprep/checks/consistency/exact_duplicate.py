@@ -53,6 +53,18 @@ def observe(state: dict, record, sample) -> None:
         state["first"][key] = (sample.line, sample.index)
 
 
+def observe_batch(state: dict, batch, records) -> None:
+    """`observe` over a batch, with the batch's content keys (hashed in Rust)."""
+    first, copies = state["first"], state["copies"]
+    for sample, key in zip(batch.samples, batch.content_keys, strict=True):
+        if sample is None:
+            continue
+        if key in first:
+            copies.append((sample.line, sample.index, key))
+        else:
+            first[key] = (sample.line, sample.index)
+
+
 def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
     lines, records = offset
     for key, (line, index) in b["first"].items():

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dataprep.checks.consistency._keys import record_key
+from dataprep.columns import NEAR_ANSWER_CHARS, NEAR_PROMPT_CHARS
 from dataprep.findings import Hit, Where
 from dataprep.sample import Sample, answers, prompts
 
@@ -47,7 +48,7 @@ ROWS = PERMUTATIONS // BANDS
 BATCH = 1024  # records per numpy pass; the shingle x permutation matrix stays ~20 MB
 SHINGLE = 5
 SAMPLE = np.uint64(1)  # keep the 5-grams whose hash has this low bit clear: half of them
-PROMPT_CHARS, ANSWER_CHARS = 120, 240
+PROMPT_CHARS, ANSWER_CHARS = NEAR_PROMPT_CHARS, NEAR_ANSWER_CHARS
 _MASK = np.uint64(0xFFFFFFFF)
 _rng = np.random.default_rng(20241127)  # fixed: signatures must agree across processes
 # Multiply-shift hashing: random odd 64-bit multipliers; the product wraps modulo 2**64 and the
@@ -94,6 +95,19 @@ def observe(state: dict, record, sample) -> None:
     )
     if len(state["pending"]) >= BATCH:
         _flush(state)
+
+
+def observe_batch(state: dict, batch, records) -> None:
+    """`observe` over a batch, with the batch's windowed texts and content keys."""
+    pending = state["pending"]
+    keys = batch.content_keys
+    for sample, text, key in zip(batch.samples, batch.near_texts, keys, strict=True):
+        if sample is None:
+            continue
+        pending.append((text, sample.line, sample.index, key, sample.images))
+        if len(pending) >= BATCH:
+            _flush(state)
+            pending = state["pending"]
 
 
 def _signatures(texts: list[str]) -> np.ndarray:

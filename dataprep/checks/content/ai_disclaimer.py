@@ -27,6 +27,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from dataprep import columns as col
 from dataprep.findings import Hit
 from dataprep.sample import Sample, answers
 from dataprep.text import snippet
@@ -99,6 +100,17 @@ def _windows(lower: str) -> list[int]:
             starts.append(max(0, at - 120))
             at = lower.find(anchor, at + 1)
     return sorted(set(starts))
+
+
+def prefilter(opts: Options):
+    """Answers the patterns match case-insensitively, word boundaries left out (U+0130, which
+    `str.lower` turns into two characters, decides in Python)."""
+    space = col.SPACE
+    pattern = (
+        f"(?i:{ALWAYS.pattern.replace(chr(92) + 's', space)}"
+        f"|{IDENTITY.pattern.replace(chr(92) + 'b', '')})|\\x{{130}}"
+    )
+    return col.is_answer & col.text.str.contains(pattern)
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:

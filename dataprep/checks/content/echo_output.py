@@ -28,6 +28,10 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+import polars as pl
+
+from dataprep import columns as col
 from dataprep.findings import Hit
 from dataprep.sample import Sample, answer_for, answers
 from dataprep.text import squash
@@ -48,6 +52,30 @@ COPY_TASK = re.compile(
 @dataclass(frozen=True)
 class Options:
     min_chars: int = 6
+
+
+def prefilter(opts: Options):
+    """Answers as long as their prompt, or its first line, or the rest (within 0.8x..1.25x)."""
+
+    def select(frame: pl.DataFrame) -> np.ndarray:
+        sizes = frame.select(
+            col.text.str.len_chars().fill_null(0).alias("n"),
+            col.text.str.extract(r"^([^\n]*)\n", 1).str.len_chars().fill_null(-1).alias("head"),
+        )
+        n, head = sizes["n"].to_numpy(), sizes["head"].to_numpy()
+        answer = frame["answer"].to_numpy() & (n >= opts.min_chars)
+        at = frame["prompt_of"].fill_null(0).to_numpy()
+        answer &= frame["prompt_of"].is_not_null().to_numpy()
+        whole, first = n[at], head[at]
+        # A part within these bounds makes the answer close to it (a little slack for rounding).
+        lower, upper = n / 1.25 - 4 - 1e-6, n / 0.8 + 1e-6
+        close = (whole >= lower) & (whole <= upper) & (whole > 0)
+        split = first >= 0
+        for part in (first, whole - first - 1):
+            close |= split & (part >= lower) & (part <= upper)
+        return answer & close
+
+    return select
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from dataprep import columns as col
 from dataprep.findings import Hit
 from dataprep.sample import Sample, prompts
 from dataprep.text import is_blank
@@ -37,6 +38,10 @@ KINDS = ("sft", "dpo", "kto")
 @dataclass(frozen=True)
 class Options:
     pass
+
+
+def prefilter(opts: Options):
+    return col.is_prompt & col.blank()
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:

@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from dataprep import columns as col
 from dataprep.findings import Hit
 from dataprep.sample import Sample, prompts
 from dataprep.text import snippet, without_code
@@ -77,6 +78,19 @@ class Options:
 def asked_for_markup(sample: Sample) -> bool:
     return any(t.content and ASKED.search(t.content) for t in prompts(sample)) or bool(
         sample.system and ASKED.search(sample.system)
+    )
+
+
+def prefilter(opts: Options):
+    """Turns with a `<` before a letter or slash, or an `&` opening an entity (code decides in
+    Python)."""
+    return (
+        col.in_turns
+        & col.text_role
+        & (
+            col.text.str.contains(rf"<[/a-zA-Z{col.FOLDS}]|&(?:#|[a-zA-Z][a-zA-Z0-9]*;)")
+            | col.has_code
+        )
     )
 
 

@@ -28,6 +28,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from dataprep import columns as col
 from dataprep.findings import Hit
 from dataprep.sample import Sample, answer_for, answers
 from dataprep.text import cjk_share, without_code
@@ -80,6 +81,29 @@ def _about_quoted(prompt: str, answer: str, got: str) -> bool:
         if found * 2 >= len(words):  # most of the quoted words, as words: not "his" in "this"
             return True
     return False
+
+
+def prefilter(opts: Options):
+    """Answers in one script whose prompt may be in the other, from byte and character counts
+    of the first 2,000 characters: at most `chars - (bytes - chars) / 3` of them are ASCII
+    letters, since a non-ASCII character takes 2 to 4 bytes (what code or quotes hide, the
+    confirm leaves out)."""
+    m = opts.min_letters
+    head = col.text.str.slice(0, 2000)
+    chars, size = head.str.len_chars(), head.str.len_bytes()
+    wide = (size - chars) // 2
+    latin = chars - (size - chars) / 3  # an upper bound on the ASCII letters
+    answer_zh = wide >= 4
+    answer_en = (latin >= m) & ((wide * 25 <= latin) | col.has_code)
+    long_prompt = col.prompt_of(col.text.str.len_chars()) > 2000  # what is left out shifts the head
+    prompt_zh = (col.prompt_of(wide) >= 4) | long_prompt
+    prompt_en = (col.prompt_of(latin) >= m) | long_prompt
+    answer = (
+        col.is_answer
+        & (col.text.str.len_chars() >= m)
+        & ~col.text.str.contains("```", literal=True)
+    )
+    return answer & ((prompt_zh & answer_en) | (prompt_en & answer_zh))
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from dataprep import columns as col
 from dataprep.findings import Hit
 from dataprep.sample import Sample, answers, prompts
 from dataprep.text import is_blank, squash
@@ -66,6 +67,12 @@ def _is_placeholder(text: str, placeholders: tuple[str, ...]) -> bool:
 def is_input_placeholder(text: str, opts: Options) -> bool:
     """Whether an input (or a prompt's last line) is one of the input placeholders."""
     return bool(text) and len(text) <= 40 and _key(text) in opts.input_placeholders
+
+
+def prefilter(opts: Options):
+    """Answers of 40 characters or fewer, and prompts whose last line is that short."""
+    last_line = col.text.str.extract(r"\n([^\n]*)$", 1).str.len_chars()
+    return (col.is_answer & (col.text.str.len_chars() <= 40)) | (col.is_prompt & (last_line <= 40))
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:

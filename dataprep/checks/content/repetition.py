@@ -27,6 +27,10 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+import polars as pl
+
+from dataprep import columns as col
 from dataprep.findings import Hit
 from dataprep.sample import Sample, answers
 from dataprep.text import without_code
@@ -99,6 +103,61 @@ def _period(text: str, min_unit: int, min_repeats: int, max_unit: int = 300) -> 
 def _wordy(unit: str) -> bool:
     """At least two letters: table borders (`+----+`) and digit runs are not loops."""
     return len(_LETTER.findall(unit)) >= 2
+
+
+_SPLIT = rf"([.!?;]){col.SPACE}+|([\x{{3002}}\x{{ff01}}\x{{ff1f}}\x{{ff1b}}\n]){col.SPACE}*"  # _SENTENCE's split points, marked with a NUL (Rust's regex has no look-behind)
+_STRIP = rf"^{col.SPACE}+|{col.SPACE}+$"
+_RUN = rf"{col.SPACE}+"
+_CODE = r"(?s)```.*?(?:```|\z)|`[^`\n]+`"  # text.CODE_SPAN  # str.strip(): Python's whitespace has U+001C..U+001F
+
+
+def prefilter(opts: Options):
+    """Answers whose tail recurs (a loop to the end), or with a sentence or line repeated
+    `min_repeats` times, counted in Rust over the sentences `_SENTENCE` splits."""
+
+    def select(frame: pl.DataFrame) -> np.ndarray:
+        n = col.text.str.len_chars()
+        tail = col.text.str.count_matches(col.text.str.slice(-6), literal=True)
+        tail3 = col.text.str.count_matches(col.text.str.slice(-3), literal=True)
+        loop = (n >= opts.min_unit * opts.min_repeats) & (
+            (tail >= max(2, opts.min_repeats - 1)) | (tail3 >= 5)
+        )
+        looks = frame.select(
+            (col.is_answer & loop).fill_null(False).alias("a"),
+            (col.is_answer & (n >= 60)).fill_null(False).alias("b"),
+        )
+        found = looks["a"].to_numpy().copy()
+        at = np.flatnonzero(looks["b"].to_numpy() & ~found)
+        if not len(at):
+            return found
+        units = (
+            frame[at]
+            .select(
+                pl.Series("at", at),
+                col.has_code.alias("code"),
+                col.text.str.replace_all(_CODE, " " * SENTENCE_MIN)
+                .str.replace_all(_SPLIT, "$1$2\x00")
+                .str.split("\x00")
+                .alias("unit"),
+            )
+            .explode("unit")
+            .select("at", "code", pl.col("unit").str.replace_all(_STRIP, ""))
+            .filter(pl.col("unit").str.len_chars() >= SENTENCE_MIN)
+            .select("at", "code", pl.col("unit").str.replace_all(_RUN, " ").hash())
+            .group_by("at", "code", "unit")
+            .len()
+            .group_by("at", "code")
+            .agg(pl.col("len").max().alias("most"), pl.col("len").sum().alias("units"))
+        )
+        most, count = units["most"], units["units"]
+        # Code becomes a run of spaces as long as a sentence: no unit of the confirm's is lost,
+        # some are added (hence no ratio test there), and runs of whitespace compare as one.
+        ratio = (most * 3 >= count) | (most >= 6) | units["code"]
+        many = (most >= opts.min_repeats) & ratio
+        found[units["at"].filter(many).to_numpy()] = True
+        return found
+
+    return select
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:

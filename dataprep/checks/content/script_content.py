@@ -25,6 +25,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from dataprep import columns as col
 from dataprep.checks.content.html_markup import TEXT_ROLES, asked_for_markup
 from dataprep.findings import Hit
 from dataprep.sample import Sample
@@ -44,6 +45,17 @@ SCRIPT = re.compile(
 @dataclass(frozen=True)
 class Options:
     allow_when_asked: bool = True
+
+
+def prefilter(opts: Options):
+    """Turns that hold the script pattern, loosened to what Rust's regex reads the same way
+    (no word boundaries; the letters IGNORECASE folds onto ASCII ones); code decides in Python."""
+    sp, letter = col.SPACE, f"[a-z{col.FOLDS}]"
+    pattern = (
+        rf"(?i:<{sp}*(?:script|style)|<{letter}[^<>]*{sp}on{letter}{{3,20}}{sp}*="
+        rf"|(?:java|vb)script{sp}*:)|[{col.FOLDS}]"
+    )
+    return col.in_turns & col.text_role & (col.text.str.contains(pattern) | col.has_code)
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:

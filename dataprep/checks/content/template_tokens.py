@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
+from dataprep import columns as col
 from dataprep.checks.content.html_markup import TEXT_ROLES
 from dataprep.findings import Hit
 from dataprep.sample import Sample
@@ -54,6 +55,12 @@ class Options:
 @cache
 def pattern(tokens: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)))
+
+
+def prefilter(opts: Options):
+    """Texts holding one of the tokens (any text with code decides in Python)."""
+    texts = (col.in_turns & col.text_role) | ~col.in_turns
+    return texts & (col.text.str.contains_any(list(opts.tokens)) | col.has_code)
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:

@@ -1,0 +1,176 @@
+"""The check engine lint, clean and build share: a rule pack over batches of Samples.
+
+A record check may declare `prefilter(opts) -> pl.Expr`, a boolean expression over a batch's
+text rows (`dataprep.columns`) that is True on some row of every record its `check` can flag:
+a necessary condition, run in compiled code over the whole batch. `check` (the confirm) then
+runs only on the records the prefilter selects and says exactly what it said before; a check
+without a prefilter runs on every record it applies to. Dataset checks may declare
+`observe_batch(state, batch)`, fed the batch's shared columns instead of one record at a time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from dataprep.columns import Batch
+from dataprep.findings import Hit
+from dataprep.rulepack import Pack, Setting
+from dataprep.sample import Sample
+
+BATCH = 2048  # records per batch: large enough to amortise a kernel call, small for memory
+
+
+def _applies(allowed: tuple[str, ...], value: str) -> bool:
+    return "*" in allowed or value in allowed
+
+
+class Plan:
+    """A pack turned into dispatch tables, so a clean record costs no check call it cannot fail."""
+
+    def __init__(self, pack: Pack, *, batched: bool = True):
+        """`batched=False` is the reference path: every check on every record, dataset checks
+        fed one record at a time (what the differential tests compare the engine with)."""
+        self.pack = pack
+        self.batched = batched
+        enabled = pack.enabled()
+        self.by_problem = {s.module.NAME: s for s in enabled}
+        self.sample_rules = [s for s in enabled if hasattr(s.module, "check")]
+        self.dataset_rules = [s for s in enabled if hasattr(s.module, "finish")]
+        # name -> a boolean expression over text rows, or a function of the text frame giving
+        # one boolean per text row (for selections that are more than one expression)
+        self.prefilters: dict[str, pl.Expr | Callable[[pl.DataFrame], np.ndarray]] = {}
+        for s in self.sample_rules:
+            if batched and hasattr(s.module, "prefilter"):
+                found = s.module.prefilter(s.options)
+                if isinstance(found, pl.Expr):
+                    found = found.fill_null(False).alias(s.module.NAME)
+                self.prefilters[s.module.NAME] = found
+        self._for: dict[tuple[str, str], list[Setting]] = {}
+
+    def per_record(self, module) -> bool:
+        """Whether a dataset check observes records one by one (else a batch at a time)."""
+        return hasattr(module, "observe") and not (
+            self.batched and hasattr(module, "observe_batch")
+        )
+
+    def for_sample(self, sample: Sample) -> list[Setting]:
+        found = self._for.get((sample.format, sample.kind))
+        return found if found is not None else self.for_format(sample.format, sample.kind)
+
+    def for_format(self, fmt: str, kind: str) -> list[Setting]:
+        found = self._for.get((fmt, kind))
+        if found is None:
+            found = self._for[fmt, kind] = [
+                s
+                for s in self.sample_rules
+                if _applies(s.module.FORMATS, fmt) and _applies(s.module.KINDS, kind)
+            ]
+        return found
+
+
+@dataclass
+class Costs:
+    """Where checking time goes, per rule (for the benchmark's cost table)."""
+
+    records: int = 0
+    prefilter: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    confirm: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+    candidates: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    observe: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+
+def candidates(plan: Plan, batch: Batch, costs: Costs | None = None) -> dict[str, np.ndarray]:
+    """Per prefiltered rule, a boolean per record of the batch: whether its check must run."""
+    frame = batch.frame
+    if not len(frame):
+        return {name: np.zeros(len(batch), dtype=bool) for name in plan.prefilters}
+    exprs = {n: f for n, f in plan.prefilters.items() if isinstance(f, pl.Expr)}
+    found = {}
+    if costs is None and exprs:  # one select: polars evaluates the expressions in parallel
+        selected = frame.select(list(exprs.values()))
+        found = {name: batch.any_per_record(selected[name].to_numpy()) for name in exprs}
+    for name, select in plan.prefilters.items():
+        if name in found:
+            continue
+        start = time.perf_counter()
+        if isinstance(select, pl.Expr):
+            per_text = frame.select(select).to_series().to_numpy()
+        else:
+            per_text = select(frame)
+        found[name] = batch.any_per_record(per_text)
+        if costs is not None:
+            costs.prefilter[name] += time.perf_counter() - start
+            costs.candidates[name] += int(found[name].sum())
+    return found
+
+
+def sample_hits(
+    plan: Plan,
+    batch: Batch,
+    *,
+    errors_only: bool = False,
+    costs: Costs | None = None,
+) -> list[list[tuple[Setting, Hit]]]:
+    """Per record of the batch, the record checks' hits in the pack's order (what running every
+    check on every record gives, at the cost of the candidates only)."""
+    selected = candidates(plan, batch, costs)
+    found: list[list[tuple[Setting, Hit]]] = []
+    clock = time.perf_counter
+    for i, sample in enumerate(batch.samples):
+        hits: list[tuple[Setting, Hit]] = []
+        found.append(hits)
+        if sample is None:
+            continue
+        for setting in plan.for_sample(sample):
+            if errors_only and setting.severity != "error":
+                continue
+            mask = selected.get(setting.module.NAME)
+            if mask is not None and not mask[i]:
+                continue
+            if costs is None:
+                hits.extend((setting, hit) for hit in setting.module.check(sample, setting.options))
+                continue
+            start = clock()
+            hits.extend((setting, hit) for hit in setting.module.check(sample, setting.options))
+            costs.confirm[setting.module.NAME] += clock() - start
+    if costs is not None:
+        costs.records += len(batch)
+    return found
+
+
+def observe_batch(
+    plan: Plan,
+    states: list[tuple[Setting, object]],
+    batch: Batch,
+    records: list,
+    costs: Costs | None = None,
+) -> None:
+    """Feed one batch to the dataset checks that take batches."""
+    if not plan.batched:
+        return
+    for setting, state in states:
+        observe = getattr(setting.module, "observe_batch", None)
+        if observe is None:
+            continue
+        start = time.perf_counter()
+        observe(state, batch, records)
+        if costs is not None:
+            costs.observe[setting.module.NAME] += time.perf_counter() - start
+
+
+def batches(items: Iterator, size: int = BATCH) -> Iterator[list]:
+    """Lists of up to `size` consecutive items."""
+    pending: list = []
+    for item in items:
+        pending.append(item)
+        if len(pending) >= size:
+            yield pending
+            pending = []
+    if pending:
+        yield pending
