@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import textwrap
 from collections.abc import Sequence
@@ -120,9 +121,9 @@ def _parser() -> argparse.ArgumentParser:
         "--jobs",
         "-j",
         type=int,
-        default=1,
+        default=os.cpu_count() or 1,
         metavar="N",
-        help="processes for large JSONL files (default 1)",
+        help="processes for JSONL files of 8 MB or more (default: this machine's cores)",
     )
     lint.add_argument(
         "--report",

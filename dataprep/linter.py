@@ -115,6 +115,7 @@ def lint_paths(
     sft: list[str] | None = None,
     lengths: LengthSetup | None = None,
     observe: Callable[[FileContext, Record, Sample | None], None] | None = None,
+    reference: bool = False,
 ) -> Iterator[Finding]:
     """Findings for data files (or the entries of a dataset_info.json), file by file.
 
@@ -124,11 +125,13 @@ def lint_paths(
     `sft` names the SFT data a DPO dataset's chosen answers are compared with (off-policy-chosen).
     `lengths` measures token lengths (files are then read in one process: the tokenizer
     encodes in batches on every core). `observe(ctx, record, sample)` sees every record (the
-    report's profile); it too reads each file in one process.
+    report's profile); it too reads each file in one process. `reference` runs every check on
+    every record one at a time, without prefilters or batch keys: the engine's definition, which
+    tests compare it with.
     """
     pack_args = pack if isinstance(pack, PackArgs) else None
     pack = pack_args.load() if pack_args else (pack or load_pack())
-    plan = Plan(pack)
+    plan = Plan(pack, batched=not reference)
     images = image_cache(plan, images)
     sft = tuple(sft or ())
     summary = summary if summary is not None else Summary()
@@ -448,8 +451,9 @@ def _lint_parallel(
     tasks = [(source, ctx, bounds[i], bounds[i + 1]) for i in range(count)]
     lines = records = 0
     states = _new_states(plan, ctx)
-    context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-    with context.Pool(jobs, initializer=_init_worker, initargs=(pack_args,)) as pool:
+    # Not fork: polars' thread pool, once used in this process, would deadlock a forked child.
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(jobs, initializer=_init_worker, initargs=(pack_args, plan.batched)) as pool:
         for i, chunk in enumerate(pool.imap(_lint_chunk, tasks)):
             findings, chunk_lines, chunk_states, chunk_stats = chunk
             for f in findings:
@@ -468,9 +472,9 @@ def _lint_parallel(
 _WORKER_PLAN: Plan | None = None
 
 
-def _init_worker(pack_args: PackArgs) -> None:
+def _init_worker(pack_args: PackArgs, batched: bool) -> None:
     global _WORKER_PLAN
-    _WORKER_PLAN = Plan(pack_args.load())
+    _WORKER_PLAN = Plan(pack_args.load(), batched=batched)
 
 
 def _lint_chunk(task: tuple) -> tuple:

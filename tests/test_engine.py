@@ -1,0 +1,141 @@
+"""The batched engine against the reference path (every check on every record, one at a time).
+
+A rule's prefilter must be a necessary condition of its check, and the batch keys of the
+dataset checks must have the equality of the per-record keys: then both paths give the same
+findings, in the same order. Inputs: the rules' own case files (each rule's bad and good
+records, edge cases included), the bundled test data, records made to sit on the seams between
+Python's and Rust's text semantics, and, where it is present, every file of ../shared/corpus.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import orjson
+import pytest
+import yaml
+
+from dataprep import engine
+from dataprep.linter import Summary, lint_paths
+from dataprep.rulepack import load
+
+HERE = Path(__file__).resolve().parent
+CORPUS = HERE.parent.parent / "shared" / "corpus"
+
+
+def both(paths: list[str], **kwargs) -> tuple[list, list]:
+    pack = load()
+    new = list(lint_paths(paths, pack, Summary(), **kwargs))
+    old = list(lint_paths(paths, pack, Summary(), reference=True, **kwargs))
+    return new, old
+
+
+def case_lines() -> list[str]:
+    """Every record line of every rule's case file, in order."""
+    lines = []
+    for path in sorted((HERE / "checks" / "cases").glob("*.yaml")):
+        for case in yaml.safe_load(path.read_text())["cases"]:
+            lines.extend(case.get("lines", []))
+    return lines
+
+
+# Records on the seams between Python's str methods and re, and Rust's regex and string
+# kernels: U+001C..U+001F are whitespace to Python only, U+0130 lowers to two characters,
+# code spans hide text from rules, and a blank system prompt is no system prompt.
+SEAMS = [
+    {"instruction": "Say it.", "input": "", "output": "\x1c\x1d "},
+    {"instruction": "\x1f", "input": "", "output": "ok then"},
+    {"instruction": "Who made you?", "input": "", "output": "As an AI language model, I cannot."},
+    {"instruction": "Who made you?", "input": "", "output": "I was trained by OpenAİ to help."},
+    {"instruction": "Show me.", "input": "", "output": "Use `<b>` like <b>this</b> please."},
+    {"instruction": "Show me.", "input": "", "output": "<İmg src=x onerror=alert(1)>"},
+    {"instruction": "Show me.", "input": "", "output": "<a`x`onclick=run()>go</a>"},
+    {"instruction": "Loop.", "input": "", "output": "One two three four.\x1c " * 6},
+    {"instruction": "Loop.", "input": "", "output": "Same line here `c` ok. " * 5 + "end"},
+    {"instruction": "Loop.", "input": "", "output": "```\nx = 1\n```\nRepeat this line.\n" * 6},
+    {
+        "instruction": "你好吗？请告诉我你今天过得怎么样。",
+        "input": "",
+        "output": "I am fine, thank you very much.",
+    },
+    {
+        "instruction": "Answer in one sentence please, my friend.",
+        "input": "",
+        "output": "我很好，谢谢你的关心。",
+    },
+    {"instruction": "Repeat after me", "input": "hello there", "output": "hello there"},
+    {
+        "instruction": "Describe the sky in one line.",
+        "input": "",
+        "output": "Describe the sky in one line.",
+    },
+    {
+        "instruction": "Summarize this text.",
+        "input": "The cat sat on the mat.",
+        "output": "The cat sat on the mat.",
+    },
+]
+
+
+def test_rule_cases_give_the_same_findings(tmp_path):
+    data = tmp_path / "cases.jsonl"
+    data.write_text("\n".join(case_lines()) + "\n")
+    new, old = both([str(data)])
+    assert len(old) > 200  # the case files hold a few hundred bad records
+    assert new == old
+
+
+def test_seams_and_batch_boundaries_give_the_same_findings(tmp_path, monkeypatch):
+    records = []
+    for i in range(40):  # duplicates and near-duplicates across batches of 7
+        records.extend(SEAMS)
+        records.append({"instruction": f"Task {i % 5}", "input": "", "output": f"answer {i}"})
+    records.append({"system": "", "instruction": "Hi", "output": "there"})
+    records.append({"system": "  ", "instruction": "Hi", "output": "there"})
+    data = tmp_path / "seams.jsonl"
+    data.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
+    monkeypatch.setattr(engine, "BATCH", 7)
+    monkeypatch.setattr("dataprep.linter.BATCH", 7)
+    new, old = both([str(data)])
+    names = {f.name for f in old}
+    for name in ("empty-output", "ai-disclaimer", "html-markup", "script-content", "repetition",
+                 "language-mismatch", "echo-output", "exact-duplicate", "conflicting-duplicate"):  # fmt: skip
+        assert name in names, name
+    assert new == old
+
+
+def test_bundled_data_gives_the_same_findings():
+    files = [
+        str(p) for p in sorted((HERE / "data").glob("*.json*")) if p.name != "dataset_info.json"
+    ]
+    new, old = both(files)
+    assert new == old
+
+
+def test_parallel_chunks_give_the_same_findings(tmp_path):
+    data = tmp_path / "big.jsonl"
+    line = case_lines()
+    with open(data, "w") as f:
+        while f.tell() < 9 << 20:  # over the --jobs threshold
+            f.write("\n".join(line) + "\n")
+    pack = load()
+    serial = list(lint_paths([str(data)], pack, Summary(), reference=True))
+    parallel = list(lint_paths([str(data)], pack, Summary(), jobs=2))
+    assert parallel == serial
+
+
+def corpus_files() -> list[Path]:
+    if not CORPUS.is_dir():
+        return []
+    return sorted(
+        p for p in CORPUS.rglob("*")
+        if p.name.endswith((".json", ".jsonl", ".jsonl.gz")) and p.name != "dataset_info.json"
+    )  # fmt: skip
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not here")
+@pytest.mark.parametrize("path", corpus_files(), ids=lambda p: str(p.relative_to(CORPUS)))
+def test_real_datasets_give_the_same_findings(path):
+    new, old = both([str(path)])
+    assert new == old, json.dumps([f.name for f in new if f not in old][:5])
