@@ -37,7 +37,29 @@ text_role = pl.col("role").is_in(TEXT_ROLES)
 has_code = text.str.contains("`", literal=True)  # rules that skip code decide those in Python
 
 
-_image_part = pl.concat_str(pl.lit("image\x1e"), "ref").alias("part")
+_BASES = np.random.default_rng(20261202).integers(1, 2**63, 2, dtype=np.uint64) * 2 + 1
+_POWERS = [np.ones((0, 2), dtype=np.uint64)]
+
+
+_SLOT = pl.col("slot").cast(pl.String)
+
+
+def _powers(n: int) -> np.ndarray:
+    """(n, 2): the two lanes' bases to the powers 1..n, modulo 2**64 (a table that grows)."""
+    if len(_POWERS[0]) < n:
+        with np.errstate(over="ignore"):
+            _POWERS[0] = np.cumprod(np.tile(_BASES, (max(n, 64), 1)), axis=0, dtype=np.uint64)
+    return _POWERS[0]
+
+
+def _window(width: int) -> pl.Expr:
+    """The first `width` characters of a record's texts joined by spaces (in a group_by)."""
+    return text.fill_null("").str.slice(0, width).str.join(" ").str.slice(0, width)
+
+
+def squeezed(expr: pl.Expr) -> pl.Expr:
+    """`" ".join(s.split())`: whitespace runs as one space, none at the ends."""
+    return expr.str.replace_all(rf"{SPACE}+", " ").str.strip_chars(" ")
 
 
 def prompt_of(expr: pl.Expr) -> pl.Expr:
@@ -146,111 +168,117 @@ class Batch:
             {"row": pl.Series(rows, dtype=pl.UInt32), "ref": pl.Series(refs, dtype=pl.String)}
         )
 
-    def _keys(self, parts: pl.DataFrame) -> list[int | None]:
-        """One 128-bit key per record from its (row, part) strings in order (None: no parts)."""
-        joined = parts.group_by("row", maintain_order=True).agg(pl.col("part").str.join("\x1f"))
-        keys: list[int | None] = [None] * len(self.samples)
-        low = joined["part"].hash(seed=KEY_SEEDS[0]).to_list()
-        high = joined["part"].hash(seed=KEY_SEEDS[1]).to_list()
-        for row, a, b in zip(joined["row"].to_list(), low, high, strict=True):
-            keys[row] = a << 64 | b
+    def _keys(self, rows: np.ndarray, hashes: np.ndarray) -> np.ndarray:
+        """One key per record (two 64-bit lanes) of its parts' hashes in order: a polynomial in
+        random odd multipliers, so equal part sequences give equal keys and others differ but
+        with chance 2**-128. `rows`: each part's record, parts of a record in order; `hashes`:
+        (parts, 2) uint64. Records without parts get the key of the empty sequence."""
+        keys = np.zeros((len(self.samples), 2), dtype=np.uint64)
+        if not len(rows):
+            return keys
+        start = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        rank = np.arange(len(rows)) - np.repeat(start, np.diff(np.r_[start, len(rows)]))
+        with np.errstate(over="ignore"):
+            np.add.at(keys, rows, hashes * _powers(int(rank.max()) + 1)[rank])
+            count = np.bincount(rows, minlength=len(self.samples)).astype(np.uint64)
+            keys ^= count[:, None] * np.uint64(0x9E3779B97F4A7C15)
         return keys
+
+    def _hashes(self, frame: pl.DataFrame, part: pl.Expr) -> np.ndarray:
+        """(rows, 2) uint64: the two seeded hashes of an expression over `frame`'s rows."""
+        found = frame.select(
+            *(part.hash(seed=seed).alias(f"h{i}") for i, seed in enumerate(KEY_SEEDS))
+        )
+        return np.stack([found["h0"].to_numpy(), found["h1"].to_numpy()], axis=1)
+
+    def _ints(self, keys: np.ndarray, present: np.ndarray) -> list[int | None]:
+        low, high = keys[:, 0].tolist(), keys[:, 1].tolist()
+        return [a << 64 | b if p else None for a, b, p in zip(low, high, present, strict=True)]
+
+    @cached_property
+    def _present(self) -> np.ndarray:
+        return np.fromiter((s is not None for s in self.samples), dtype=bool, count=len(self))
+
+    def _with_images(self, rows: np.ndarray, hashes: np.ndarray, keep: np.ndarray | None = None):
+        """Parts with each record's image references appended after its texts."""
+        images = self.images
+        if not len(images):
+            return rows, hashes
+        image_rows = images["row"].to_numpy()
+        image_hashes = self._hashes(images, pl.concat_str(pl.lit("image\x1e"), "ref"))
+        if keep is not None:
+            image_hashes, image_rows = image_hashes[keep[image_rows]], image_rows[keep[image_rows]]
+        rows = np.concatenate([rows, image_rows])
+        order = np.argsort(rows, kind="stable")
+        return rows[order], np.concatenate([hashes, image_hashes])[order]
 
     @cached_property
     def content_keys(self) -> list[int | None]:
         """`Sample.content_key`'s equality as 128-bit keys: everything training sees of each
         record (system, images, every turn with its role), whitespace-normalised."""
-        squeezed = text.fill_null("").str.replace_all(rf"{SPACE}+", " ").str.strip_chars(" ")
-        turns = self.frame.select(
-            "row",
-            pl.concat_str(
-                pl.col("slot").cast(pl.String), pl.lit("\x1e"), "role", pl.lit("\x1e"), squeezed
-            ).alias("part"),
-            (pl.col("slot") == SYSTEM_SLOT).alias("system"),
-            squeezed.alias("squeezed"),
-        )
+        frame = self.frame.select("slot", "role", squeezed(text.fill_null("")).alias("text"))
+        part = pl.concat_str(_SLOT, pl.lit("\x1e"), "role", pl.lit("\x1e"), "text")
         # An empty or blank system prompt is no system prompt (as in Sample.content_key).
-        turns = turns.filter(~pl.col("system") | (pl.col("squeezed") != "")).select("row", "part")
-        every = pl.concat(
-            [
-                pl.DataFrame(
-                    {
-                        "row": pl.Series(range(len(self.samples)), dtype=pl.UInt32),
-                        "part": pl.Series([""] * len(self.samples)),
-                    }
-                ),
-                self.images.select("row", _image_part),
-                turns,
-            ]
-        ).sort("row", maintain_order=True)
-        keys = self._keys(every)
-        return [k if s is not None else None for k, s in zip(keys, self.samples, strict=True)]
+        keep = frame.select(in_turns | (text != ""))[:, 0].to_numpy()
+        rows, hashes = self.rows[keep], self._hashes(frame, part)[keep]
+        rows, hashes = self._with_images(rows, hashes)
+        return self._ints(self._keys(rows, hashes), self._present)
 
     @cached_property
     def prompt_answer_keys(self) -> list[tuple[int, int] | None]:
         """`_keys.prompt_and_answer` per record as 128-bit keys: (everything before the last
         answer, the last answer), outer whitespace stripped, case-insensitive."""
+        frame = self.frame
         folded = text.fill_null("").str.replace_all(rf"^{SPACE}+|{SPACE}+$", "").str.to_lowercase()
-        turns = self.frame.filter(pl.col("slot") == MESSAGES_SLOT)
-        last = (
-            turns.filter(pl.col("role").is_in(ANSWER_ROLES))
-            .group_by("row")
-            .agg(pl.col("position").max().alias("last"))
-            .filter(pl.col("last") >= 1)
+        found = frame.select(
+            "slot",
+            "role",
+            pl.col("role").is_in(ANSWER_ROLES).alias("answer_role"),
+            folded.alias("text"),
         )
-        turns = turns.join(last, on="row", maintain_order="left")
-        found = turns.filter(pl.col("position") == pl.col("last")).select(
-            "row",
-            folded.hash(seed=KEY_SEEDS[0]).alias("a"),
-            folded.hash(seed=KEY_SEEDS[1]).alias("b"),
+        slot, position, rows = frame["slot"].to_numpy(), frame["position"].to_numpy(), self.rows
+        messages = slot == MESSAGES_SLOT
+        last = np.full(len(self.samples), -1, dtype=np.int64)
+        answer = messages & found["answer_role"].to_numpy()
+        np.maximum.at(last, rows[answer], position[answer])
+        keep = last >= 1
+        mine = last[rows]
+        prompt_part = keep[rows] & (
+            (messages & (position < mine))
+            | ((slot == SYSTEM_SLOT) & found.select(text != "")[:, 0].to_numpy())
         )
-        keep = last.select("row")
-        system = (
-            self.frame.filter(pl.col("slot") == SYSTEM_SLOT)
-            .select("row", folded.alias("part"))
-            .filter(pl.col("part") != "")
-        )
-        parts = pl.concat(
-            [
-                keep.with_columns(pl.lit("").alias("part")),
-                system.join(keep, on="row"),
-                self.images.join(keep, on="row").select(
-                    "row", pl.concat_str(pl.lit("image\x1e"), "ref").alias("part")
-                ),
-                turns.filter(pl.col("position") < pl.col("last")).select(
-                    "row", pl.concat_str("role", pl.lit("\x1e"), folded).alias("part")
-                ),
-            ]
-        ).sort("row", maintain_order=True)
-        prompts = self._keys(parts)
-        keys: list[tuple[int, int] | None] = [None] * len(self.samples)
-        for row, a, b in zip(
-            found["row"].to_list(), found["a"].to_list(), found["b"].to_list(), strict=True
-        ):
-            keys[row] = (prompts[row], a << 64 | b)
-        return keys
+        answer_part = keep[rows] & messages & (position == mine)
+        hashes = self._hashes(found, pl.concat_str(_SLOT, "role", pl.lit("\x1e"), "text"))
+        prompt_rows, prompt_hashes = self._with_images(rows[prompt_part], hashes[prompt_part], keep)
+        prompts = self._ints(self._keys(prompt_rows, prompt_hashes), keep)
+        # The answer's text alone: the same words from another role are the same answer.
+        answer_hashes = self._hashes(found.filter(pl.Series(answer_part)), text)
+        answers = self._ints(self._keys(rows[answer_part], answer_hashes), keep)
+        return [(p, a) if p is not None else None for p, a in zip(prompts, answers, strict=True)]
 
     @cached_property
     def near_texts(self) -> list[str | None]:
         """`near_duplicate._text` per record: the head of its prompts and of its answers,
         lower case, whitespace-normalised."""
         every = pl.DataFrame({"row": pl.Series(range(len(self.samples)), dtype=pl.UInt32)})
+        # Each text cut to the window first: the joined head needs no more of any one text.
         joined = [
             every.join(
                 self.frame.filter(pl.col(flag))
                 .group_by("row", maintain_order=True)
-                .agg(text.fill_null("").str.join(" ").str.slice(0, width).alias(flag)),
+                .agg(
+                    text.fill_null("")
+                    .str.slice(0, width)
+                    .str.join(" ")
+                    .str.slice(0, width)
+                    .alias(flag)
+                ),
                 on="row",
                 how="left",
                 maintain_order="left",
             )[flag].fill_null("")
             for flag, width in (("prompt", NEAR_PROMPT_CHARS), ("answer", NEAR_ANSWER_CHARS))
         ]
-        texts = (
-            pl.concat_str(joined[0], pl.lit(" "), joined[1])
-            .str.to_lowercase()
-            .str.replace_all(rf"{SPACE}+", " ")
-            .str.strip_chars(" ")
-        )
+        texts = squeezed(pl.concat_str(joined[0], pl.lit(" "), joined[1]).str.to_lowercase())
         found = pl.select(texts).to_series().to_list()
         return [t if s is not None else None for t, s in zip(found, self.samples, strict=True)]

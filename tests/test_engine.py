@@ -91,6 +91,10 @@ def test_seams_and_batch_boundaries_give_the_same_findings(tmp_path, monkeypatch
     for i in range(40):  # duplicates and near-duplicates across batches of 7
         records.extend(SEAMS)
         records.append({"instruction": f"Task {i % 5}", "input": "", "output": f"answer {i}"})
+    # The same answer from another role is the same answer: no conflict (a call, then text).
+    for role in ("gpt", "function_call"):
+        turns = [{"from": "human", "value": "Weather?"}, {"from": role, "value": "Sunny."}]
+        records.append({"conversations": turns})
     records.append({"system": "", "instruction": "Hi", "output": "there"})
     records.append({"system": "  ", "instruction": "Hi", "output": "there"})
     data = tmp_path / "seams.jsonl"

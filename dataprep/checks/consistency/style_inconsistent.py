@@ -40,6 +40,9 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
+from dataprep import columns as col
 from dataprep.findings import Hit, Where
 from dataprep.sample import Sample, answers, prompts
 from dataprep.text import cjk_share
@@ -107,19 +110,29 @@ def _style(text: str) -> tuple[str, ...]:
     """The answer's style, one value per FEATURES entry (a tuple: ~200k of them are kept)."""
     stripped = text.strip()
     cjk, latin = cjk_share(stripped, 400)
-    last = stripped[-1:] if stripped else ""
+    return _assemble(
+        text.lstrip()[:12], len(stripped), stripped[-1:], cjk, latin,
+        _markdown(stripped), text[:1].isspace(),
+    )  # fmt: skip
+
+
+def _assemble(head: str, size: int, last: str, cjk: int, latin: int, markdown: bool,
+              leading: bool) -> tuple[str, ...]:  # fmt: skip
+    """The style tuple from the measurements of one answer: `head`, its first 12 characters
+    after leading whitespace; `size`, `last`, `cjk`, `latin` of the stripped answer (the last
+    two in its first 400 characters)."""
     return (
-        _opening(text),
-        "a list" if _LIST.match(stripped) else "prose",
-        "uses" if _markdown(stripped) else "has no",
-        f"about {2 ** round(math.log2(len(stripped) + 1))} characters",
+        _opening(head),
+        "a list" if _LIST.match(head) else "prose",
+        "uses" if markdown else "has no",
+        f"about {2 ** round(math.log2(size + 1))} characters",
         "。" if last in "。！？" else "." if last in ".!?" else "no punctuation",
         "Chinese"
         if cjk >= 5 and cjk * 2 >= latin
         else "English"
         if latin >= 20 and not cjk
         else UNKNOWN,
-        "starts with whitespace" if text[:1].isspace() else "starts with text",
+        "starts with whitespace" if leading else "starts with text",
     )
 
 
@@ -133,6 +146,50 @@ def observe(state: list, record, sample) -> None:
     found = answers(sample)
     if found and found[-1].content:
         state.append((_task(sample), _style(found[-1].content), sample.line, sample.index))
+
+
+def observe_batch(state: list, batch, records) -> None:
+    """`observe` over a batch: the measurements of each record's last answer in Rust, the
+    style and task in Python on short strings."""
+    frame = batch.frame
+    rows = batch.rows
+    answer = frame["answer"].to_numpy()
+    last = np.full(len(batch), -1, dtype=np.int64)
+    np.maximum.at(last, rows[answer], np.flatnonzero(answer))
+    chosen = [
+        (i, at) for i, (sample, at) in enumerate(zip(batch.samples, last.tolist(), strict=True))
+        if at >= 0 and sample.kind in KINDS
+    ]  # fmt: skip
+    if not chosen:
+        return
+    texts = frame[[at for _, at in chosen]].select(col.text)
+    stripped = col.text.str.replace_all(rf"^{col.SPACE}+|{col.SPACE}+$", "")
+    wide, latin = col.wide_and_latin(stripped, 400)
+    found = texts.select(
+        col.text.str.replace_all(rf"^{col.SPACE}+", "").str.slice(0, 12).alias("head"),
+        stripped.str.len_chars().alias("size"),
+        stripped.str.slice(-1).alias("last"),
+        wide.alias("wide"),
+        latin.alias("latin"),
+        (
+            stripped.str.contains("**", literal=True)
+            | stripped.str.contains("```", literal=True)
+            | stripped.str.contains(r"(?m)^#{1,6} |^\|.*\|$")
+        ).alias("markdown"),
+        col.text.str.slice(0, 1).alias("first"),
+        col.text.is_null().alias("null"),
+        (col.text == "").alias("empty"),
+    )
+    columns = [found[name].to_list() for name in found.columns]
+    samples = batch.samples
+    for (i, _), (head, size, end, cjk, letters, markdown, first, null, empty) in zip(
+        chosen, zip(*columns, strict=True), strict=True
+    ):
+        if null or empty:
+            continue
+        sample = samples[i]
+        style = _assemble(head, size, end, cjk, letters, markdown, first.isspace())
+        state.append((_task(sample), style, sample.line, sample.index))
 
 
 def merge(a: list, b: list, offset: tuple[int, int]) -> list:
