@@ -25,6 +25,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -638,7 +639,7 @@ def _shard(run: _Run, batch, number: int) -> None:
         state = json.loads(marker.read_text())
         counts.add(state["counts"])
         for key, where in state["seen"]:
-            run.seen[bytes.fromhex(key)] = tuple(where)
+            run.seen[int(key, 16)] = tuple(where)
         if state["kind"]:
             run.layout = Layout(state["kind"], state["images"])
         if run.progress:
@@ -654,19 +655,21 @@ def _shard(run: _Run, batch, number: int) -> None:
     def gate(items) -> list[tuple[Record, Sample, bool]]:
         """Clean each record and keep those with no error finding (the rest are rejected)."""
         keep = []
+        batch = []
         for item, record in items:
-            local.read += 1
             cache = _cache(run.caches, item, run.plan)
             media = (cache, cache.root_for(record.source)) if cache is not None else None
             if record.source not in roots:
                 roots[record.source] = image_root(item.image_root, record.source).resolve()
-            before = len(seen)
-            kept, reasons, fixes, sample, fixed = clean.clean_record(
-                record, run.plan, item.spec, run.fixers, seen, media
-            )
+            batch.append((record, item.spec, media))
+        before = len(seen)
+        results = clean.clean_records(batch, run.plan, run.fixers, seen)
+        new_seen.extend(reversed(list(islice(reversed(seen.items()), len(seen) - before))))
+        for (record, _, _), (kept, reasons, fixes, sample, fixed) in zip(
+            batch, results, strict=True
+        ):
+            local.read += 1
             local.fixed.update(fixes)
-            if len(seen) > before:
-                new_seen.append(next(reversed(seen.items())))
             if kept is None or sample is None:
                 reasons = reasons or [_finding(record, "unknown-format", "no record to train on")]
                 _reject(local, rejects, record, reasons, fixed, fixes)
@@ -731,7 +734,7 @@ def _shard(run: _Run, batch, number: int) -> None:
     (partial / f"rejects-{number:05d}.jsonl").write_bytes(b"".join(rejects))
     state = {
         "counts": _raw(local),
-        "seen": [[k.hex(), list(v)] for k, v in new_seen],
+        "seen": [[format(k, "x"), list(v)] for k, v in new_seen],
         "kind": layout.kind if layout else None,
         "images": layout.images if layout else False,
     }

@@ -22,10 +22,11 @@ import orjson
 
 from dataprep import readers
 from dataprep import rejects as reject_rows
-from dataprep.checks.consistency._keys import record_key
 from dataprep.checks.content import html_markup, placeholder_output, script_content
 from dataprep.checks.content.template_tokens import pattern as token_pattern
 from dataprep.checks.images import references as image_references
+from dataprep.columns import Batch
+from dataprep.engine import batches, sample_hits
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Hit
 from dataprep.formats import Spec, normalise
@@ -282,7 +283,7 @@ def clean(
     images = image_cache(plan, images)
     fixers = Fixers.from_pack(pack)
     report = Report()
-    seen: dict[bytes, tuple[str, int]] = {}
+    seen: dict[int, tuple[str, int]] = {}
     first = True
     array = array and out is not None
     if array:
@@ -290,29 +291,39 @@ def clean(
     for source in readers.expand(paths):
         notes: list = []
         media = (images, images.root_for(source.display)) if images is not None else None
-        for record in readers.read_source(source, None, notes):
-            report.read += 1
-            kept, reasons, fixes, _, fixed = clean_record(record, plan, spec, fixers, seen, media)
-            report.fixed.update(fixes)
-            if kept is None:
-                report.rejected_records += 1
-                report.rejected.update({f.name for f in reasons})
-                if rejects is not None:
-                    rejects.write(reject_rows.row(record, reasons, fixed, fixes))
-                continue
-            report.written += 1
-            if out is None:  # a dry run
-                continue
-            if array:
-                out.write(b"" if first else b",\n")
-            out.write(kept)
-            if not array:
-                out.write(b"\n")
-            first = False
+        for chunk in batches(readers.read_source(source, None, notes)):
+            items = [(record, spec, media) for record in chunk]
+            for record, cleaned in zip(
+                chunk, clean_records(items, plan, fixers, seen), strict=True
+            ):
+                report.read += 1
+                first = _write(report, cleaned, record, out, rejects, array, first)
     if array:
         out.write(b"]\n")
     report.check()
     return report
+
+
+def _write(report: Report, cleaned: Cleaned, record: Record, out, rejects, array: bool,
+           first: bool) -> bool:  # fmt: skip
+    """Count one cleaned record and write it where it goes; whether the next is the first."""
+    kept, reasons, fixes, _, fixed = cleaned
+    report.fixed.update(fixes)
+    if kept is None:
+        report.rejected_records += 1
+        report.rejected.update({f.name for f in reasons})
+        if rejects is not None:
+            rejects.write(reject_rows.row(record, reasons, fixed, fixes))
+        return first
+    report.written += 1
+    if out is None:  # a dry run
+        return first
+    if array:
+        out.write(b"" if first else b",\n")
+    out.write(kept)
+    if not array:
+        out.write(b"\n")
+    return False
 
 
 class Cleaned(NamedTuple):
@@ -325,19 +336,52 @@ class Cleaned(NamedTuple):
     fixed: Any  # what the fixers made of it, when they changed it (else None)
 
 
-def clean_record(
-    record: Record,
+def clean_records(
+    items: list[tuple[Record, Spec | None, tuple[ImageCache, Path] | None]],
     plan: Plan,
-    spec: Spec | None,
     fixers: Fixers | None,
     seen: dict,
-    media: tuple[ImageCache, Path] | None = None,
-) -> Cleaned:
-    """One record through the fixers (on a copy; none when `fixers` is None) and the gate.
-    `seen` holds the keys of records kept so far (exact duplicates are dropped)."""
+) -> list[Cleaned]:
+    """A batch of (record, spec, media) through the fixers (on copies; none when `fixers` is
+    None) and the gate: the engine's record checks at error severity, then the image files,
+    then exact duplicates (`seen` holds the content keys of the records kept so far)."""
+    prepared = [_prepare(record, plan, spec, fixers) for record, spec, _ in items]
+    batch = Batch([p[1] if not p[4] else None for p in prepared])
+    hits = sample_hits(plan, batch, errors_only=True)
+    keys = batch.content_keys
+    found = []
+    copy_rule = plan.pack.settings["exact-duplicate"]
+    for (record, sample, fixes, fixed, errors), (_, spec, media), mine, key in zip(
+        prepared, items, hits, keys, strict=True
+    ):
+        if sample is None and not errors:  # no format, at a severity that keeps it: as read
+            found.append(_kept(record, None, fixes, fixed))
+            continue
+        if errors:
+            found.append(Cleaned(None, errors, fixes, None, fixed))
+            continue
+        errors = [finding(s, h, record.source, record.line, record.index) for s, h in mine]
+        if media is not None and sample.images:
+            errors.extend(_image_errors(record, sample, plan, spec, *media))
+        if errors:
+            found.append(Cleaned(None, errors, fixes, None, fixed))
+            continue
+        if key in seen:
+            source, line = seen[key]
+            hit = Hit(None, f"the same record as {source}:{line}", "keep the first copy")
+            copy = finding(copy_rule, hit, record.source, record.line, record.index)
+            found.append(Cleaned(None, [copy], fixes, None, fixed))
+            continue
+        seen[key] = (record.source, record.line)
+        found.append(_kept(record, sample, fixes, fixed))
+    return found
+
+
+def _prepare(record: Record, plan: Plan, spec: Spec | None, fixers: Fixers | None) -> tuple:
+    """(record as fixed, its Sample, fixer names, fixed value or None, errors so far)."""
     errors = _problem_errors(record, plan) if record.problems else []
     if errors or record.value is UNPARSED:
-        return Cleaned(None, errors or _unreadable(record), [], None, None)
+        return record, None, [], None, errors or _unreadable(record)
     sample, problems = normalise(record, spec)
     obj, fixes = fixed_value(record, sample, plan, fixers)
     fixed = obj if fixes else None
@@ -350,29 +394,13 @@ def clean_record(
         for f in problem_findings(plan, p, record.source, record.line, record.index)
         if f.severity == "error"
     ]
-    if sample is not None:
-        for setting in plan.for_sample(sample):
-            if setting.severity != "error":
-                continue
-            for hit in setting.module.check(sample, setting.options):
-                errors.append(finding(setting, hit, record.source, record.line, record.index))
-        if media is not None and sample.images:
-            errors.extend(_image_errors(record, sample, plan, spec, *media))
-    if errors:
-        return Cleaned(None, errors, fixes, None, fixed)
-    if sample is not None:
-        key = record_key(sample)
-        if key in seen:
-            source, line = seen[key]
-            hit = Hit(None, f"the same record as {source}:{line}", "keep the first copy")
-            copy = finding(
-                plan.pack.settings["exact-duplicate"], hit, record.source, record.line, record.index
-            )
-            return Cleaned(None, [copy], fixes, None, fixed)
-        seen[key] = (record.source, record.line)
+    return record, sample, fixes, fixed, errors
+
+
+def _kept(record: Record, sample: Sample | None, fixes: list[str], fixed: Any) -> Cleaned:
     raw = record.raw.strip()
     if fixes or b"\n" in raw:  # changed, or a pretty-printed array element: one line of JSON
-        raw = orjson.dumps(obj)
+        raw = orjson.dumps(record.value)
     return Cleaned(raw, [], fixes, sample, fixed)
 
 

@@ -62,8 +62,9 @@ def _kept_samples(paths):
     pack = load()
     plan, fixers, seen = Plan(pack), clean.Fixers.from_pack(pack), {}
     for source in readers.expand([str(p) for p in paths]):
-        for record in readers.read_source(source, None, []):
-            kept, _, _, sample, _ = clean.clean_record(record, plan, None, fixers, seen)
+        records = list(readers.read_source(source, None, []))
+        results = clean.clean_records([(r, None, None) for r in records], plan, fixers, seen)
+        for record, (kept, _, _, sample, _) in zip(records, results, strict=True):
             if kept is not None and sample is not None:
                 yield record, sample
 

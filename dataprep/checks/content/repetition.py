@@ -111,6 +111,38 @@ _RUN = rf"{col.SPACE}+"
 _CODE = r"(?s)```.*?(?:```|\z)|`[^`\n]+`"  # text.CODE_SPAN  # str.strip(): Python's whitespace has U+001C..U+001F
 
 
+def _repeated(texts: pl.DataFrame, at: np.ndarray, code: bool, opts: Options) -> np.ndarray:
+    """The rows of `at` with a sentence repeated `min_repeats` times (and often enough).
+
+    Without code the sentences are exactly the confirm's (U+001C..U+001F made spaces, so that
+    Rust's strip is Python's). With code, code becomes a run of spaces as long as a sentence
+    and whitespace runs compare as one: no sentence of the confirm's is lost, some are added,
+    hence no ratio test there."""
+    text = col.text.str.replace_all(r"[\x1c-\x1f]", " ")
+    if code:
+        text = text.str.replace_all(_CODE, " " * SENTENCE_MIN)
+    unit = pl.col("unit").str.strip_chars()
+    units = (
+        texts.select(
+            pl.Series("at", at),
+            text.str.replace_all(_SPLIT, "$1$2\x00").str.split("\x00").alias("unit"),
+        )
+        .explode("unit")
+        .select("at", unit)
+        .filter(pl.col("unit").str.len_chars() >= SENTENCE_MIN)
+        .select(
+            "at", (pl.col("unit").str.replace_all(_RUN, " ") if code else pl.col("unit")).hash()
+        )
+        .group_by("at", "unit")
+        .len()
+        .group_by("at")
+        .agg(pl.col("len").max().alias("most"), pl.col("len").sum().alias("units"))
+    )
+    most, count = units["most"], units["units"]
+    ratio = (most * 3 >= count) | (most >= 6) if not code else most > 0
+    return units["at"].filter((most >= opts.min_repeats) & ratio).to_numpy()
+
+
 def prefilter(opts: Options):
     """Answers whose tail recurs (a loop to the end), or with a sentence or line repeated
     `min_repeats` times, counted in Rust over the sentences `_SENTENCE` splits."""
@@ -125,36 +157,17 @@ def prefilter(opts: Options):
         looks = frame.select(
             (col.is_answer & loop).fill_null(False).alias("a"),
             (col.is_answer & (n >= 60)).fill_null(False).alias("b"),
+            col.has_code.fill_null(False).alias("code"),
         )
         found = looks["a"].to_numpy().copy()
-        at = np.flatnonzero(looks["b"].to_numpy() & ~found)
-        if not len(at):
-            return found
-        units = (
-            frame[at]
-            .select(
-                pl.Series("at", at),
-                col.has_code.alias("code"),
-                col.text.str.replace_all(_CODE, " " * SENTENCE_MIN)
-                .str.replace_all(_SPLIT, "$1$2\x00")
-                .str.split("\x00")
-                .alias("unit"),
-            )
-            .explode("unit")
-            .select("at", "code", pl.col("unit").str.replace_all(_STRIP, ""))
-            .filter(pl.col("unit").str.len_chars() >= SENTENCE_MIN)
-            .select("at", "code", pl.col("unit").str.replace_all(_RUN, " ").hash())
-            .group_by("at", "code", "unit")
-            .len()
-            .group_by("at", "code")
-            .agg(pl.col("len").max().alias("most"), pl.col("len").sum().alias("units"))
-        )
-        most, count = units["most"], units["units"]
-        # Code becomes a run of spaces as long as a sentence: no unit of the confirm's is lost,
-        # some are added (hence no ratio test there), and runs of whitespace compare as one.
-        ratio = (most * 3 >= count) | (most >= 6) | units["code"]
-        many = (most >= opts.min_repeats) & ratio
-        found[units["at"].filter(many).to_numpy()] = True
+        rest = looks["b"].to_numpy() & ~found
+        code = looks["code"].to_numpy()
+        for at, coded in (
+            (np.flatnonzero(rest & ~code), False),
+            (np.flatnonzero(rest & code), True),
+        ):
+            if len(at):
+                found[_repeated(frame[at], at, coded, opts)] = True
         return found
 
     return select
