@@ -227,41 +227,50 @@ def lint_records(
     watch = ctx.observe
     count = 0
     pending: list[tuple[Record, Sample | None, list[Finding]]] = []
-    for record in records:
-        count += 1
-        if hashes is not None:
-            hashes[record.source, record.index] = record_hash(record.raw)
-        before: list[Finding] = []
-        if record.problems:
-            for problem in record.problems:
-                if problem.rule in by_problem:
-                    before.extend(
-                        problem_findings(plan, problem, record.source, record.line, record.index)
-                    )
-        if record.value is UNPARSED:
-            if pending:
-                pending.append((record, None, before))
-            else:
-                yield from before
-            continue
-        sample, problems = normalise(record, spec)
-        for problem in problems:
-            before.extend(problem_findings(plan, problem, record.source, record.line, record.index))
-        for setting, state in observing:
-            setting.module.observe(state, record, sample)
-        if watch is not None:
-            watch(ctx, record, sample)
-        if sample is not None:
-            key = (sample.format, sample.kind)
-            if key not in formats:
-                stats.first[key] = (record.line, record.index)
-            formats[key] += 1
-            if meter is not None:
-                meter.add(record.line, record.index, sample)
-        pending.append((record, sample, before))
-        if len(pending) >= BATCH:
+    try:
+        for record in records:
+            count += 1
+            if hashes is not None:
+                hashes[record.source, record.index] = record_hash(record.raw)
+            before: list[Finding] = []
+            if record.problems:
+                for problem in record.problems:
+                    if problem.rule in by_problem:
+                        before.extend(
+                            problem_findings(
+                                plan, problem, record.source, record.line, record.index
+                            )
+                        )
+            if record.value is UNPARSED:
+                if pending:
+                    pending.append((record, None, before))
+                else:
+                    yield from before
+                continue
+            sample, problems = normalise(record, spec)
+            for problem in problems:
+                before.extend(
+                    problem_findings(plan, problem, record.source, record.line, record.index)
+                )
+            for setting, state in observing:
+                setting.module.observe(state, record, sample)
+            if watch is not None:
+                watch(ctx, record, sample)
+            if sample is not None:
+                key = (sample.format, sample.kind)
+                if key not in formats:
+                    stats.first[key] = (record.line, record.index)
+                formats[key] += 1
+                if meter is not None:
+                    meter.add(record.line, record.index, sample)
+            pending.append((record, sample, before))
+            if len(pending) >= BATCH:
+                yield from _check_batch(pending, plan, states, costs)
+                pending = []
+    except DataprepError:  # a damaged file: what was read before the damage is still reported
+        if pending:
             yield from _check_batch(pending, plan, states, costs)
-            pending = []
+        raise
     if pending:
         yield from _check_batch(pending, plan, states, costs)
     stats.records += count
