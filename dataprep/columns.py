@@ -97,9 +97,11 @@ class Batch:
         prompt: list[bool] = []
         prompt_at: list[int | None] = []
         position: list[int] = []
+        images: list[int] = []
         for i, sample in enumerate(self.samples):
             if sample is None:
                 continue
+            start = len(rows)
             if sample.system is not None:
                 rows.append(i)
                 slots.append(SYSTEM_SLOT)
@@ -136,6 +138,7 @@ class Batch:
                     prompt.append(False)
                     prompt_at.append(last_user if mine else None)
                     position.append(-1)
+            images.extend([len(sample.images)] * (len(rows) - start))
         return pl.DataFrame(
             {
                 "row": pl.Series(rows, dtype=pl.UInt32),
@@ -146,12 +149,19 @@ class Batch:
                 "prompt": pl.Series(prompt, dtype=pl.Boolean),
                 "prompt_of": pl.Series(prompt_at, dtype=pl.UInt32),
                 "position": pl.Series(position, dtype=pl.Int32),  # in messages; -1 elsewhere
+                "images": pl.Series(images, dtype=pl.UInt32),  # the record's image count
             }
         )
 
     @cached_property
     def rows(self) -> np.ndarray:
         return self.frame["row"].to_numpy()
+
+    @cached_property
+    def textless(self) -> np.ndarray:
+        """Records with a Sample but no text rows (no system prompt, no turns)."""
+        counts = np.bincount(self.rows, minlength=len(self.samples))
+        return (counts == 0) & self._present
 
     def any_per_record(self, per_text: np.ndarray) -> np.ndarray:
         """A boolean per record: whether any of its text rows is True in `per_text`."""

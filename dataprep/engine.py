@@ -86,15 +86,18 @@ class Costs:
 
 
 def candidates(plan: Plan, batch: Batch, costs: Costs | None = None) -> dict[str, np.ndarray]:
-    """Per prefiltered rule, a boolean per record of the batch: whether its check must run."""
+    """Per prefiltered rule, a boolean per record of the batch: whether its check must run
+    (always for a record without texts, whose check a text prefilter cannot speak for)."""
     frame = batch.frame
-    if not len(frame):
-        return {name: np.zeros(len(batch), dtype=bool) for name in plan.prefilters}
+    if not len(frame):  # no texts: nothing a prefilter can rule out
+        return {name: batch.textless for name in plan.prefilters}
     exprs = {n: f for n, f in plan.prefilters.items() if isinstance(f, pl.Expr)}
     found = {}
     if costs is None and exprs:  # one select: polars evaluates the expressions in parallel
         selected = frame.select(list(exprs.values()))
-        found = {name: batch.any_per_record(selected[name].to_numpy()) for name in exprs}
+        found = {
+            name: batch.any_per_record(selected[name].to_numpy()) | batch.textless for name in exprs
+        }
     for name, select in plan.prefilters.items():
         if name in found:
             continue
@@ -103,7 +106,7 @@ def candidates(plan: Plan, batch: Batch, costs: Costs | None = None) -> dict[str
             per_text = frame.select(select).to_series().to_numpy()
         else:
             per_text = select(frame)
-        found[name] = batch.any_per_record(per_text)
+        found[name] = batch.any_per_record(per_text) | batch.textless
         if costs is not None:
             costs.prefilter[name] += time.perf_counter() - start
             costs.candidates[name] += int(found[name].sum())

@@ -23,6 +23,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import polars as pl
+
+from dataprep import columns as col
 from dataprep.checks.images import PLACEHOLDER
 from dataprep.findings import Hit
 from dataprep.sample import ASSISTANT, FUNCTION_CALL, SYSTEM, Sample
@@ -37,6 +40,14 @@ MISPLACED = (ASSISTANT, FUNCTION_CALL, SYSTEM)
 @dataclass(frozen=True)
 class Options:
     pass
+
+
+def prefilter(opts: Options):
+    return (
+        col.in_turns
+        & pl.col("role").is_in(MISPLACED)
+        & col.text.str.contains(PLACEHOLDER, literal=True)
+    )
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:

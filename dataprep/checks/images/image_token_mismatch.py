@@ -27,6 +27,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import polars as pl
+
+from dataprep import columns as col
 from dataprep.checks.images import PLACEHOLDER
 from dataprep.findings import Hit
 from dataprep.sample import Sample
@@ -40,6 +43,13 @@ KINDS = ("*",)
 @dataclass(frozen=True)
 class Options:
     pass
+
+
+def prefilter(opts: Options):
+    """Records with images, or a placeholder in a turn."""
+    return (pl.col("images") > 0) | (
+        col.in_turns & col.text.str.contains(PLACEHOLDER, literal=True)
+    )
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:
