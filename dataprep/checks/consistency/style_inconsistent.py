@@ -41,6 +41,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
 from dataprep import columns as col
 from dataprep.findings import Hit, Where
@@ -162,15 +163,19 @@ def observe_batch(state: list, batch, records) -> None:
     ]  # fmt: skip
     if not chosen:
         return
-    texts = frame[[at for _, at in chosen]].select(col.text)
-    stripped = col.text.str.replace_all(rf"^{col.SPACE}+|{col.SPACE}+$", "")
-    wide, latin = col.wide_and_latin(stripped, 400)
+    # U+001C..U+001F, whitespace to Python's strip but not to Rust's, become spaces first:
+    # no measurement below changes with that.
+    texts = frame[[at for _, at in chosen]].select(
+        col.text,
+        col.text.str.replace_all(r"[\x1c-\x1f]", " ").alias("spaced"),
+    )
+    texts = texts.with_columns(pl.col("spaced").str.strip_chars().alias("stripped"))
+    stripped = pl.col("stripped")
     found = texts.select(
-        col.text.str.replace_all(rf"^{col.SPACE}+", "").str.slice(0, 12).alias("head"),
+        pl.col("spaced").str.strip_chars_start().str.slice(0, 12).alias("head"),
         stripped.str.len_chars().alias("size"),
         stripped.str.slice(-1).alias("last"),
-        wide.alias("wide"),
-        latin.alias("latin"),
+        stripped.str.slice(0, 400).alias("head400"),
         (
             stripped.str.contains("**", literal=True)
             | stripped.str.contains("```", literal=True)
@@ -182,12 +187,13 @@ def observe_batch(state: list, batch, records) -> None:
     )
     columns = [found[name].to_list() for name in found.columns]
     samples = batch.samples
-    for (i, _), (head, size, end, cjk, letters, markdown, first, null, empty) in zip(
+    for (i, _), (head, size, end, head400, markdown, first, null, empty) in zip(
         chosen, zip(*columns, strict=True), strict=True
     ):
         if null or empty:
             continue
         sample = samples[i]
+        cjk, letters = cjk_share(head400, 400)
         style = _assemble(head, size, end, cjk, letters, markdown, first.isspace())
         state.append((_task(sample), style, sample.line, sample.index))
 
