@@ -1,0 +1,97 @@
+"""Precision of near-duplicate on real datasets: how many reported pairs really are near copies.
+
+For every data file of ../shared/corpus, lints with near-duplicate alone and, for each pair it
+reports, computes the exact Jaccard similarity of the two records' 5-gram sets three ways:
+on the windows the rule hashes (the MinHash estimate's own target), on the whole records'
+characters, and on the whole records' words (CJK characters count as words). A pair is a true
+near-duplicate when its whole-record similarity reaches the rule's threshold (0.75). Recall on
+injected near-copies is bench/quality.py's.
+
+Run: python bench/near_duplicate_precision.py [--shared ../shared]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from dataprep import readers  # noqa: E402
+from dataprep.checks.consistency import near_duplicate  # noqa: E402
+from dataprep.formats import normalise  # noqa: E402
+from dataprep.linter import Summary, lint_paths  # noqa: E402
+from dataprep.rulepack import load  # noqa: E402
+from dataprep.sample import answers, prompts  # noqa: E402
+
+WORD = re.compile(r"[\u4e00-\u9fff]|\w+")
+THRESHOLD = near_duplicate.Options().threshold
+
+
+def grams(items: list[str] | str, n: int = 5) -> set:
+    return {tuple(items[i : i + n]) for i in range(max(1, len(items) - n + 1))}
+
+
+def jaccard(a: set, b: set) -> float:
+    return len(a & b) / len(a | b) if a or b else 1.0
+
+
+def whole(sample) -> str:
+    parts = [t.content or "" for t in prompts(sample)] + [t.content or "" for t in answers(sample)]
+    return " ".join(" ".join(parts).lower().split())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", default=str(HERE.parent.parent / "shared"))
+    args = parser.parse_args()
+    corpus = Path(args.shared) / "corpus"
+    pack = load(select=["near-duplicate"])
+    total = window_true = whole_true = word_true = 0
+    print(f"{'file':<64} pairs  window  chars  words")
+    for path in sorted(corpus.rglob("*")):
+        if not path.name.endswith(readers.DATA_SUFFIXES) or path.name == "dataset_info.json":
+            continue
+        try:
+            findings = list(lint_paths([str(path)], pack, Summary()))
+            samples = {
+                r.line: normalise(r, None)[0]
+                for r in readers.read_source(readers.expand([str(path)])[0], None, [])
+                if r.value is not readers.UNPARSED
+            }
+        except Exception:
+            continue
+        counts = [0, 0, 0, 0]
+        for f in findings:
+            if f.line is None:
+                continue
+            first = int(re.search(r"line (\d+)", f.message).group(1))
+            a, b = samples.get(f.line), samples.get(first)
+            if a is None or b is None:
+                continue
+            counts[0] += 1
+            wa, wb = near_duplicate._text(a), near_duplicate._text(b)
+            counts[1] += jaccard(grams(wa), grams(wb)) >= THRESHOLD
+            ta, tb = whole(a), whole(b)
+            counts[2] += jaccard(grams(ta), grams(tb)) >= THRESHOLD
+            counts[3] += jaccard(grams(WORD.findall(ta)), grams(WORD.findall(tb))) >= THRESHOLD
+        if counts[0]:
+            name = str(path.relative_to(corpus))
+            print(f"{name:<64} {counts[0]:>5}  {counts[1]:>6}  {counts[2]:>5}  {counts[3]:>5}")
+        total += counts[0]
+        window_true += counts[1]
+        whole_true += counts[2]
+        word_true += counts[3]
+    if total:
+        print(
+            f"\n{total} pairs reported; exact Jaccard >= {THRESHOLD}: windows {window_true} "
+            f"({window_true / total:.0%}), whole records by characters {whole_true} "
+            f"({whole_true / total:.0%}), by words {word_true} ({word_true / total:.0%})"
+        )
+
+
+if __name__ == "__main__":
+    main()
