@@ -35,6 +35,9 @@ is_prompt = pl.col("prompt")  # a known user turn: `sample.prompts`
 in_turns = pl.col("slot") != SYSTEM_SLOT  # messages, chosen and rejected; not the system prompt
 text_role = pl.col("role").is_in(TEXT_ROLES)
 has_code = text.str.contains("`", literal=True)  # rules that skip code decide those in Python
+# `text.without_code` with each code span as one space (offsets are not kept): for patterns
+# that match across whitespace of any length, a match in either is a match in the other.
+prose = text.str.replace_all(r"(?s)```.*?(?:```|\z)|`[^`\n]+`", " ")
 
 
 _BASES = np.random.default_rng(20261202).integers(1, 2**63, 2, dtype=np.uint64) * 2 + 1

@@ -82,16 +82,10 @@ def asked_for_markup(sample: Sample) -> bool:
 
 
 def prefilter(opts: Options):
-    """Turns with a `<` before a letter or slash, or an `&` opening an entity (code decides in
-    Python)."""
-    return (
-        col.in_turns
-        & col.text_role
-        & (
-            col.text.str.contains(rf"<[/a-zA-Z{col.FOLDS}]|&(?:#|[a-zA-Z][a-zA-Z0-9]*;)")
-            | col.has_code
-        )
-    )
+    """Turns with a `<` before a letter or slash, or an `&` opening an entity, outside code
+    (a code span becomes a space, which joins no `<` to a letter)."""
+    pattern = rf"<[/a-zA-Z{col.FOLDS}]|&(?:#|[a-zA-Z][a-zA-Z0-9]*;)"
+    return col.in_turns & col.text_role & col.prose.str.contains(pattern)
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:

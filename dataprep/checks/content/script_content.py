@@ -48,14 +48,15 @@ class Options:
 
 
 def prefilter(opts: Options):
-    """Turns that hold the script pattern, loosened to what Rust's regex reads the same way
-    (no word boundaries; the letters IGNORECASE folds onto ASCII ones); code decides in Python."""
+    """Turns that hold the script pattern outside code, loosened to what Rust's regex reads the
+    same way (no word boundaries; the letters IGNORECASE folds onto ASCII ones). The pattern
+    only spans whitespace of any length, so a code span as one space changes no match."""
     sp, letter = col.SPACE, f"[a-z{col.FOLDS}]"
     pattern = (
         rf"(?i:<{sp}*(?:script|style)|<{letter}[^<>]*{sp}on{letter}{{3,20}}{sp}*="
         rf"|(?:java|vb)script{sp}*:)|[{col.FOLDS}]"
     )
-    return col.in_turns & col.text_role & (col.text.str.contains(pattern) | col.has_code)
+    return col.in_turns & col.text_role & col.prose.str.contains(pattern)
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:

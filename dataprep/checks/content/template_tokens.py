@@ -58,9 +58,15 @@ def pattern(tokens: tuple[str, ...]) -> re.Pattern[str]:
 
 
 def prefilter(opts: Options):
-    """Texts holding one of the tokens (any text with code decides in Python)."""
+    """Texts holding one of the tokens (outside code when code is ignored: a token without
+    whitespace cannot span the space a code span becomes)."""
     texts = (col.in_turns & col.text_role) | ~col.in_turns
-    return texts & (col.text.str.contains_any(list(opts.tokens)) | col.has_code)
+    tokens = list(opts.tokens)
+    if not opts.ignore_in_code:
+        return texts & col.text.str.contains_any(tokens)
+    if any(not t.strip() or any(c.isspace() for c in t) for t in tokens):
+        return texts & (col.text.str.contains_any(tokens) | col.has_code)
+    return texts & col.prose.str.contains_any(tokens)
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:
