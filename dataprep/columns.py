@@ -23,6 +23,11 @@ SYSTEM_SLOT, MESSAGES_SLOT, CHOSEN_SLOT, REJECTED_SLOT = 0, 1, 2, 3
 TEXT_ROLES = ("user", "assistant", "system")  # turns read or written as language
 # Python's str.split() and str.strip() treat U+001C..U+001F as whitespace; Rust's \s does not.
 SPACE = r"[\s\x1c-\x1f]"
+# Every character str.isspace() holds true for (tests/test_engine.py checks it).
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
 ZERO_WIDTH_CLASS = r"\x{200b}\x{200c}\x{200d}\x{2060}\x{feff}"
 # The non-ASCII letters Python's re.IGNORECASE matches with ASCII ones (U+0130 U+0131 U+017F
 # U+212A); Rust's case folding differs on some, so prefilters add them to ASCII classes.
@@ -58,6 +63,11 @@ def _powers(n: int) -> np.ndarray:
 def _window(width: int) -> pl.Expr:
     """The first `width` characters of a record's texts joined by spaces (in a group_by)."""
     return text.fill_null("").str.slice(0, width).str.join(" ").str.slice(0, width)
+
+
+def stripped(expr: pl.Expr) -> pl.Expr:
+    """`str.strip()`, with Python's whitespace (Rust's lacks U+001C..U+001F)."""
+    return expr.str.strip_chars(PY_WHITESPACE)
 
 
 def squeezed(expr: pl.Expr) -> pl.Expr:
@@ -242,7 +252,7 @@ class Batch:
         """`_keys.prompt_and_answer` per record as 128-bit keys: (everything before the last
         answer, the last answer), outer whitespace stripped, case-insensitive."""
         frame = self.frame
-        folded = text.fill_null("").str.replace_all(rf"^{SPACE}+|{SPACE}+$", "").str.to_lowercase()
+        folded = stripped(text.fill_null("")).str.to_lowercase()
         found = frame.select(
             "slot",
             "role",

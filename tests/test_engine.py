@@ -10,6 +10,7 @@ Python's and Rust's text semantics, and, where it is present, every file of ../s
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import orjson
@@ -143,3 +144,9 @@ def corpus_files() -> list[Path]:
 def test_real_datasets_give_the_same_findings(path):
     new, old = both([str(path)])
     assert new == old, json.dumps([f.name for f in new if f not in old][:5])
+
+
+def test_python_whitespace_is_the_engines():
+    from dataprep.columns import PY_WHITESPACE
+
+    assert "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()) == PY_WHITESPACE

@@ -163,16 +163,12 @@ def observe_batch(state: list, batch, records) -> None:
     ]  # fmt: skip
     if not chosen:
         return
-    # U+001C..U+001F, whitespace to Python's strip but not to Rust's, become spaces first:
-    # no measurement below changes with that.
     texts = frame[[at for _, at in chosen]].select(
-        col.text,
-        col.text.str.replace_all(r"[\x1c-\x1f]", " ").alias("spaced"),
+        col.text, col.stripped(col.text).alias("stripped")
     )
-    texts = texts.with_columns(pl.col("spaced").str.strip_chars().alias("stripped"))
     stripped = pl.col("stripped")
     found = texts.select(
-        pl.col("spaced").str.strip_chars_start().str.slice(0, 12).alias("head"),
+        col.text.str.strip_chars_start(col.PY_WHITESPACE).str.slice(0, 12).alias("head"),
         stripped.str.len_chars().alias("size"),
         stripped.str.slice(-1).alias("last"),
         stripped.str.slice(0, 400).alias("head400"),
