@@ -80,7 +80,10 @@ FLOOR = 0.5  # pairs below this are not kept; the threshold option is applied in
 def new_state(ctx) -> dict:
     return {
         "pending": [],  # (text, line, index, record key, images) waiting for the next batch
-        "signatures": [],  # one (n, PERMUTATIONS) uint32 array per processed batch
+        # every processed record's signature: rows [:size] of an array grown by doubling, so a
+        # batch compares with all earlier ones without copying them
+        "signatures": np.zeros((0, PERMUTATIONS), dtype=np.uint32),
+        "size": 0,
         "where": [],  # (line, index) of every processed record, in order
         "texts": [],  # whole-record key of each processed record: exact copies are not ours
         "lengths": [],  # length of each processed text
@@ -172,31 +175,37 @@ def _index(state: dict, signatures: np.ndarray, where: list, texts: list, length
            media: list) -> None:  # fmt: skip
     """Add processed records to the LSH buckets, keeping verified similar pairs."""
     base = len(state["where"])
-    state["signatures"].append(signatures)
+    size = state["size"]
+    store = state["signatures"]
+    if size + len(signatures) > len(store):
+        grown = np.zeros((max(2 * len(store), size + len(signatures), 1024), PERMUTATIONS),
+                         dtype=np.uint32)  # fmt: skip
+        grown[:size] = store[:size]
+        state["signatures"] = store = grown
+    store[size : size + len(signatures)] = signatures
+    state["size"] = size + len(signatures)
+    every = store[: state["size"]]
     state["where"].extend(where)
     state["texts"].extend(texts)
     state["lengths"].extend(lengths)
     state["media"].extend(media)
-    every = None
     buckets = state["buckets"]
     # One 64-bit int per band (its 4 rows hashed together, the band number mixed in): int keys
     # cost a third of (band, bytes) tuples in memory.
     keys = _band_keys(signatures).tolist()
+    setdefault = buckets.setdefault
     for i in range(len(signatures)):
         if lengths[i] < MIN_INDEX_CHARS:
             continue
         position = base + i
-        candidates = set()
-        for key in keys[i]:
-            first = buckets.setdefault(key, position)
-            if first != position:
-                candidates.add(first)
+        firsts = [setdefault(key, position) for key in keys[i]]
+        if firsts.count(position) == BANDS:  # a bucket of its own in every band: no candidate
+            continue
+        candidates = {c for c in firsts if c != position}
         candidates = {c for c in candidates
                       if state["texts"][c] != texts[i] and state["media"][c] == media[i]}  # fmt: skip
         if not candidates:
             continue
-        if every is None:
-            every = np.concatenate(state["signatures"])
         order = sorted(candidates)
         scores = (every[order] == signatures[i]).mean(axis=1)
         best = int(np.argmax(scores))  # the earliest of the most similar
@@ -217,9 +226,10 @@ def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
     lines, records = offset
     _flush(a)
     _flush(b)
-    if b["signatures"]:
+    if b["size"]:
         where = [(line + lines, index + records) for line, index in b["where"]]
-        _index(a, np.concatenate(b["signatures"]), where, b["texts"], b["lengths"], b["media"])
+        signatures = b["signatures"][: b["size"]]
+        _index(a, signatures, where, b["texts"], b["lengths"], b["media"])
     return a
 
 
