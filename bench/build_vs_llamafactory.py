@@ -80,9 +80,9 @@ def make_data(shared: Path, records: int) -> Path:
     untouched = []
     for name in ("alpaca_en_demo.json", "alpaca_zh_demo.json"):
         source = readers.expand([str(shared / "corpus" / "llamafactory" / name)])[0]
-        records = list(readers.read_source(source, None, []))
-        results = clean.clean_records([(r, None, None) for r in records], plan, fixers, seen)
-        for record, (kept, _, fixes, _, _) in zip(records, results, strict=True):
+        read = list(readers.read_source(source, None, []))
+        results = clean.clean_records([(r, None, None) for r in read], plan, fixers, seen)
+        for record, (kept, _, fixes, _, _) in zip(read, results, strict=True):
             if kept is not None and not fixes:
                 untouched.append(record.value)
     rng = random.Random(0)

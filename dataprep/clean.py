@@ -25,7 +25,6 @@ from dataprep import rejects as reject_rows
 from dataprep.checks.content import html_markup, placeholder_output, script_content
 from dataprep.checks.content.template_tokens import pattern as token_pattern
 from dataprep.checks.images import references as image_references
-from dataprep.columns import Batch
 from dataprep.engine import batches, sample_hits
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Hit
@@ -345,6 +344,8 @@ def clean_records(
     """A batch of (record, spec, media) through the fixers (on copies; none when `fixers` is
     None) and the gate: the engine's record checks at error severity, then the image files,
     then exact duplicates (`seen` holds the content keys of the records kept so far)."""
+    from dataprep.columns import Batch
+
     prepared = [_prepare(record, plan, spec, fixers) for record, spec, _ in items]
     batch = Batch([p[1] if not p[4] else None for p in prepared])
     hits = sample_hits(plan, batch, errors_only=True)

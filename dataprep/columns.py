@@ -18,20 +18,9 @@ import polars as pl
 from dataprep.sample import ANSWER_ROLES, ASSISTANT, USER, Sample
 
 KEY_SEEDS = (0x6C696E74, 0x64617461)  # fixed: keys must agree across processes and runs
-NEAR_PROMPT_CHARS, NEAR_ANSWER_CHARS = 120, 240  # near-duplicate's window of each record
 SYSTEM_SLOT, MESSAGES_SLOT, CHOSEN_SLOT, REJECTED_SLOT = 0, 1, 2, 3
 TEXT_ROLES = ("user", "assistant", "system")  # turns read or written as language
-# Python's str.split() and str.strip() treat U+001C..U+001F as whitespace; Rust's \s does not.
-SPACE = r"[\s\x1c-\x1f]"
-# Every character str.isspace() holds true for (tests/test_engine.py checks it).
-PY_WHITESPACE = (
-    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
-    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
-)
-ZERO_WIDTH_CLASS = r"\x{200b}\x{200c}\x{200d}\x{2060}\x{feff}"
-# The non-ASCII letters Python's re.IGNORECASE matches with ASCII ones (U+0130 U+0131 U+017F
-# U+212A); Rust's case folding differs on some, so prefilters add them to ASCII classes.
-FOLDS = r"\x{130}\x{131}\x{17f}\x{212a}"
+from dataprep.text import FOLDS, PY_WHITESPACE, SPACE, ZERO_WIDTH_CLASS  # noqa: E402,F401
 
 # Expressions over a batch's text rows, for checks' prefilters.
 text = pl.col("text")
@@ -279,8 +268,7 @@ class Batch:
         answers = self._ints(self._keys(rows[answer_part], answer_hashes), keep)
         return [(p, a) if p is not None else None for p, a in zip(prompts, answers, strict=True)]
 
-    @cached_property
-    def near_texts(self) -> list[str | None]:
+    def near_texts(self, prompt_chars: int, answer_chars: int) -> list[str | None]:
         """`near_duplicate._text` per record: the head of its prompts and of its answers,
         lower case, whitespace-normalised."""
         every = pl.DataFrame({"row": pl.Series(range(len(self.samples)), dtype=pl.UInt32)})
@@ -300,7 +288,7 @@ class Batch:
                 how="left",
                 maintain_order="left",
             )[flag].fill_null("")
-            for flag, width in (("prompt", NEAR_PROMPT_CHARS), ("answer", NEAR_ANSWER_CHARS))
+            for flag, width in (("prompt", prompt_chars), ("answer", answer_chars))
         ]
         texts = squeezed(pl.concat_str(joined[0], pl.lit(" "), joined[1]).str.to_lowercase())
         found = pl.select(texts).to_series().to_list()

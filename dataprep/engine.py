@@ -14,14 +14,18 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 
-from dataprep.columns import Batch
 from dataprep.findings import Hit
 from dataprep.rulepack import Pack, Setting
 from dataprep.sample import Sample
+
+if TYPE_CHECKING:  # polars is imported when a batch is first checked: lint starts fast
+    import polars as pl
+
+    from dataprep.columns import Batch
 
 BATCH = 2048  # records per batch: large enough to amortise a kernel call, small for memory
 
@@ -45,6 +49,8 @@ class Plan:
         # name -> a boolean expression over text rows, or a function of the text frame giving
         # one boolean per text row (for selections that are more than one expression)
         self.prefilters: dict[str, pl.Expr | Callable[[pl.DataFrame], np.ndarray]] = {}
+        if batched and any(hasattr(s.module, "prefilter") for s in self.sample_rules):
+            import polars as pl
         for s in self.sample_rules:
             if batched and hasattr(s.module, "prefilter"):
                 found = s.module.prefilter(s.options)
@@ -88,6 +94,8 @@ class Costs:
 def candidates(plan: Plan, batch: Batch, costs: Costs | None = None) -> dict[str, np.ndarray]:
     """Per prefiltered rule, a boolean per record of the batch: whether its check must run
     (always for a record without texts, whose check a text prefilter cannot speak for)."""
+    import polars as pl
+
     frame = batch.frame
     if not len(frame):  # no texts: nothing a prefilter can rule out
         return {name: batch.textless for name in plan.prefilters}
@@ -122,7 +130,7 @@ def sample_hits(
 ) -> list[list[tuple[Setting, Hit]]]:
     """Per record of the batch, the record checks' hits in the pack's order (what running every
     check on every record gives, at the cost of the candidates only)."""
-    selected = candidates(plan, batch, costs)
+    selected = candidates(plan, batch, costs) if plan.prefilters else {}
     found: list[list[tuple[Setting, Hit]]] = []
     clock = time.perf_counter
     for i, sample in enumerate(batch.samples):
@@ -165,6 +173,26 @@ def observe_batch(
         observe(state, batch, records)
         if costs is not None:
             costs.observe[setting.module.NAME] += time.perf_counter() - start
+
+
+@dataclass
+class Records:
+    """A batch as the reference path sees it: its Samples and nothing else (no columns)."""
+
+    samples: list
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+
+def batch_of(plan: Plan, samples: list) -> Batch | Records:
+    """The batch to check `samples` as: columns for the engine, plain records for the
+    reference path (which then never imports polars)."""
+    if not plan.batched:
+        return Records(samples)
+    from dataprep.columns import Batch
+
+    return Batch(samples)
 
 
 def batches(items: Iterator, size: int = BATCH) -> Iterator[list]:

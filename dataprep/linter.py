@@ -19,7 +19,7 @@ from typing import Any
 
 from dataprep import dataset_info, readers
 from dataprep.baseline import record_hash
-from dataprep.engine import BATCH, Batch, Costs, Plan, observe_batch, sample_hits
+from dataprep.engine import BATCH, Costs, Plan, batch_of, observe_batch, sample_hits
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Hit
 from dataprep.formats import Spec, normalise
@@ -115,7 +115,7 @@ def lint_paths(
     sft: list[str] | None = None,
     lengths: LengthSetup | None = None,
     observe: Callable[[FileContext, Record, Sample | None], None] | None = None,
-    reference: bool = False,
+    reference: bool | None = None,
 ) -> Iterator[Finding]:
     """Findings for data files (or the entries of a dataset_info.json), file by file.
 
@@ -125,12 +125,15 @@ def lint_paths(
     `sft` names the SFT data a DPO dataset's chosen answers are compared with (off-policy-chosen).
     `lengths` measures token lengths (files are then read in one process: the tokenizer
     encodes in batches on every core). `observe(ctx, record, sample)` sees every record (the
-    report's profile); it too reads each file in one process. `reference` runs every check on
-    every record one at a time, without prefilters or batch keys: the engine's definition, which
-    tests compare it with.
+    report's profile); it too reads each file in one process. `reference=True` runs every check
+    on every record one at a time, without prefilters or batch keys: the engine's definition,
+    which tests compare it with; `False` runs the engine; None (the default) the engine unless
+    the input is under a megabyte, where starting it costs more than it saves.
     """
     pack_args = pack if isinstance(pack, PackArgs) else None
     pack = pack_args.load() if pack_args else (pack or load_pack())
+    if reference is None:
+        reference = _small(paths, info)
     plan = Plan(pack, batched=not reference)
     images = image_cache(plan, images)
     sft = tuple(sft or ())
@@ -189,6 +192,22 @@ def lint_paths(
             summary.errors.append(exc)
             if not stats.records:
                 summary.files.remove(stats)  # never read: the error says all there is
+
+
+SMALL_BYTES = 1 << 20  # below this, checking one record at a time beats starting the engine
+
+
+def _small(paths: list[str], info: str | None) -> bool:
+    """Inputs small enough to check one record at a time: plain files of under a megabyte in
+    all (the findings are the same either way; polars is then never imported)."""
+    if info or not paths:
+        return False
+    total = 0
+    for path in paths:
+        if not os.path.isfile(path):
+            return False
+        total += os.path.getsize(path)
+    return total < SMALL_BYTES
 
 
 def _lint_serial(
@@ -282,7 +301,7 @@ def _check_batch(
     states: list[tuple[Setting, Any]],
     costs: Costs | None,
 ) -> Iterator[Finding]:
-    batch = Batch([sample for _, sample, _ in pending])
+    batch = batch_of(plan, [sample for _, sample, _ in pending])
     observe_batch(plan, states, batch, [record for record, _, _ in pending], costs)
     for (record, _, before), hits in zip(
         pending, sample_hits(plan, batch, costs=costs), strict=True

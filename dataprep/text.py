@@ -11,6 +11,21 @@ import unicodedata
 
 ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
 _ZW_TABLE = str.maketrans("", "", ZERO_WIDTH)
+
+# Character classes for Rust's regex (polars), where the engine's prefilters and batch keys
+# must read text as Python does.
+# Python's str.split() and str.strip() treat U+001C..U+001F as whitespace; Rust's \s does not.
+SPACE = r"[\s\x1c-\x1f]"
+# Every character str.isspace() holds true for (tests/test_engine.py checks it).
+PY_WHITESPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+    "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+ZERO_WIDTH_CLASS = r"\x{200b}\x{200c}\x{200d}\x{2060}\x{feff}"
+# The non-ASCII letters Python's re.IGNORECASE matches with ASCII ones (U+0130 U+0131 U+017F
+# U+212A); Rust's case folding differs on some, so prefilters add them to ASCII classes.
+FOLDS = r"\x{130}\x{131}\x{17f}\x{212a}"
+
 _SPACE = re.compile(r"\s+")
 # Fenced and inline code: what rules skip and fixers never touch (one definition for both).
 CODE_SPAN = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.S)

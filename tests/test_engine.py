@@ -27,7 +27,7 @@ CORPUS = HERE.parent.parent / "shared" / "corpus"
 
 def both(paths: list[str], **kwargs) -> tuple[list, list]:
     pack = load()
-    new = list(lint_paths(paths, pack, Summary(), **kwargs))
+    new = list(lint_paths(paths, pack, Summary(), reference=False, **kwargs))
     old = list(lint_paths(paths, pack, Summary(), reference=True, **kwargs))
     return new, old
 
@@ -126,7 +126,7 @@ def test_parallel_chunks_give_the_same_findings(tmp_path):
             f.write("\n".join(line) + "\n")
     pack = load()
     serial = list(lint_paths([str(data)], pack, Summary(), reference=True))
-    parallel = list(lint_paths([str(data)], pack, Summary(), jobs=2))
+    parallel = list(lint_paths([str(data)], pack, Summary(), jobs=2, reference=False))
     assert parallel == serial
 
 
@@ -150,3 +150,19 @@ def test_python_whitespace_is_the_engines():
     from dataprep.columns import PY_WHITESPACE
 
     assert "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()) == PY_WHITESPACE
+
+
+def test_small_inputs_skip_the_engine(tmp_path):
+    """Under a megabyte, records are checked one at a time (no polars import, same findings)."""
+    data = tmp_path / "small.jsonl"
+    data.write_text("\n".join(case_lines()) + "\n")
+    probe = (
+        "import sys; from dataprep.linter import Summary, lint_paths; "
+        f"n = sum(1 for _ in lint_paths([{str(data)!r}], None, Summary())); "
+        "print(n, 'polars' in sys.modules)"
+    )
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    count, imported = out.stdout.split()
+    assert int(count) > 200 and imported == "False"

@@ -34,7 +34,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from dataprep.checks.consistency._keys import record_key
-from dataprep.columns import NEAR_ANSWER_CHARS, NEAR_PROMPT_CHARS
 from dataprep.findings import Hit, Where
 from dataprep.sample import Sample, answers, prompts
 
@@ -50,7 +49,7 @@ BATCH = 1024  # records per LSH indexing pass
 SIGNATURE_CHUNK = 256  # texts per numpy pass: the shingle x permutation matrix stays ~5 MB
 SHINGLE = 5
 SAMPLE = np.uint64(1)  # keep the 5-grams whose hash has this low bit clear: half of them
-PROMPT_CHARS, ANSWER_CHARS = NEAR_PROMPT_CHARS, NEAR_ANSWER_CHARS
+PROMPT_CHARS, ANSWER_CHARS = 120, 240
 _MASK = np.uint64(0xFFFFFFFF)
 _rng = np.random.default_rng(20241127)  # fixed: signatures must agree across processes
 # Multiply-shift hashing: random odd 64-bit multipliers; the product wraps modulo 2**64 and the
@@ -107,7 +106,9 @@ def observe_batch(state: dict, batch, records) -> None:
     """`observe` over a batch, with the batch's windowed texts and content keys."""
     pending = state["pending"]
     keys = batch.content_keys
-    for sample, text, key in zip(batch.samples, batch.near_texts, keys, strict=True):
+    for sample, text, key in zip(
+        batch.samples, batch.near_texts(PROMPT_CHARS, ANSWER_CHARS), keys, strict=True
+    ):
         if sample is None:
             continue
         pending.append((text, sample.line, sample.index, key, sample.images))

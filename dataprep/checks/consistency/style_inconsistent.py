@@ -41,9 +41,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import polars as pl
 
-from dataprep import columns as col
 from dataprep.findings import Hit, Where
 from dataprep.sample import Sample, answers, prompts
 from dataprep.text import cjk_share
@@ -152,6 +150,10 @@ def observe(state: list, record, sample) -> None:
 def observe_batch(state: list, batch, records) -> None:
     """`observe` over a batch: the measurements of each record's last answer in Rust, the
     style and task in Python on short strings."""
+    import polars as pl
+
+    from dataprep import columns as col
+
     frame = batch.frame
     rows = batch.rows
     answer = frame["answer"].to_numpy()

@@ -27,7 +27,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dataprep import columns as col
 from dataprep.findings import Hit
 from dataprep.sample import Sample, answers
 from dataprep.text import snippet
@@ -105,6 +104,8 @@ def _windows(lower: str) -> list[int]:
 def prefilter(opts: Options):
     """Answers the patterns match case-insensitively, word boundaries left out (U+0130, which
     `str.lower` turns into two characters, decides in Python)."""
+    from dataprep import columns as col
+
     space = col.SPACE
     pattern = (
         f"(?i:{ALWAYS.pattern.replace(chr(92) + 's', space)}"

@@ -29,9 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
-import polars as pl
 
-from dataprep import columns as col
 from dataprep.findings import Hit
 from dataprep.sample import Sample, answer_for, answers
 from dataprep.text import squash
@@ -56,6 +54,9 @@ class Options:
 
 def prefilter(opts: Options):
     """Answers as long as their prompt, or its first line, or the rest (within 0.8x..1.25x)."""
+    import polars as pl
+
+    from dataprep import columns as col
 
     def select(frame: pl.DataFrame) -> np.ndarray:
         sizes = frame.select(

@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dataprep import columns as col
 from dataprep.findings import Hit
 from dataprep.sample import Sample, answers
 from dataprep.text import is_blank
@@ -41,6 +40,8 @@ class Options:
 
 
 def prefilter(opts: Options):
+    from dataprep import columns as col
+
     return col.is_answer & col.blank()
 
 

@@ -26,7 +26,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dataprep import columns as col
 from dataprep.findings import Hit
 from dataprep.sample import Sample
 from dataprep.text import ZERO_WIDTH, snippet
@@ -72,6 +71,8 @@ def _find(text: str, opts: Options) -> tuple[str, re.Match[str]] | None:
 
 def prefilter(opts: Options):
     """Texts with a control, replacement, zero-width or mojibake lead character."""
+    from dataprep import columns as col
+
     return col.text.str.contains(
         rf"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x{{fffd}}\x{{c2}}\x{{c3}}\x{{e2}}-\x{{ef}}{col.ZERO_WIDTH_CLASS}]"
     )

@@ -28,7 +28,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dataprep import columns as col
 from dataprep.findings import Hit
 from dataprep.sample import Sample, prompts
 from dataprep.text import snippet, without_code
@@ -84,6 +83,8 @@ def asked_for_markup(sample: Sample) -> bool:
 def prefilter(opts: Options):
     """Turns with a `<` before a letter or slash, or an `&` opening an entity, outside code
     (a code span becomes a space, which joins no `<` to a letter)."""
+    from dataprep import columns as col
+
     pattern = rf"<[/a-zA-Z{col.FOLDS}]|&(?:#|[a-zA-Z][a-zA-Z0-9]*;)"
     return col.in_turns & col.text_role & col.prose.str.contains(pattern)
 

@@ -28,7 +28,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dataprep import columns as col
 from dataprep.findings import Hit
 from dataprep.sample import Sample, answer_for, answers
 from dataprep.text import cjk_share, without_code
@@ -88,6 +87,8 @@ def prefilter(opts: Options):
     of the first 2,000 characters: at most `chars - (bytes - chars) / 3` of them are ASCII
     letters, since a non-ASCII character takes 2 to 4 bytes (what code or quotes hide, the
     confirm leaves out)."""
+    from dataprep import columns as col
+
     m = opts.min_letters
     head = col.text.str.slice(0, 2000)
     chars, size = head.str.len_chars(), head.str.len_bytes()

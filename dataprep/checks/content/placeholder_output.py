@@ -27,7 +27,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dataprep import columns as col
 from dataprep.findings import Hit
 from dataprep.sample import Sample, answers, prompts
 from dataprep.text import is_blank, squash
@@ -71,6 +70,8 @@ def is_input_placeholder(text: str, opts: Options) -> bool:
 
 def prefilter(opts: Options):
     """Answers of 40 characters or fewer, and prompts whose last line is that short."""
+    from dataprep import columns as col
+
     last_line = col.text.str.extract(r"\n([^\n]*)$", 1).str.len_chars()
     return (col.is_answer & (col.text.str.len_chars() <= 40)) | (col.is_prompt & (last_line <= 40))
 

@@ -26,14 +26,16 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import polars as pl
 
-from dataprep import columns as col
 from dataprep.findings import Hit
 from dataprep.sample import Sample, answers
-from dataprep.text import without_code
+from dataprep.text import SPACE, without_code
+
+if TYPE_CHECKING:
+    import polars as pl
 
 CODE = "CT10"
 NAME = "repetition"
@@ -105,10 +107,10 @@ def _wordy(unit: str) -> bool:
     return len(_LETTER.findall(unit)) >= 2
 
 
-_SPLIT = rf"([.!?;]){col.SPACE}+|([\x{{3002}}\x{{ff01}}\x{{ff1f}}\x{{ff1b}}\n]){col.SPACE}*"  # _SENTENCE's split points, marked with a NUL (Rust's regex has no look-behind)
-_STRIP = rf"^{col.SPACE}+|{col.SPACE}+$"
-_RUN = rf"{col.SPACE}+"
-_CODE = r"(?s)```.*?(?:```|\z)|`[^`\n]+`"  # text.CODE_SPAN  # str.strip(): Python's whitespace has U+001C..U+001F
+# _SENTENCE's split points, marked with a NUL (Rust's regex has no look-behind)
+_SPLIT = rf"([.!?;]){SPACE}+|([\x{{3002}}\x{{ff01}}\x{{ff1f}}\x{{ff1b}}\n]){SPACE}*"
+_RUN = rf"{SPACE}+"
+_CODE = r"(?s)```.*?(?:```|\z)|`[^`\n]+`"  # text.CODE_SPAN
 
 
 def _repeated(texts: pl.DataFrame, at: np.ndarray, code: bool, opts: Options) -> np.ndarray:
@@ -118,6 +120,10 @@ def _repeated(texts: pl.DataFrame, at: np.ndarray, code: bool, opts: Options) ->
     Rust's strip is Python's). With code, code becomes a run of spaces as long as a sentence
     and whitespace runs compare as one: no sentence of the confirm's is lost, some are added,
     hence no ratio test there."""
+    import polars as pl
+
+    from dataprep import columns as col
+
     text = col.text.str.replace_all(r"[\x1c-\x1f]", " ")
     if code:
         text = text.str.replace_all(_CODE, " " * SENTENCE_MIN)
@@ -146,6 +152,8 @@ def _repeated(texts: pl.DataFrame, at: np.ndarray, code: bool, opts: Options) ->
 def prefilter(opts: Options):
     """Answers whose tail recurs (a loop to the end), or with a sentence or line repeated
     `min_repeats` times, counted in Rust over the sentences `_SENTENCE` splits."""
+
+    from dataprep import columns as col
 
     def select(frame: pl.DataFrame) -> np.ndarray:
         n = col.text.str.len_chars()

@@ -25,7 +25,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dataprep import columns as col
 from dataprep.checks.content.html_markup import TEXT_ROLES, asked_for_markup
 from dataprep.findings import Hit
 from dataprep.sample import Sample
@@ -51,6 +50,8 @@ def prefilter(opts: Options):
     """Turns that hold the script pattern outside code, loosened to what Rust's regex reads the
     same way (no word boundaries; the letters IGNORECASE folds onto ASCII ones). The pattern
     only spans whitespace of any length, so a code span as one space changes no match."""
+    from dataprep import columns as col
+
     sp, letter = col.SPACE, f"[a-z{col.FOLDS}]"
     pattern = (
         rf"(?i:<{sp}*(?:script|style)|<{letter}[^<>]*{sp}on{letter}{{3,20}}{sp}*="

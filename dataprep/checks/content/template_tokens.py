@@ -27,7 +27,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
-from dataprep import columns as col
 from dataprep.checks.content.html_markup import TEXT_ROLES
 from dataprep.findings import Hit
 from dataprep.sample import Sample
@@ -60,6 +59,8 @@ def pattern(tokens: tuple[str, ...]) -> re.Pattern[str]:
 def prefilter(opts: Options):
     """Texts holding one of the tokens (outside code when code is ignored: a token without
     whitespace cannot span the space a code span becomes)."""
+    from dataprep import columns as col
+
     texts = (col.in_turns & col.text_role) | ~col.in_turns
     tokens = list(opts.tokens)
     if not opts.ignore_in_code:

@@ -23,9 +23,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import polars as pl
-
-from dataprep import columns as col
 from dataprep.checks.images import PLACEHOLDER
 from dataprep.findings import Hit
 from dataprep.sample import ASSISTANT, FUNCTION_CALL, SYSTEM, Sample
@@ -43,6 +40,10 @@ class Options:
 
 
 def prefilter(opts: Options):
+    import polars as pl
+
+    from dataprep import columns as col
+
     return (
         col.in_turns
         & pl.col("role").is_in(MISPLACED)

@@ -27,9 +27,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import polars as pl
-
-from dataprep import columns as col
 from dataprep.checks.images import PLACEHOLDER
 from dataprep.findings import Hit
 from dataprep.sample import Sample
@@ -47,6 +44,10 @@ class Options:
 
 def prefilter(opts: Options):
     """Records with images, or a placeholder in a turn."""
+    import polars as pl
+
+    from dataprep import columns as col
+
     return (pl.col("images") > 0) | (
         col.in_turns & col.text.str.contains(PLACEHOLDER, literal=True)
     )
