@@ -158,7 +158,8 @@ def rule_costs(path: Path, limit: int = 20_000) -> None:
     """Microseconds per record of each rule's prefilter and confirm (and of the dataset checks'
     batch observers), over the first `limit` records, one core."""
     from dataprep import readers
-    from dataprep.engine import Batch, Costs, Plan, batches, observe_batch, sample_hits
+    from dataprep.columns import Batch
+    from dataprep.engine import Costs, Plan, batches, observe_batch, sample_hits
     from dataprep.formats import normalise
     from dataprep.rulepack import load
 
