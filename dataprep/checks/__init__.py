@@ -7,11 +7,16 @@ that is its user documentation (summary, Why it hurts training, Bad, Good, Optio
 - `FIX`: the default fix for problems of this name met while reading or normalising (parse and
   schema rules: the reader sees the broken bytes, the check module documents and reports them);
 - `check(sample, opts) -> Iterator[Hit]`: a per-record check over the normalised Sample;
+- `prefilter(opts)`: a necessary condition of `check`, over a batch's text columns (a polars
+  boolean expression per text row, or a function of the text frame giving one): the engine
+  (`dataprep/engine.py`) runs `check` only on the records it selects;
 - `new_state(ctx)` (None: not active for this file) and `finish(state, opts, ctx)`, with
   optionally `observe(state, record, sample)` and `merge(a, b, offset)`: a dataset-level check
   whose state is passed in and merged across `--jobs` chunks (`offset`: lines and records
-  before chunk b). Checks that need only per-file counts read `ctx.stats` in `finish` and do
-  not observe, which keeps the linter's fast path open.
+  before chunk b); `observe_batch(state, batch, records)` feeds the same state from a batch's
+  columns (`observe` stays the definition the differential tests compare it with). Checks
+  that need only per-file counts read `ctx.stats` in `finish` and do not observe, which keeps
+  the linter's fast path open.
 
 Severity and options live in `rules/*.yaml`, not here. Checks say what is wrong and where inside
 the record (a Hit); the linter adds provenance and severity to make the Finding.
