@@ -69,7 +69,7 @@ def timed(cmd: list[str], cwd: Path | None = None) -> tuple[float, int]:
 
 def make_data(shared: Path, records: int) -> Path:
     from dataprep import clean, readers
-    from dataprep.linter import Plan
+    from dataprep.engine import Plan
     from dataprep.rulepack import load
 
     path = DATA / f"alpaca_{records}.json"

@@ -50,8 +50,8 @@ from dataprep.truncation import NO_LABELS, POLICIES, Encoded, fit_pair_prompt, t
 
 if TYPE_CHECKING:  # the cache-hit path imports none of these (nor the rule registry)
     from dataprep import clean
+    from dataprep.engine import Plan
     from dataprep.images import ImageCache
-    from dataprep.linter import Plan
     from dataprep.rulepack import PackArgs
 
 SCHEMA = 1
@@ -606,7 +606,7 @@ def _pool():
 
 def _write_shards(inputs, partial: Path, setup, pack, options: Options, progress) -> Counts:
     from dataprep import clean
-    from dataprep.linter import Plan
+    from dataprep.engine import Plan
 
     plan = Plan(pack)
     done = {int(p.stem.split("-")[1]) for p in partial.glob("shard-*.json")}

@@ -25,12 +25,12 @@ from dataprep import rejects as reject_rows
 from dataprep.checks.content import html_markup, placeholder_output, script_content
 from dataprep.checks.content.template_tokens import pattern as token_pattern
 from dataprep.checks.images import references as image_references
-from dataprep.engine import batches, sample_hits
+from dataprep.engine import Plan, batches, sample_hits
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Hit
 from dataprep.formats import Spec, normalise
 from dataprep.images import MISSING, OUTSIDE, TOO_LARGE, UNREADABLE, ImageCache
-from dataprep.linter import Plan, finding, image_cache, problem_findings
+from dataprep.linter import finding, image_cache, problem_findings
 from dataprep.records import UNPARSED, Record
 from dataprep.rulepack import Pack
 from dataprep.sample import Sample

@@ -15,12 +15,13 @@ from functools import cached_property
 import numpy as np
 import polars as pl
 
-from dataprep.sample import ANSWER_ROLES, ASSISTANT, USER, Sample
+from dataprep.sample import ANSWER_ROLES, ASSISTANT, TEXT_ROLES, USER, Sample
+from dataprep.text import CODE_SPAN_RUST, FOLDS, PY_WHITESPACE, SPACE, ZERO_WIDTH_CLASS
+
+__all__ = ["FOLDS", "PY_WHITESPACE", "SPACE", "Batch"]  # the classes prefilters build with
 
 KEY_SEEDS = (0x6C696E74, 0x64617461)  # fixed: keys must agree across processes and runs
 SYSTEM_SLOT, MESSAGES_SLOT, CHOSEN_SLOT, REJECTED_SLOT = 0, 1, 2, 3
-TEXT_ROLES = ("user", "assistant", "system")  # turns read or written as language
-from dataprep.text import FOLDS, PY_WHITESPACE, SPACE, ZERO_WIDTH_CLASS  # noqa: E402,F401
 
 # Expressions over a batch's text rows, for checks' prefilters.
 text = pl.col("text")
@@ -31,14 +32,11 @@ text_role = pl.col("role").is_in(TEXT_ROLES)
 has_code = text.str.contains("`", literal=True)  # rules that skip code decide those in Python
 # `text.without_code` with each code span as one space (offsets are not kept): for patterns
 # that match across whitespace of any length, a match in either is a match in the other.
-prose = text.str.replace_all(r"(?s)```.*?(?:```|\z)|`[^`\n]+`", " ")
-
+prose = text.str.replace_all(CODE_SPAN_RUST, " ")
+_SLOT = pl.col("slot").cast(pl.String)
 
 _BASES = np.random.default_rng(20261202).integers(1, 2**63, 2, dtype=np.uint64) * 2 + 1
 _POWERS = [np.ones((0, 2), dtype=np.uint64)]
-
-
-_SLOT = pl.col("slot").cast(pl.String)
 
 
 def _powers(n: int) -> np.ndarray:
@@ -71,13 +69,7 @@ def prompt_of(expr: pl.Expr) -> pl.Expr:
 
 def blank() -> pl.Expr:
     """Null, empty, or only whitespace and zero-width characters (`text.is_blank`)."""
-    return text.is_null() | ~text.str.contains(rf"[^\s\x1c-\x1f{ZERO_WIDTH_CLASS}]")
-
-
-def wide_and_latin(expr: pl.Expr, limit: int = 2000) -> tuple[pl.Expr, pl.Expr]:
-    """`text.cjk_share` as expressions: (wide characters, ASCII letters) in the first `limit`."""
-    head = expr.str.slice(0, limit)
-    return (head.str.len_bytes() - head.str.len_chars()) // 2, head.str.count_matches("[A-Za-z]")
+    return text.is_null() | ~text.str.contains(rf"[^{SPACE[1:-1]}{ZERO_WIDTH_CLASS}]")
 
 
 class Batch:

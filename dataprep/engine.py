@@ -46,17 +46,7 @@ class Plan:
         self.by_problem = {s.module.NAME: s for s in enabled}
         self.sample_rules = [s for s in enabled if hasattr(s.module, "check")]
         self.dataset_rules = [s for s in enabled if hasattr(s.module, "finish")]
-        # name -> a boolean expression over text rows, or a function of the text frame giving
-        # one boolean per text row (for selections that are more than one expression)
-        self.prefilters: dict[str, pl.Expr | Callable[[pl.DataFrame], np.ndarray]] = {}
-        if batched and any(hasattr(s.module, "prefilter") for s in self.sample_rules):
-            import polars as pl
-        for s in self.sample_rules:
-            if batched and hasattr(s.module, "prefilter"):
-                found = s.module.prefilter(s.options)
-                if isinstance(found, pl.Expr):
-                    found = found.fill_null(False).alias(s.module.NAME)
-                self.prefilters[s.module.NAME] = found
+        self.prefilters = _prefilters(self.sample_rules) if batched else {}
         self._for: dict[tuple[str, str], list[Setting]] = {}
 
     def per_record(self, module) -> bool:
@@ -78,6 +68,21 @@ class Plan:
                 if _applies(s.module.FORMATS, fmt) and _applies(s.module.KINDS, kind)
             ]
         return found
+
+
+def _prefilters(rules: list[Setting]) -> dict[str, pl.Expr | Callable[[pl.DataFrame], np.ndarray]]:
+    """Rule name -> its compiled prefilter: a boolean expression over text rows (nulls False),
+    or a function of the text frame giving one boolean per text row."""
+    import polars as pl
+
+    found = {}
+    for s in rules:
+        if hasattr(s.module, "prefilter"):
+            select = s.module.prefilter(s.options)
+            if isinstance(select, pl.Expr):
+                select = select.fill_null(False).alias(s.module.NAME)
+            found[s.module.NAME] = select
+    return found
 
 
 @dataclass

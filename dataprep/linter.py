@@ -2,19 +2,16 @@
 
 Per record: reader problems, then normalisation problems, then the sample checks that apply to
 the record's format and kind. Per file: dataset-level checks see every record and report at the
-end. With `jobs > 1`, a large JSONL file is cut into byte ranges linted by worker processes; the
-line numbers, record indexes and dataset-level states of the chunks are stitched back in order,
-so the output is the same as a serial run.
+end. With `jobs > 1`, a large JSONL file is cut into byte ranges linted by worker processes
+(`dataprep.chunks`), stitched back so the output is the same as a serial run.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from dataprep import dataset_info, readers
@@ -29,9 +26,6 @@ from dataprep.records import UNPARSED, Problem, Record
 from dataprep.rulepack import Pack, PackArgs, Setting
 from dataprep.rulepack import load as load_pack
 from dataprep.sample import Sample
-
-CHUNK_BYTES = 32 << 20  # a --jobs work unit; small enough to balance, large enough to amortise
-MIN_PARALLEL_BYTES = 8 << 20  # below this, starting workers costs more than it saves
 
 
 @dataclass
@@ -180,8 +174,8 @@ def lint_paths(
                 ctx.meter = Meter(ctx.setup.tokenizer, ctx.setup.template, ctx.setup.image_tokens)
             ctx.observe = observe
             parallel = summary.hashes is None and ctx.meter is None and observe is None
-            if jobs > 1 and parallel and _splittable(source, size):
-                yield from _lint_parallel(
+            if jobs > 1 and parallel and _chunks().splittable(source, size):
+                yield from _chunks().lint_parallel(
                     source, ctx, plan, pack_args or PackArgs(), jobs, stats, tick
                 )
             else:
@@ -192,6 +186,13 @@ def lint_paths(
             summary.errors.append(exc)
             if not stats.records:
                 summary.files.remove(stats)  # never read: the error says all there is
+
+
+def _chunks():
+    """`dataprep.chunks`, which builds on this module (hence imported when first used)."""
+    from dataprep import chunks
+
+    return chunks
 
 
 SMALL_BYTES = 1 << 20  # below this, checking one record at a time beats starting the engine
@@ -217,14 +218,14 @@ def _lint_serial(
     stats: FileStats,
     tick: Callable[[int], None] | None,
 ) -> Iterator[Finding]:
-    states = _new_states(plan, ctx)
+    states = new_states(plan, ctx)
     notes: list[Problem] = []
-    claim = _claimer(plan, ctx, states, stats)
+    claim = claimer(plan, ctx, states, stats)
     records = readers.read_source(source, tick, notes, claim)
     yield from lint_records(records, ctx, plan, states, stats)
     for problem in notes:
         yield from problem_findings(plan, problem, source.display, None, None)
-    yield from _finish(plan, states, ctx)
+    yield from finish(plan, states, ctx)
 
 
 def lint_records(
@@ -311,7 +312,7 @@ def _check_batch(
             yield finding(setting, hit, record.source, record.line, record.index)
 
 
-def _claimer(
+def claimer(
     plan: Plan, ctx: FileContext, states: list[tuple[Setting, Any]], stats: FileStats
 ) -> readers.Claim | None:
     """The fast path: plain alpaca SFT records that no active check can flag are only counted.
@@ -389,7 +390,7 @@ def _entry_notes(entry: dataset_info.Entry, plan: Plan) -> Iterator[Finding]:
         yield from problem_findings(plan, problem, entry.info_path, line, None)
 
 
-def _new_states(plan: Plan, ctx: FileContext) -> list[tuple[Setting, Any]]:
+def new_states(plan: Plan, ctx: FileContext) -> list[tuple[Setting, Any]]:
     states = []
     for setting in plan.dataset_rules:
         state = setting.module.new_state(ctx)
@@ -398,7 +399,7 @@ def _new_states(plan: Plan, ctx: FileContext) -> list[tuple[Setting, Any]]:
     return states
 
 
-def _finish(plan: Plan, states: list[tuple[Setting, Any]], ctx: FileContext) -> Iterator[Finding]:
+def finish(plan: Plan, states: list[tuple[Setting, Any]], ctx: FileContext) -> Iterator[Finding]:
     if ctx.meter is not None:
         ctx.lengths = ctx.meter.finish()
         ctx.notes.extend(length_notes(ctx))
@@ -441,78 +442,3 @@ def length_notes(ctx: FileContext) -> list[str]:
         line, why = lengths.failed[0]
         notes.append(f"  {len(lengths.failed):,} records the template refused (line {line}: {why})")
     return notes
-
-
-# --- --jobs: byte ranges of one JSONL file across processes -------------------------------
-
-
-def _splittable(source: readers.Source, size: int | None) -> bool:
-    """Plain (uncompressed) JSONL files large enough to be worth splitting."""
-    if source.path is None or size is None or size < MIN_PARALLEL_BYTES or source.kind != "json":
-        return False
-    with open(source.path, "rb") as f:
-        head = f.read(readers.SNIFF_BYTES)
-    if head[:2] == b"\x1f\x8b":
-        return False
-    body = head.lstrip(b"\xef\xbb\xbf").lstrip()
-    return body[:1] == b"{" and not body.startswith(b"{\n") and not body.startswith(b"{\r\n")
-
-
-def _lint_parallel(
-    source: readers.Source,
-    ctx: FileContext,
-    plan: Plan,
-    pack_args: PackArgs,
-    jobs: int,
-    stats: FileStats,
-    tick: Callable[[int], None] | None,
-) -> Iterator[Finding]:
-    # Sniffing refuses non-data files before any worker starts.
-    raw, stream = readers.open_stream(source)
-    try:
-        readers.sniff(source, stream)
-    finally:
-        raw.close()
-    size = os.path.getsize(source.path)  # type: ignore[arg-type]
-    count = max(jobs, -(-size // CHUNK_BYTES))
-    bounds = [size * i // count for i in range(count + 1)]
-    tasks = [(source, ctx, bounds[i], bounds[i + 1]) for i in range(count)]
-    lines = records = 0
-    states = _new_states(plan, ctx)
-    # Not fork: polars' thread pool, once used in this process, would deadlock a forked child.
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(jobs, initializer=_init_worker, initargs=(pack_args, plan.batched)) as pool:
-        for i, chunk in enumerate(pool.imap(_lint_chunk, tasks)):
-            findings, chunk_lines, chunk_states, chunk_stats = chunk
-            for f in findings:
-                yield f.shifted(lines, records)
-            for (setting, state), other in zip(states, chunk_states, strict=True):
-                if hasattr(setting.module, "merge"):
-                    setting.module.merge(state, other, (lines, records))
-            stats.add(chunk_stats, lines, records)
-            lines += chunk_lines
-            records += chunk_stats.records
-            if tick:
-                tick(bounds[i + 1])
-    yield from _finish(plan, states, ctx)
-
-
-_WORKER_PLAN: Plan | None = None
-
-
-def _init_worker(pack_args: PackArgs, batched: bool) -> None:
-    global _WORKER_PLAN
-    _WORKER_PLAN = Plan(pack_args.load(), batched=batched)
-
-
-def _lint_chunk(task: tuple) -> tuple:
-    source, ctx, start, end = task
-    plan = _WORKER_PLAN
-    assert plan is not None
-    stats = FileStats(source.display)
-    states = _new_states(plan, ctx)
-    lines = [0]
-    claim = _claimer(plan, ctx, states, stats)
-    records = readers.read_range(Path(source.path), source.display, start, end, lines, claim)
-    findings = list(lint_records(records, ctx, plan, states, stats))
-    return findings, lines[0], [s for _, s in states], stats

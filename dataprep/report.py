@@ -130,7 +130,7 @@ def fix_counter(pack) -> Callable:
     """(record, sample) -> the fixers `dataprep clean` would apply: the one function clean and
     build count with, so the report's counts are theirs."""
     from dataprep import clean
-    from dataprep.linter import Plan
+    from dataprep.engine import Plan
 
     plan, fixers = Plan(pack), clean.Fixers.from_pack(pack)
     return lambda record, sample: clean.fixed_value(record, sample, plan, fixers)[1]

@@ -12,6 +12,9 @@ FUNCTION_CALL, OBSERVATION = "function_call", "observation"
 ROLES = (SYSTEM, USER, ASSISTANT, FUNCTION_CALL, OBSERVATION)
 PROMPT_ROLES = (USER, OBSERVATION)  # turns the model reads
 ANSWER_ROLES = (ASSISTANT, FUNCTION_CALL)  # turns the model learns to write
+# Turns read or written as language; tool calls and tool results carry raw data (a fetched
+# page) that content rules leave alone.
+TEXT_ROLES = (USER, ASSISTANT, SYSTEM)
 
 
 @dataclass(frozen=True, slots=True)

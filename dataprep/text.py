@@ -29,6 +29,7 @@ FOLDS = r"\x{130}\x{131}\x{17f}\x{212a}"
 _SPACE = re.compile(r"\s+")
 # Fenced and inline code: what rules skip and fixers never touch (one definition for both).
 CODE_SPAN = re.compile(r"```.*?(?:```|\Z)|`[^`\n]+`", re.S)
+CODE_SPAN_RUST = r"(?s)```.*?(?:```|\z)|`[^`\n]+`"  # the same, for polars (the engine)
 
 
 def is_blank(text: str | None) -> bool:

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dataprep import checks
-from dataprep.linter import FileContext, FileStats, Plan, _claimer, lint_records
+from dataprep.linter import FileContext, FileStats, Plan, claimer, lint_records
 from dataprep.readers import _parse
 from dataprep.rulepack import load
 
@@ -40,7 +40,7 @@ def _lines():
 def _run(lines: list[str], fast: bool):
     stats = FileStats("p")
     ctx = FileContext("p", stats)
-    claim = _claimer(PLAN, ctx, [], stats) if fast else None
+    claim = claimer(PLAN, ctx, [], stats) if fast else None
     assert (claim is not None) == fast
 
     def records():  # lazy, like the reader: a claim happens after earlier records are linted

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 
-from dataprep import linter
+from dataprep import chunks, linter
 
 
 def _file(tmp_path, n=6000):
@@ -34,8 +34,8 @@ def _file(tmp_path, n=6000):
 
 def test_parallel_equals_serial(tmp_path, monkeypatch):
     path = _file(tmp_path)
-    monkeypatch.setattr(linter, "MIN_PARALLEL_BYTES", 0)
-    monkeypatch.setattr(linter, "CHUNK_BYTES", 50_000)  # many chunks, boundaries everywhere
+    monkeypatch.setattr(chunks, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 50_000)  # many chunks, boundaries everywhere
     serial_summary, parallel_summary = linter.Summary(), linter.Summary()
     serial = list(linter.lint_paths([str(path)], None, serial_summary))
     parallel = list(linter.lint_paths([str(path)], None, parallel_summary, jobs=2))
@@ -49,8 +49,8 @@ def test_parallel_equals_serial(tmp_path, monkeypatch):
 
 def test_cli_jobs_output_is_identical(tmp_path, cli, monkeypatch):
     path = _file(tmp_path, 3000)
-    monkeypatch.setattr(linter, "MIN_PARALLEL_BYTES", 0)
-    monkeypatch.setattr(linter, "CHUNK_BYTES", 40_000)
+    monkeypatch.setattr(chunks, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 40_000)
     assert cli("lint", path, "--format", "json", "--jobs", "2") == cli(
         "lint", path, "--format", "json"
     )
@@ -77,8 +77,8 @@ def test_parallel_equals_serial_for_pairs_and_images(tmp_path, monkeypatch):
             lines.append({"prompt": f"Question {i}?", "chosen": chosen, "rejected": rejected})
     path = tmp_path / "mixed.jsonl"
     path.write_text("".join(json.dumps(r) + "\n" for r in lines))
-    monkeypatch.setattr(linter, "MIN_PARALLEL_BYTES", 0)
-    monkeypatch.setattr(linter, "CHUNK_BYTES", 40_000)
+    monkeypatch.setattr(chunks, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 40_000)
     serial = list(linter.lint_paths([str(path)], None, linter.Summary()))
     parallel = list(linter.lint_paths([str(path)], None, linter.Summary(), jobs=2))
     names = {f.name for f in serial}

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dataprep.findings import Hit
-from dataprep.sample import Sample, prompts
+from dataprep.sample import TEXT_ROLES, Sample, prompts
 from dataprep.text import snippet, without_code
 
 CODE = "CT04"
@@ -64,9 +64,6 @@ ASKED = re.compile(
     r"\bangular\b|bootstrap|jquery|javascript|\bphp\b|网页|前端|超文本",
     re.I,
 )
-# Turns whose text the model writes or reads as language; tool calls and tool results carry
-# raw data (a fetched page) that is content, not residue.
-TEXT_ROLES = ("user", "assistant", "system")
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ import numpy as np
 
 from dataprep.findings import Hit
 from dataprep.sample import Sample, answers
-from dataprep.text import SPACE, without_code
+from dataprep.text import CODE_SPAN_RUST, SPACE, without_code
 
 if TYPE_CHECKING:
     import polars as pl
@@ -110,7 +110,6 @@ def _wordy(unit: str) -> bool:
 # _SENTENCE's split points, marked with a NUL (Rust's regex has no look-behind)
 _SPLIT = rf"([.!?;]){SPACE}+|([\x{{3002}}\x{{ff01}}\x{{ff1f}}\x{{ff1b}}\n]){SPACE}*"
 _RUN = rf"{SPACE}+"
-_CODE = r"(?s)```.*?(?:```|\z)|`[^`\n]+`"  # text.CODE_SPAN
 
 
 def _repeated(texts: pl.DataFrame, at: np.ndarray, code: bool, opts: Options) -> np.ndarray:
@@ -126,7 +125,7 @@ def _repeated(texts: pl.DataFrame, at: np.ndarray, code: bool, opts: Options) ->
 
     text = col.text.str.replace_all(r"[\x1c-\x1f]", " ")
     if code:
-        text = text.str.replace_all(_CODE, " " * SENTENCE_MIN)
+        text = text.str.replace_all(CODE_SPAN_RUST, " " * SENTENCE_MIN)
     unit = pl.col("unit").str.strip_chars()
     units = (
         texts.select(

@@ -25,9 +25,9 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dataprep.checks.content.html_markup import TEXT_ROLES, asked_for_markup
+from dataprep.checks.content.html_markup import asked_for_markup
 from dataprep.findings import Hit
-from dataprep.sample import Sample
+from dataprep.sample import TEXT_ROLES, Sample
 from dataprep.text import snippet, without_code
 
 CODE = "CT05"

@@ -27,9 +27,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
-from dataprep.checks.content.html_markup import TEXT_ROLES
 from dataprep.findings import Hit
-from dataprep.sample import Sample
+from dataprep.sample import TEXT_ROLES, Sample
 from dataprep.text import snippet, without_code
 
 CODE = "CT06"
