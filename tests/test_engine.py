@@ -152,6 +152,21 @@ def test_python_whitespace_is_the_engines():
     assert "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace()) == PY_WHITESPACE
 
 
+def test_squeezed_is_pythons_split_and_join():
+    import random
+
+    import polars as pl
+
+    from dataprep.columns import PY_WHITESPACE, squeezed
+
+    rng = random.Random(7)
+    alphabet = [*PY_WHITESPACE, "a", "b", "\u4e00", "\u200b", "-"]
+    texts = ["", " ", "a b", *PY_WHITESPACE]
+    texts += ["".join(rng.choices(alphabet, k=rng.randint(1, 12))) for _ in range(3000)]
+    found = pl.select(squeezed(pl.Series(texts))).to_series().to_list()
+    assert found == [" ".join(t.split()) for t in texts]
+
+
 def test_small_inputs_skip_the_engine(tmp_path):
     """Under a megabyte, records are checked one at a time (no polars import, same findings)."""
     data = tmp_path / "small.jsonl"

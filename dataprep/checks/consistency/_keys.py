@@ -32,3 +32,8 @@ def prompt_and_answer(sample: Sample) -> tuple[bytes, bytes] | None:
     prompt = [_strip(sample.system).lower(), *(f"image\x1e{ref}" for ref in sample.images)]
     prompt.extend(f"{t.role}\x1e{_strip(t.content).lower()}" for t in turns[:last])
     return _digest(prompt), _digest([_strip(turns[last].content).lower()])
+
+
+def lanes(key: bytes) -> tuple[int, int]:
+    """A key as two 64-bit ints, the shape the checks' state keeps (`Batch.content_lanes`)."""
+    return int.from_bytes(key[:8], "little"), int.from_bytes(key[8:16], "little")

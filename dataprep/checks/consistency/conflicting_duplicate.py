@@ -26,7 +26,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dataprep.checks.consistency._keys import prompt_and_answer
+import numpy as np
+
+from dataprep.checks.consistency._keys import lanes, prompt_and_answer
+from dataprep.chunked import Chunked, first_of
 from dataprep.findings import Hit, Where
 
 CODE = "DU03"
@@ -40,54 +43,54 @@ class Options:
     pass
 
 
-def new_state(ctx) -> dict:
-    # first: prompt -> (line, index, answer); later: every further record with a seen prompt.
-    # Conflicts are decided in finish against the file's first answer, so chunks merge exactly.
-    return {"first": {}, "later": []}
+def new_state(ctx) -> Chunked:
+    # Every record's prompt and answer keys: conflicts are decided in finish against the
+    # file's first answer to each prompt, so chunks merge by appending.
+    return Chunked(
+        prompt=(np.uint64, (2,)), answer=(np.uint64, (2,)), line=np.int64, index=np.int64
+    )
 
 
-def observe(state: dict, record, sample) -> None:
+def observe(state: Chunked, record, sample) -> None:
     if sample is None or sample.kind not in KINDS:
         return
     keys = prompt_and_answer(sample)
-    if keys is None:
-        return
-    prompt, answer = keys
-    if prompt in state["first"]:
-        state["later"].append((sample.line, sample.index, prompt, answer))
-    else:
-        state["first"][prompt] = (sample.line, sample.index, answer)
-
-
-def observe_batch(state: dict, batch, records) -> None:
-    """`observe` over a batch, with the batch's prompt and answer keys (hashed in Rust)."""
-    first, later = state["first"], state["later"]
-    for sample, keys in zip(batch.samples, batch.prompt_answer_keys, strict=True):
-        if keys is None or sample.kind not in KINDS:
-            continue
+    if keys is not None:
         prompt, answer = keys
-        if prompt in first:
-            later.append((sample.line, sample.index, prompt, answer))
-        else:
-            first[prompt] = (sample.line, sample.index, answer)
+        state.append(prompt=lanes(prompt), answer=lanes(answer), line=sample.line,
+                     index=sample.index)  # fmt: skip
 
 
-def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
+def observe_batch(state: Chunked, batch, records) -> None:
+    """`observe` over a batch, with the batch's prompt and answer keys (hashed in Rust)."""
+    prompts, answers, keep = batch.prompt_answer_lanes
+    kinds = np.fromiter(
+        (s is not None and s.kind in KINDS for s in batch.samples), dtype=bool, count=len(batch)
+    )
+    keep = keep & kinds
+    lines, indexes = batch.where
+    state.extend(prompt=prompts[keep], answer=answers[keep], line=lines[keep],
+                 index=indexes[keep])  # fmt: skip
+
+
+def merge(a: Chunked, b: Chunked, offset: tuple[int, int]) -> Chunked:
     lines, records = offset
-    for prompt, (line, index, answer) in b["first"].items():
-        if prompt in a["first"]:
-            a["later"].append((line + lines, index + records, prompt, answer))
-        else:
-            a["first"][prompt] = (line + lines, index + records, answer)
-    a["later"].extend((ln + lines, ix + records, p, ans) for ln, ix, p, ans in b["later"])
+    a.absorb(b, {"line": lines, "index": records})
     return a
 
 
-def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
-    for line, index, prompt, answer in sorted(state["later"]):
-        first_line, _, first_answer = state["first"][prompt]
-        if answer == first_answer:
-            continue  # the same answer again is an exact or near duplicate, not a conflict
+def finish(state: Chunked, opts: Options, ctx) -> Iterator[Hit]:
+    lines, indexes, answers = state.column("line"), state.column("index"), state.column("answer")
+    first = first_of(state.column("prompt"))
+    # A later record whose answer differs from the first's; the same answer again is an
+    # exact or near duplicate, not a conflict.
+    later = np.flatnonzero(
+        (first != np.arange(len(first))) & (answers != answers[first]).any(axis=1)
+    )
+    later = later[np.lexsort((indexes[later], lines[later]))]
+    for line, index, first_line in zip(
+        lines[later].tolist(), indexes[later].tolist(), lines[first[later]].tolist(), strict=True
+    ):
         yield Hit(
             None,
             f"the same prompt as line {first_line}, with a different answer",

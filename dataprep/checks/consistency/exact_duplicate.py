@@ -25,7 +25,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from dataprep.checks.consistency._keys import record_key
+import numpy as np
+
+from dataprep.checks.consistency._keys import lanes, record_key
+from dataprep.chunked import Chunked, first_of
 from dataprep.findings import Hit, Where
 
 CODE = "DU01"
@@ -39,46 +42,37 @@ class Options:
     pass
 
 
-def new_state(ctx) -> dict:
-    return {"first": {}, "copies": []}  # key -> (line, index); [(line, index, key)]
+def new_state(ctx) -> Chunked:
+    # Every record's key and place; copies are found in finish, so chunks merge by appending.
+    return Chunked(key=(np.uint64, (2,)), line=np.int64, index=np.int64)
 
 
-def observe(state: dict, record, sample) -> None:
-    if sample is None:
-        return
-    key = record_key(sample)
-    if key in state["first"]:
-        state["copies"].append((sample.line, sample.index, key))
-    else:
-        state["first"][key] = (sample.line, sample.index)
+def observe(state: Chunked, record, sample) -> None:
+    if sample is not None:
+        state.append(key=lanes(record_key(sample)), line=sample.line, index=sample.index)
 
 
-def observe_batch(state: dict, batch, records) -> None:
+def observe_batch(state: Chunked, batch, records) -> None:
     """`observe` over a batch, with the batch's content keys (hashed in Rust)."""
-    first, copies = state["first"], state["copies"]
-    for sample, key in zip(batch.samples, batch.content_keys, strict=True):
-        if sample is None:
-            continue
-        if key in first:
-            copies.append((sample.line, sample.index, key))
-        else:
-            first[key] = (sample.line, sample.index)
+    present = batch.present
+    lines, indexes = batch.where
+    state.extend(key=batch.content_lanes[present], line=lines[present], index=indexes[present])
 
 
-def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
+def merge(a: Chunked, b: Chunked, offset: tuple[int, int]) -> Chunked:
     lines, records = offset
-    for key, (line, index) in b["first"].items():
-        if key in a["first"]:
-            a["copies"].append((line + lines, index + records, key))
-        else:
-            a["first"][key] = (line + lines, index + records)
-    a["copies"].extend((line + lines, index + records, key) for line, index, key in b["copies"])
+    a.absorb(b, {"line": lines, "index": records})
     return a
 
 
-def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
-    for line, index, key in sorted(state["copies"]):
-        first_line, _ = state["first"][key]
+def finish(state: Chunked, opts: Options, ctx) -> Iterator[Hit]:
+    lines, indexes = state.column("line"), state.column("index")
+    first = first_of(state.column("key"))
+    copies = np.flatnonzero(first != np.arange(len(first)))
+    copies = copies[np.lexsort((indexes[copies], lines[copies]))]
+    for line, index, first_line in zip(
+        lines[copies].tolist(), indexes[copies].tolist(), lines[first[copies]].tolist(), strict=True
+    ):
         yield Hit(
             None,
             f"the same record as line {first_line}",

@@ -27,13 +27,15 @@ Fix:
 
 from __future__ import annotations
 
+import hashlib
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
-from dataprep.checks.consistency._keys import record_key
+from dataprep.checks.consistency._keys import lanes, record_key
+from dataprep.chunked import Chunked, first_of
 from dataprep.findings import Hit, Where
 from dataprep.sample import Sample, answers, prompts
 
@@ -74,21 +76,22 @@ def _text(sample: Sample) -> str:
 
 MIN_INDEX_CHARS = 20  # shorter texts never enter the index
 FLOOR = 0.5  # pairs below this are not kept; the threshold option is applied in finish
+PAIR_CHUNK = 1 << 18  # candidate pairs scored per numpy pass (a few MB of comparisons)
 
 
 def new_state(ctx) -> dict:
     return {
         "pending": [],  # (text, line, index, record key, images) waiting for the next batch
-        # every processed record's signature: rows [:size] of an array grown by doubling, so a
-        # batch compares with all earlier ones without copying them
-        "signatures": np.zeros((0, PERMUTATIONS), dtype=np.uint32),
-        "size": 0,
-        "where": [],  # (line, index) of every processed record, in order
-        "texts": [],  # whole-record key of each processed record: exact copies are not ours
-        "lengths": [],  # length of each processed text
-        "media": [],  # the images each processed record names: only equal ones are compared
-        "buckets": {},  # band hash -> position of the first record in that bucket
-        "pairs": [],  # (position, earlier position, estimated similarity)
+        # Every processed record as fixed-width columns; the LSH index is built in finish
+        # (bands sorted in numpy), so chunks of a split file merge by appending.
+        "rows": Chunked(
+            signature=(np.uint32, (PERMUTATIONS,)),
+            line=np.int64,
+            index=np.int64,
+            key=(np.uint64, (2,)),  # whole-record key: exact copies are not ours
+            length=np.int64,
+            media=np.uint64,  # the images it names: only records with equal ones are compared
+        ),
     }
 
 
@@ -96,7 +99,7 @@ def observe(state: dict, record, sample) -> None:
     if sample is None:
         return
     state["pending"].append(
-        (_text(sample), sample.line, sample.index, record_key(sample), sample.images)
+        (_text(sample), sample.line, sample.index, lanes(record_key(sample)), sample.images)
     )
     if len(state["pending"]) >= BATCH:
         _flush(state)
@@ -105,7 +108,7 @@ def observe(state: dict, record, sample) -> None:
 def observe_batch(state: dict, batch, records) -> None:
     """`observe` over a batch, with the batch's windowed texts and content keys."""
     pending = state["pending"]
-    keys = batch.content_keys
+    keys = batch.content_lanes.tolist()
     for sample, text, key in zip(
         batch.samples, batch.near_texts(PROMPT_CHARS, ANSWER_CHARS), keys, strict=True
     ):
@@ -115,6 +118,14 @@ def observe_batch(state: dict, batch, records) -> None:
         if len(pending) >= BATCH:
             _flush(state)
             pending = state["pending"]
+
+
+def _media(images: tuple[str, ...]) -> int:
+    """A 64-bit key of a record's image references (0 for none)."""
+    if not images:
+        return 0
+    data = "\x1f".join(images).encode("utf-8", "replace")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "little") | 1
 
 
 def _signatures(texts: list[str]) -> np.ndarray:
@@ -160,58 +171,56 @@ def _flush(state: dict) -> None:
     signatures = np.concatenate(
         [_signatures(texts[i : i + SIGNATURE_CHUNK]) for i in range(0, len(texts), SIGNATURE_CHUNK)]
     )
-    _index(
-        state,
-        signatures,
-        [(line, index) for _, line, index, _, _ in pending],
+    state["rows"].extend(
+        signature=signatures,
+        line=np.array([item[1] for item in pending], dtype=np.int64),
+        index=np.array([item[2] for item in pending], dtype=np.int64),
         # Whole-record keys (exact-duplicate's), not the windowed text: copies that differ
         # only beyond the window are near-duplicates, not exact ones.
-        [item[3] for item in pending],
-        [len(t) for t in texts],
-        [item[4] for item in pending],
+        key=np.array([item[3] for item in pending], dtype=np.uint64),
+        length=np.array([len(t) for t in texts], dtype=np.int64),
+        media=np.array([_media(item[4]) for item in pending], dtype=np.uint64),
     )
 
 
-def _index(state: dict, signatures: np.ndarray, where: list, texts: list, lengths: list,
-           media: list) -> None:  # fmt: skip
-    """Add processed records to the LSH buckets, keeping verified similar pairs."""
-    base = len(state["where"])
-    size = state["size"]
-    store = state["signatures"]
-    if size + len(signatures) > len(store):
-        grown = np.zeros((max(2 * len(store), size + len(signatures), 1024), PERMUTATIONS),
-                         dtype=np.uint32)  # fmt: skip
-        grown[:size] = store[:size]
-        state["signatures"] = store = grown
-    store[size : size + len(signatures)] = signatures
-    state["size"] = size + len(signatures)
-    every = store[: state["size"]]
-    state["where"].extend(where)
-    state["texts"].extend(texts)
-    state["lengths"].extend(lengths)
-    state["media"].extend(media)
-    buckets = state["buckets"]
-    # One 64-bit int per band (its 4 rows hashed together, the band number mixed in): int keys
-    # cost a third of (band, bytes) tuples in memory.
-    keys = _band_keys(signatures).tolist()
-    setdefault = buckets.setdefault
-    for i in range(len(signatures)):
-        if lengths[i] < MIN_INDEX_CHARS:
-            continue
-        position = base + i
-        firsts = [setdefault(key, position) for key in keys[i]]
-        if firsts.count(position) == BANDS:  # a bucket of its own in every band: no candidate
-            continue
-        candidates = {c for c in firsts if c != position}
-        candidates = {c for c in candidates
-                      if state["texts"][c] != texts[i] and state["media"][c] == media[i]}  # fmt: skip
-        if not candidates:
-            continue
-        order = sorted(candidates)
-        scores = (every[order] == signatures[i]).mean(axis=1)
-        best = int(np.argmax(scores))  # the earliest of the most similar
-        if scores[best] >= FLOOR:
-            state["pairs"].append((position, order[best], float(scores[best])))
+def _pairs(rows: Chunked) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(position, earlier position, estimated similarity) of each record's most similar earlier
+    record among its LSH candidates, where that similarity reaches FLOOR.
+
+    A record's candidates are, in each band, the first indexed record whose band equals its
+    own; exact copies (equal whole-record keys) and records about other images are not
+    candidates. Of the most similar candidates the earliest is kept."""
+    signatures, lengths = rows.column("signature"), rows.column("length")
+    indexed = np.flatnonzero(lengths >= MIN_INDEX_CHARS)
+    bands = _band_keys(signatures[indexed])
+    # Per band, the first indexed record of each record's bucket (stable sort: row order).
+    firsts = np.stack([indexed[first_of(bands[:, b])] for b in range(BANDS)], axis=1)
+    later = np.repeat(indexed, BANDS)
+    earlier = firsts.ravel()
+    pick = earlier != later
+    pairs = np.unique(np.stack([later[pick], earlier[pick]], axis=1), axis=0)
+    keys, media = rows.column("key"), rows.column("media")
+    found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    for start in range(0, len(pairs), PAIR_CHUNK):
+        at, before = pairs[start : start + PAIR_CHUNK].T
+        keep = (keys[at] != keys[before]).any(axis=1) & (media[at] == media[before])
+        at, before = at[keep], before[keep]
+        scores = (signatures[at] == signatures[before]).mean(axis=1)
+        found.append((at, before, scores))
+    at, before, scores = (
+        (np.concatenate(parts) for parts in zip(*found, strict=True))
+        if found
+        else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
+    )
+    if not len(at):
+        return at, before, scores
+    # Per record: the highest score, the earliest candidate among equals.
+    order = np.lexsort((before, -scores, at))
+    at, before, scores = at[order], before[order], scores[order]
+    best = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
+    at, before, scores = at[best], before[best], scores[best]
+    keep = scores >= FLOOR
+    return at[keep], before[keep], scores[keep]
 
 
 def _band_keys(signatures: np.ndarray) -> np.ndarray:
@@ -223,25 +232,24 @@ def _band_keys(signatures: np.ndarray) -> np.ndarray:
 
 
 def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
-    """Replay b's records into a's index: pairs inside b and across a and b are both found."""
     lines, records = offset
     _flush(a)
     _flush(b)
-    if b["size"]:
-        where = [(line + lines, index + records) for line, index in b["where"]]
-        signatures = b["signatures"][: b["size"]]
-        _index(a, signatures, where, b["texts"], b["lengths"], b["media"])
+    a["rows"].absorb(b["rows"], {"line": lines, "index": records})
     return a
 
 
 def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
     _flush(state)
-    lengths = state["lengths"]
-    for position, earlier, similarity in sorted(state["pairs"]):
+    rows = state["rows"]
+    lines, indexes, lengths = rows.column("line"), rows.column("index"), rows.column("length")
+    at, before, scores = _pairs(rows)
+    for position, earlier, similarity in zip(at.tolist(), before.tolist(), scores.tolist(),
+                                             strict=True):  # fmt: skip
         if similarity < opts.threshold or min(lengths[position], lengths[earlier]) < opts.min_chars:
             continue
-        line, index = state["where"][position]
-        first_line = state["where"][earlier][0]
+        line, index = int(lines[position]), int(indexes[position])
+        first_line = int(lines[earlier])
         yield Hit(
             None,
             f"nearly the same record as line {first_line} (~{similarity:.0%} similar)",

@@ -34,14 +34,16 @@ Fix:
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from dataprep.chunked import Chunked
 from dataprep.findings import Hit, Where
 from dataprep.sample import Sample, answers, prompts
 from dataprep.text import cjk_share
@@ -77,12 +79,24 @@ class Options:
 
 def _task(sample: Sample) -> str:
     users = prompts(sample)
-    if not users or not users[0].content:
+    return _task_of(users[0].content if users else None, sample.format)
+
+
+def _task_of(prompt: str | None, fmt: str) -> str:
+    """The task of a record whose first user turn is `prompt`: its instruction (an alpaca
+    record's first line) without digits, punctuation and case, cut to 60 characters."""
+    if not prompt:
         return ""
-    instruction = (
-        users[0].content.split("\n", 1)[0] if sample.format == "alpaca" else users[0].content
-    )
+    instruction = prompt.split("\n", 1)[0] if fmt == "alpaca" else prompt
     return _TASK_NOISE.sub("", instruction.lower())[:60]
+
+
+def _task_key(task: str) -> int:
+    """A stable 64-bit key of a task (0: no task); state keeps this, not the text."""
+    if not task:
+        return 0
+    return int.from_bytes(hashlib.blake2b(task.encode("utf-8", "replace"), digest_size=8).digest(),
+                          "little") | 1  # fmt: skip
 
 
 def _opening(text: str) -> str:
@@ -135,21 +149,38 @@ def _assemble(head: str, size: int, last: str, cjk: int, latin: int, markdown: b
     )
 
 
-def new_state(ctx) -> list:
-    return []  # (task, style, line, index) per record
+def new_state(ctx) -> dict:
+    # Per record its task key, its style (an id into `styles`: a file has few distinct
+    # styles) and its place, as columns: a million records cost ~32 MB, not a tuple each.
+    return {"rows": Chunked(task=np.uint64, style=np.int64, line=np.int64, index=np.int64),
+            "styles": {}}  # fmt: skip
 
 
-def observe(state: list, record, sample) -> None:
+def _style_id(state: dict, style: tuple[str, ...]) -> int:
+    styles = state["styles"]
+    found = styles.get(style)
+    if found is None:
+        found = styles[style] = len(styles)
+    return found
+
+
+def observe(state: dict, record, sample) -> None:
     if sample is None or sample.kind not in KINDS:
         return
     found = answers(sample)
     if found and found[-1].content:
-        state.append((_task(sample), _style(found[-1].content), sample.line, sample.index))
+        state["rows"].append(
+            task=_task_key(_task(sample)),
+            style=_style_id(state, _style(found[-1].content)),
+            line=sample.line,
+            index=sample.index,
+        )
 
 
-def observe_batch(state: list, batch, records) -> None:
-    """`observe` over a batch: the measurements of each record's last answer in Rust, the
-    style and task in Python on short strings."""
+def observe_batch(state: dict, batch, records) -> None:
+    """`observe` over a batch: the measurements of each record's last answer and its first
+    user turn taken from the columns in Rust, the style and task assembled in Python on short
+    strings."""
     import polars as pl
 
     from dataprep import columns as col
@@ -159,15 +190,16 @@ def observe_batch(state: list, batch, records) -> None:
     answer = frame["answer"].to_numpy()
     last = np.full(len(batch), -1, dtype=np.int64)
     np.maximum.at(last, rows[answer], np.flatnonzero(answer))
+    prompt = frame["prompt"].to_numpy()
+    first = np.full(len(batch), len(frame), dtype=np.int64)
+    np.minimum.at(first, rows[prompt], np.flatnonzero(prompt))
     chosen = [
-        (i, at) for i, (sample, at) in enumerate(zip(batch.samples, last.tolist(), strict=True))
+        i for i, (sample, at) in enumerate(zip(batch.samples, last.tolist(), strict=True))
         if at >= 0 and sample.kind in KINDS
     ]  # fmt: skip
     if not chosen:
         return
-    texts = frame[[at for _, at in chosen]].select(
-        col.text, col.stripped(col.text).alias("stripped")
-    )
+    texts = frame[last[chosen].tolist()].select(col.text, col.stripped(col.text).alias("stripped"))
     stripped = pl.col("stripped")
     found = texts.select(
         col.text.str.strip_chars_start(col.PY_WHITESPACE).str.slice(0, 12).alias("head"),
@@ -184,57 +216,87 @@ def observe_batch(state: list, batch, records) -> None:
         (col.text == "").alias("empty"),
     )
     columns = [found[name].to_list() for name in found.columns]
+    has_prompt = first[chosen] < len(frame)
+    prompt_texts = iter(frame["text"].gather(first[chosen][has_prompt]).to_list())
     samples = batch.samples
-    for (i, _), (head, size, end, head400, markdown, first, null, empty) in zip(
-        chosen, zip(*columns, strict=True), strict=True
+    tasks, styles, kept = [], [], []
+    for i, known, (head, size, end, head400, markdown, lead, null, empty) in zip(
+        chosen, has_prompt.tolist(), zip(*columns, strict=True), strict=True
     ):
+        user = next(prompt_texts) if known else None
         if null or empty:
             continue
-        sample = samples[i]
         cjk, letters = cjk_share(head400, 400)
-        style = _assemble(head, size, end, cjk, letters, markdown, first.isspace())
-        state.append((_task(sample), style, sample.line, sample.index))
+        style = _assemble(head, size, end, cjk, letters, markdown, lead.isspace())
+        tasks.append(_task_key(_task_of(user, samples[i].format)))
+        styles.append(_style_id(state, style))
+        kept.append(i)
+    lines, indexes = batch.where
+    state["rows"].extend(
+        task=np.array(tasks, dtype=np.uint64),
+        style=np.array(styles, dtype=np.int64),
+        line=lines[kept],
+        index=indexes[kept],
+    )
 
 
-def merge(a: list, b: list, offset: tuple[int, int]) -> list:
+def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
     lines, records = offset
-    a.extend((task, style, line + lines, index + records) for task, style, line, index in b)
+    # b's style ids renumbered into a's table before its rows follow a's.
+    remap = np.array([_style_id(a, style) for style in b["styles"]], dtype=np.int64)
+    ids = b["rows"].column("style")
+    ids[:] = remap[ids] if len(ids) else ids
+    a["rows"].absorb(b["rows"], {"line": lines, "index": records})
     return a
 
 
-def _minorities(rows: list, features, opts: Options, scope: str):
+def _minorities(members: list[int], styles: list[tuple[str, ...]], features, opts: Options,
+                scope: str):  # fmt: skip
+    """(row, feature, its value, the dominant value, its count, rows judged, scope) of each
+    minority among `members` (rows, in file order); `styles[row]` is a row's style."""
     for feature in features:
         slot = SLOT[feature]
-        rows_known = [r for r in rows if r[1][slot] != UNKNOWN]
-        if len(rows_known) < opts.min_group:
+        known = [r for r in members if styles[r][slot] != UNKNOWN]
+        if len(known) < opts.min_group:
             continue
-        rows = rows_known
-        counts = Counter(style[slot] for _, style, _, _ in rows)
+        members = known  # later features are judged on the rows known for this one too
+        counts = Counter(styles[r][slot] for r in members)
         value, top = counts.most_common(1)[0]
-        if len(counts) < 2 or top / len(rows) < opts.majority:
+        if len(counts) < 2 or top / len(members) < opts.majority:
             continue
         if feature == "length":  # only lengths far from the usual band count
             usual = int(value.split()[1])
-            odd = [r for r in rows if not usual / 4 <= int(r[1][slot].split()[1]) <= usual * 4]
+            odd = [
+                r for r in members if not usual / 4 <= int(styles[r][slot].split()[1]) <= usual * 4
+            ]
         else:
-            odd = [r for r in rows if r[1][slot] != value]
-        for _, style, line, index in odd:
-            yield line, index, feature, style[slot], value, top, len(rows), scope
+            odd = [r for r in members if styles[r][slot] != value]
+        for r in odd:
+            yield r, feature, styles[r][slot], value, top, len(members), scope
 
 
-def finish(state: list, opts: Options, ctx) -> Iterator[Hit]:
-    groups: dict[str, list] = defaultdict(list)
-    for row in state:
-        if row[0]:
-            groups[row[0]].append(row)
+def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
+    rows = state["rows"]
+    table = list(state["styles"])  # style tuples by id
+    styles = [table[i] for i in rows.column("style").tolist()]
+    lines, indexes = rows.column("line"), rows.column("index")
+    tasks = rows.column("task")
+    # Rows grouped by task, each group in file order (a stable sort); rows without a task
+    # (key 0) belong to none.
+    order = np.argsort(tasks, kind="stable")
+    ordered = tasks[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])[: len(order)]
+    ends = np.r_[starts[1:], len(order)][: len(starts)]
+    big = [(a, b) for a, b in zip(starts.tolist(), ends.tolist(), strict=True)
+           if b - a >= opts.min_group and ordered[a] != 0]  # fmt: skip
     found = []
     task_features = [f for f in FEATURES if f not in DATASET_FEATURES]
-    for rows in groups.values():
-        if len(rows) >= opts.min_group:
-            found.extend(_minorities(rows, task_features, opts, "this task"))
-    if len(state) >= opts.min_group:
-        found.extend(_minorities(state, DATASET_FEATURES, opts, "this file"))
-    for line, index, feature, mine, usual, top, total, scope in sorted(found):
+    for a, b in big:
+        found.extend(_minorities(order[a:b].tolist(), styles, task_features, opts, "this task"))
+    if len(styles) >= opts.min_group:
+        found.extend(_minorities(range(len(styles)), styles, DATASET_FEATURES, opts, "this file"))
+    found = sorted((int(lines[r]), int(indexes[r]), *rest) for r, *rest in found)
+    for line, index, feature, mine, usual, top, total, scope in found:
         template = FEATURES[feature]
         yield Hit(
             None,
@@ -247,7 +309,7 @@ def finish(state: list, opts: Options, ctx) -> Iterator[Hit]:
     if found:
         features = Counter(f[2] for f in found)
         summary = ", ".join(f"{name} ×{n}" for name, n in features.most_common())
-        checked = sum(1 for rows in groups.values() if len(rows) >= opts.min_group)
+        checked = len(big)
         yield Hit(
             None,
             f"answer styles: {checked} task groups of {opts.min_group}+ records checked; "
