@@ -87,9 +87,11 @@ def first_of(keys: np.ndarray) -> np.ndarray:
     lanes = keys[:, None] if keys.ndim == 1 else keys
     if not len(keys):
         return np.zeros(0, dtype=np.int64)
-    rows = np.arange(len(keys))
-    # Sorted by key, then row: each run of equal keys starts with its first row.
-    order = np.lexsort((rows, *lanes.T[::-1]))
+    # Sorted by key, then row (a stable sort): each run of equal keys starts with its first row.
+    if keys.ndim == 1:
+        order = np.argsort(keys, kind="stable")
+    else:
+        order = np.lexsort((np.arange(len(keys)), *lanes.T[::-1]))
     ordered = lanes[order]
     starts = np.flatnonzero(np.r_[True, (ordered[1:] != ordered[:-1]).any(axis=1)])
     first = np.empty(len(keys), dtype=np.int64)

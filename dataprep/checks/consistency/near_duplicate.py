@@ -192,13 +192,14 @@ def _pairs(rows: Chunked) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     candidates. Of the most similar candidates the earliest is kept."""
     signatures, lengths = rows.column("signature"), rows.column("length")
     indexed = np.flatnonzero(lengths >= MIN_INDEX_CHARS)
-    bands = _band_keys(signatures[indexed])
-    # Per band, the first indexed record of each record's bucket (stable sort: row order).
-    firsts = np.stack([indexed[first_of(bands[:, b])] for b in range(BANDS)], axis=1)
-    later = np.repeat(indexed, BANDS)
-    earlier = firsts.ravel()
-    pick = earlier != later
-    pairs = np.unique(np.stack([later[pick], earlier[pick]], axis=1), axis=0)
+    # Band by band (a band's keys are 8 bytes a record, its rows' values are never copied
+    # whole): the first indexed record of each record's bucket, in row order.
+    linked = []
+    for band in range(BANDS):
+        first = first_of(_band_key(signatures, indexed, band))
+        pick = first != np.arange(len(indexed))
+        linked.append(np.stack([indexed[pick], indexed[first[pick]]], axis=1))
+    pairs = np.unique(np.concatenate(linked), axis=0)
     keys, media = rows.column("key"), rows.column("media")
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start in range(0, len(pairs), PAIR_CHUNK):
@@ -223,12 +224,12 @@ def _pairs(rows: Chunked) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return at[keep], before[keep], scores[keep]
 
 
-def _band_keys(signatures: np.ndarray) -> np.ndarray:
-    bands = signatures.reshape(len(signatures), BANDS, ROWS).astype(np.uint64)
-    key = np.zeros((len(signatures), BANDS), dtype=np.uint64)
-    for r in range(ROWS):
-        key = key * np.uint64(0x100000001B3) + bands[:, :, r]
-    return key ^ (np.arange(BANDS, dtype=np.uint64) << np.uint64(56))
+def _band_key(signatures: np.ndarray, rows: np.ndarray, band: int) -> np.ndarray:
+    """One 64-bit key per row of `rows`: its ROWS signature values in `band` hashed together."""
+    key = np.zeros(len(rows), dtype=np.uint64)
+    for r in range(band * ROWS, (band + 1) * ROWS):
+        key = key * np.uint64(0x100000001B3) + signatures[rows, r].astype(np.uint64)
+    return key
 
 
 def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:

@@ -40,6 +40,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -99,6 +100,7 @@ def _task_key(task: str) -> int:
                           "little") | 1  # fmt: skip
 
 
+@lru_cache(maxsize=1 << 16)  # answers open alike: most heads were seen before
 def _opening(text: str) -> str:
     head = text.lstrip()[:12]
     if not head:
@@ -108,6 +110,11 @@ def _opening(text: str) -> str:
         return repr(head[:4])
     words = _WORD.findall(head.lower())
     return repr(words[0]) if words else repr(head[:3])
+
+
+@lru_cache(maxsize=1 << 12)
+def _length(size: int) -> str:
+    return f"about {2 ** round(math.log2(size + 1))} characters"
 
 
 def _markdown(text: str) -> bool:
@@ -138,7 +145,7 @@ def _assemble(head: str, size: int, last: str, cjk: int, latin: int, markdown: b
         _opening(head),
         "a list" if _LIST.match(head) else "prose",
         "uses" if markdown else "has no",
-        f"about {2 ** round(math.log2(size + 1))} characters",
+        _length(size),
         "。" if last in "。！？" else "." if last in ".!?" else "no punctuation",
         "Chinese"
         if cjk >= 5 and cjk * 2 >= latin
@@ -178,9 +185,9 @@ def observe(state: dict, record, sample) -> None:
 
 
 def observe_batch(state: dict, batch, records) -> None:
-    """`observe` over a batch: the measurements of each record's last answer and its first
-    user turn taken from the columns in Rust, the style and task assembled in Python on short
-    strings."""
+    """`observe` over a batch: the measurements of each record's last answer and the task of
+    its first user turn computed in Rust (the task in Python where the line is not ASCII),
+    the style assembled in Python from short strings and numbers."""
     import polars as pl
 
     from dataprep import columns as col
@@ -191,44 +198,59 @@ def observe_batch(state: dict, batch, records) -> None:
     last = np.full(len(batch), -1, dtype=np.int64)
     np.maximum.at(last, rows[answer], np.flatnonzero(answer))
     prompt = frame["prompt"].to_numpy()
-    first = np.full(len(batch), len(frame), dtype=np.int64)
+    first = np.full(len(batch), len(frame), dtype=np.int64)  # past the end: no user turn
     np.minimum.at(first, rows[prompt], np.flatnonzero(prompt))
-    chosen = [
-        i for i, (sample, at) in enumerate(zip(batch.samples, last.tolist(), strict=True))
+    samples = batch.samples
+    chosen = np.array([
+        i for i, (sample, at) in enumerate(zip(samples, last.tolist(), strict=True))
         if at >= 0 and sample.kind in KINDS
-    ]  # fmt: skip
-    if not chosen:
+    ], dtype=np.int64)  # fmt: skip
+    if not len(chosen):
         return
-    texts = frame[last[chosen].tolist()].select(col.text, col.stripped(col.text).alias("stripped"))
-    stripped = pl.col("stripped")
+    alpaca = [samples[i].format == "alpaca" for i in chosen.tolist()]
+    every = pl.concat([frame["text"], pl.Series([None], dtype=pl.String)])  # the last: none
+    texts = pl.DataFrame(
+        {
+            "text": every.gather(last[chosen]),
+            "user": every.gather(first[chosen]),
+            "alpaca": pl.Series(alpaca, dtype=pl.Boolean),
+        }
+    )
+    stripped = col.stripped(col.text)
+    head400 = stripped.str.slice(0, 400)
+    user = pl.col("user")
+    line = pl.when(pl.col("alpaca")).then(user.str.extract(r"^([^\n]*)", 1)).otherwise(user)
+    ascii_line = ~line.str.contains(r"[^\x00-\x7f]")
     found = texts.select(
         col.text.str.strip_chars_start(col.PY_WHITESPACE).str.slice(0, 12).alias("head"),
         stripped.str.len_chars().alias("size"),
         stripped.str.slice(-1).alias("last"),
-        stripped.str.slice(0, 400).alias("head400"),
+        ((head400.str.len_bytes() - head400.str.len_chars()) // 2).alias("cjk"),
+        head400.str.count_matches("[A-Za-z]").alias("latin"),
         (
             stripped.str.contains("**", literal=True)
             | stripped.str.contains("```", literal=True)
             | stripped.str.contains(r"(?m)^#{1,6} |^\|.*\|$")
         ).alias("markdown"),
-        col.text.str.slice(0, 1).alias("first"),
-        col.text.is_null().alias("null"),
-        (col.text == "").alias("empty"),
+        col.text.str.slice(0, 1).is_in(list(col.PY_WHITESPACE)).alias("leading"),
+        (col.text.is_null() | (col.text == "")).alias("blank"),
+        # An ASCII line's task: its letters, lower case (what _task_of leaves of ASCII).
+        pl.when(ascii_line)
+        .then(line.str.to_lowercase().str.replace_all("[^a-z]+", "").str.slice(0, 60))
+        .alias("task"),
+        user.alias("user"),
     )
     columns = [found[name].to_list() for name in found.columns]
-    has_prompt = first[chosen] < len(frame)
-    prompt_texts = iter(frame["text"].gather(first[chosen][has_prompt]).to_list())
-    samples = batch.samples
     tasks, styles, kept = [], [], []
-    for i, known, (head, size, end, head400, markdown, lead, null, empty) in zip(
-        chosen, has_prompt.tolist(), zip(*columns, strict=True), strict=True
-    ):
-        user = next(prompt_texts) if known else None
-        if null or empty:
+    for i, fmt_alpaca, (head, size, end, cjk, latin, markdown, leading, blank, task, user_text) in zip(
+        chosen.tolist(), alpaca, zip(*columns, strict=True), strict=True
+    ):  # fmt: skip
+        if blank:
             continue
-        cjk, letters = cjk_share(head400, 400)
-        style = _assemble(head, size, end, cjk, letters, markdown, lead.isspace())
-        tasks.append(_task_key(_task_of(user, samples[i].format)))
+        if task is None:
+            task = _task_of(user_text, "alpaca" if fmt_alpaca else "")
+        style = _assemble(head, size, end, cjk, latin, markdown, leading)
+        tasks.append(_task_key(task))
         styles.append(_style_id(state, style))
         kept.append(i)
     lines, indexes = batch.where
