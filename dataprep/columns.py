@@ -70,6 +70,23 @@ def prompt_of(expr: pl.Expr) -> pl.Expr:
     return expr.gather(pl.col("prompt_of"))
 
 
+def ascii_letters(texts: pl.Series) -> np.ndarray:
+    """How many ASCII letters each text holds (a null: 0), counted over the UTF-8 bytes in
+    numpy: a regex count pays for a match per letter, 3x slower."""
+    found = texts.cast(pl.String).to_arrow()
+    buffers = found.buffers()
+    start = found.offset
+    offsets = np.frombuffer(buffers[1], dtype=np.int64)[start : start + len(found) + 1]
+    if buffers[2] is None or offsets[-1] == offsets[0]:
+        return np.zeros(len(found), dtype=np.int64)
+    data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
+    letters = ((data | 0x20) - np.uint8(ord("a"))) < 26  # wraps below "a": then >= 26
+    counts = np.zeros(len(data) + 1, dtype=np.int64)
+    np.cumsum(letters, out=counts[1:])
+    at = offsets - offsets[0]
+    return counts[at[1:]] - counts[at[:-1]]
+
+
 def blank() -> pl.Expr:
     """Null, empty, or only whitespace and zero-width characters (`text.is_blank`)."""
     return text.is_null() | ~text.str.contains(rf"[^{SPACE[1:-1]}{ZERO_WIDTH_CLASS}]")

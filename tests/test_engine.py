@@ -181,3 +181,66 @@ def test_small_inputs_skip_the_engine(tmp_path):
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     count, imported = out.stdout.split()
     assert int(count) > 200 and imported == "False"
+
+
+STYLE_SEAMS = [
+    "Hello there, friend.",
+    "  'Quoted' opening here",
+    '"Double" quoted',
+    "\\backslash first",
+    "\u3000全角空格开头的回答。",
+    "「引号」开头的回答。",
+    "中'文'混合",
+    "Café au lait, s'il vous plaît.",
+    "Élan vital is a term.",
+    "ÅÄÖ letters here",
+    "1. First\n2. Second",
+    "١. Arabic-Indic digits",
+    "\x1c\x1dSeparators first",
+    "...",
+    "!!!",
+    "_under_score start",
+    "x" * 500,
+    "**bold** start",
+    "# Heading\ntext",
+    "| a | b |",
+    "😀 emoji first",
+    "\u200bzero width first",
+    "한국어 답변입니다",
+    "日本語の回答です。",
+    "Ωmega Greek start",
+]
+
+
+def test_style_measurements_in_rust_are_pythons():
+    """The batch path's style tuple and task key for each answer equal the per-record path's."""
+    from dataprep.checks.consistency import style_inconsistent as style
+    from dataprep.columns import Batch
+    from dataprep.formats import normalise
+    from dataprep.records import Record
+
+    prompts = ["Say hello.", "总结下面的文章。\n文章一", "Ünïcode task?", "", "  spaced  "]
+    values = [
+        {"instruction": prompts[i % len(prompts)], "input": "", "output": answer}
+        for i, answer in enumerate(STYLE_SEAMS)
+    ]
+    records = [Record("seams.jsonl", i + 1, i, value, b"") for i, value in enumerate(values)]
+    samples = [normalise(r, None)[0] for r in records]
+    batched, single = style.new_state(None), style.new_state(None)
+    style.observe_batch(batched, Batch(samples), records)
+    for record, sample in zip(records, samples, strict=True):
+        style.observe(single, record, sample)
+
+    def rows(state):
+        table = list(state["styles"])
+        found = state["rows"]
+        return list(
+            zip(
+                found.column("task").tolist(),
+                [table[i] for i in found.column("style").tolist()],
+                found.column("line").tolist(),
+                strict=True,
+            )
+        )
+
+    assert rows(batched) == rows(single) and len(rows(single)) == len(STYLE_SEAMS)

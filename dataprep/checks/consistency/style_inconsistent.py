@@ -58,6 +58,10 @@ _TASK_NOISE = re.compile(r"[\d\W_]+")
 _LIST = re.compile(r"\s*(?:\d{1,2}[.)、．]|[-*•·]|[一二三四五六七八九十][、.])\s*")
 _MARKDOWN = re.compile(r"\*\*|^#{1,6} |```|^\|.*\|$", re.M)
 _WORD = re.compile(r"\w+")
+# Four characters Python's repr() leaves as they are (printable in the Unicode of every Python
+# and Rust we run on, no quote or backslash): ASCII, CJK ideographs, CJK and full-width
+# punctuation. An opening of only these is quoted in Rust.
+_PLAIN = r"^[\x20-\x26\x28-\x5b\x5d-\x7e\x{4e00}-\x{9fef}\x{3001}-\x{303f}\x{ff01}-\x{ff5e}]*$"
 FEATURES = {
     "opening": "opens with {}",
     "shape": "is {}",
@@ -137,12 +141,12 @@ def _style(text: str) -> tuple[str, ...]:
 
 
 def _assemble(head: str, size: int, last: str, cjk: int, latin: int, markdown: bool,
-              leading: bool) -> tuple[str, ...]:  # fmt: skip
+              leading: bool, opening: str | None = None) -> tuple[str, ...]:  # fmt: skip
     """The style tuple from the measurements of one answer: `head`, its first 12 characters
     after leading whitespace; `size`, `last`, `cjk`, `latin` of the stripped answer (the last
-    two in its first 400 characters)."""
+    two in its first 400 characters); `opening`, `_opening(head)` where already known."""
     return (
-        _opening(head),
+        opening if opening is not None else _opening(head),
         "a list" if _LIST.match(head) else "prose",
         "uses" if markdown else "has no",
         _length(size),
@@ -221,17 +225,12 @@ def observe_batch(state: dict, batch, records) -> None:
     user = pl.col("user")
     line = pl.when(pl.col("alpaca")).then(user.str.extract(r"^([^\n]*)", 1)).otherwise(user)
     ascii_line = ~line.str.contains(r"[^\x00-\x7f]")
+    head = pl.col("head")
+    quoted = head.str.slice(0, 4)
+    word = head.str.to_lowercase().str.extract("([0-9A-Z_a-z]+)", 1)
     found = texts.select(
         col.text.str.strip_chars_start(col.PY_WHITESPACE).str.slice(0, 12).alias("head"),
-        stripped.str.len_chars().alias("size"),
-        stripped.str.slice(-1).alias("last"),
-        ((head400.str.len_bytes() - head400.str.len_chars()) // 2).alias("cjk"),
-        head400.str.count_matches("[A-Za-z]").alias("latin"),
-        (
-            stripped.str.contains("**", literal=True)
-            | stripped.str.contains("```", literal=True)
-            | stripped.str.contains(r"(?m)^#{1,6} |^\|.*\|$")
-        ).alias("markdown"),
+        stripped.alias("stripped"),
         col.text.str.slice(0, 1).is_in(list(col.PY_WHITESPACE)).alias("leading"),
         (col.text.is_null() | (col.text == "")).alias("blank"),
         # An ASCII line's task: its letters, lower case (what _task_of leaves of ASCII).
@@ -239,17 +238,43 @@ def observe_batch(state: dict, batch, records) -> None:
         .then(line.str.to_lowercase().str.replace_all("[^a-z]+", "").str.slice(0, 60))
         .alias("task"),
         user.alias("user"),
+    ).select(
+        "head",
+        pl.col("stripped").str.len_chars().alias("size"),
+        pl.col("stripped").str.slice(-1).alias("last"),
+        pl.col("stripped").str.slice(0, 400).alias("head400"),
+        (
+            pl.col("stripped").str.contains("**", literal=True)
+            | pl.col("stripped").str.contains("```", literal=True)
+            | pl.col("stripped").str.contains(r"(?m)^#{1,6} |^\|.*\|$")
+        ).alias("markdown"),
+        # `_opening` where Rust reads it as Python does; null: Python decides.
+        pl.when(head == "")
+        .then(pl.lit("nothing"))
+        .when((head.str.len_bytes() > head.str.len_chars() + 1) & quoted.str.contains(_PLAIN))
+        .then(pl.concat_str(pl.lit("'"), quoted, pl.lit("'")))
+        .when(~head.str.contains(r"[^\x00-\x7f]"))
+        .then(pl.concat_str(pl.lit("'"), word, pl.lit("'")))
+        .alias("opening"),
+        "leading",
+        "blank",
+        "task",
+        "user",
     )
-    columns = [found[name].to_list() for name in found.columns]
+    head400 = found["head400"]
+    cjk = ((head400.str.len_bytes() - head400.str.len_chars()) // 2).fill_null(0).to_list()
+    latin = col.ascii_letters(head400).tolist()
+    columns = [found[name].to_list() for name in found.columns if name != "head400"]
     tasks, styles, kept = [], [], []
-    for i, fmt_alpaca, (head, size, end, cjk, latin, markdown, leading, blank, task, user_text) in zip(
-        chosen.tolist(), alpaca, zip(*columns, strict=True), strict=True
-    ):  # fmt: skip
+    for i, fmt_alpaca, wide, letters, row in zip(
+        chosen.tolist(), alpaca, cjk, latin, zip(*columns, strict=True), strict=True
+    ):
+        head, size, end, markdown, opening, leading, blank, task, user_text = row
         if blank:
             continue
         if task is None:
             task = _task_of(user_text, "alpaca" if fmt_alpaca else "")
-        style = _assemble(head, size, end, cjk, latin, markdown, leading)
+        style = _assemble(head, size, end, wide, letters, markdown, leading, opening)
         tasks.append(_task_key(task))
         styles.append(_style_id(state, style))
         kept.append(i)
