@@ -305,25 +305,27 @@ class Batch:
     def near_texts(self, prompt_chars: int, answer_chars: int) -> list[str | None]:
         """`near_duplicate._text` per record: the head of its prompts and of its answers,
         lower case, whitespace-normalised."""
-        every = pl.DataFrame({"row": pl.Series(range(len(self.samples)), dtype=pl.UInt32)})
-        # Each text cut to the window first: the joined head needs no more of any one text.
-        joined = [
-            every.join(
-                self.frame.filter(pl.col(flag))
-                .group_by("row", maintain_order=True)
-                .agg(
-                    text.fill_null("")
-                    .str.slice(0, width)
-                    .str.join(" ")
-                    .str.slice(0, width)
-                    .alias(flag)
-                ),
-                on="row",
-                how="left",
-                maintain_order="left",
-            )[flag].fill_null("")
-            for flag, width in (("prompt", prompt_chars), ("answer", answer_chars))
-        ]
-        texts = squeezed(pl.concat_str(joined[0], pl.lit(" "), joined[1]).str.to_lowercase())
+        prompt, answer = self._head("prompt", prompt_chars), self._head("answer", answer_chars)
+        texts = squeezed(pl.concat_str(prompt, pl.lit(" "), answer).str.to_lowercase())
         found = pl.select(texts).to_series().to_list()
         return [t if s is not None else None for t, s in zip(found, self.samples, strict=True)]
+
+    def _head(self, flag: str, width: int) -> pl.Series:
+        """Per record, the first `width` characters of its `flag` texts joined by spaces."""
+        marked = self.frame[flag].to_numpy()
+        count = np.bincount(self.rows[marked], minlength=len(self.samples))
+        if count.max(initial=0) <= 1:  # one text or none a record (alpaca): no join needed
+            at = np.full(len(self.samples), len(self.frame), dtype=np.int64)
+            at[self.rows[marked]] = np.flatnonzero(marked)
+            every = pl.concat([self.frame["text"], pl.Series([None], dtype=pl.String)])
+            return every.gather(at).fill_null("").str.slice(0, width)
+        # Each text cut to the window first: the joined head needs no more of any one text.
+        every = pl.DataFrame({"row": pl.Series(range(len(self.samples)), dtype=pl.UInt32)})
+        return every.join(
+            self.frame.filter(pl.col(flag))
+            .group_by("row", maintain_order=True)
+            .agg(_window(width).alias(flag)),
+            on="row",
+            how="left",
+            maintain_order="left",
+        )[flag].fill_null("")

@@ -146,7 +146,9 @@ def _signatures(texts: list[str]) -> np.ndarray:
     # bit of the hash keeps the same 5-grams in every text, so Jaccard estimates stay unbiased.
     owner = np.repeat(np.arange(len(texts)), lengths)
     valid = (owner[:count] == owner[SHINGLE - 1 : SHINGLE - 1 + count]) & ((h & SAMPLE) == 0)
-    h, owner = h[valid], owner[:count][valid]
+    # Positions, then take: a random boolean mask indexes 6x slower (branch misses).
+    kept = np.flatnonzero(valid)
+    h, owner = h.take(kept), owner.take(kept)
     if len(h) == 0:
         return signatures
     starts = np.flatnonzero(np.r_[True, owner[1:] != owner[:-1]])

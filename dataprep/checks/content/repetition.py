@@ -107,8 +107,9 @@ def _wordy(unit: str) -> bool:
     return len(_LETTER.findall(unit)) >= 2
 
 
-# _SENTENCE's split points, marked with a NUL (Rust's regex has no look-behind)
-_SPLIT = rf"([.!?;]){SPACE}+|([\x{{3002}}\x{{ff01}}\x{{ff1f}}\x{{ff1b}}\n]){SPACE}*"
+# _SENTENCE's split points, kept at the end of the piece before them (Rust's regex has no
+# look-behind): stripped, the pieces are _SENTENCE's units, less the empty ones.
+_SPLIT = rf"[.!?;]{SPACE}+|[\x{{3002}}\x{{ff01}}\x{{ff1f}}\x{{ff1b}}\n]{SPACE}*"
 _RUN = rf"{SPACE}+"
 
 
@@ -130,7 +131,7 @@ def _repeated(texts: pl.DataFrame, at: np.ndarray, code: bool, opts: Options) ->
     units = (
         texts.select(
             pl.Series("at", at),
-            text.str.replace_all(_SPLIT, "$1$2\x00").str.split("\x00").alias("unit"),
+            text.str.split(_SPLIT, literal=False, inclusive=True).alias("unit"),
         )
         .explode("unit")
         .select("at", unit)
