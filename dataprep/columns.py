@@ -80,11 +80,12 @@ def ascii_letters(texts: pl.Series) -> np.ndarray:
     if buffers[2] is None or offsets[-1] == offsets[0]:
         return np.zeros(len(found), dtype=np.int64)
     data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0] : offsets[-1]]
-    letters = ((data | 0x20) - np.uint8(ord("a"))) < 26  # wraps below "a": then >= 26
-    counts = np.zeros(len(data) + 1, dtype=np.int64)
-    np.cumsum(letters, out=counts[1:])
-    at = offsets - offsets[0]
-    return counts[at[1:]] - counts[at[:-1]]
+    # One byte more than the data, so that every offset (the last included) indexes it.
+    letters = np.zeros(len(data) + 1, dtype=np.uint8)
+    np.less((data | 0x20) - np.uint8(ord("a")), 26, out=letters[:-1].view(bool))  # wraps
+    counts = np.add.reduceat(letters, offsets[:-1] - offsets[0], dtype=np.int64)
+    counts[offsets[1:] == offsets[:-1]] = 0  # reduceat gives an empty range its first element
+    return counts
 
 
 def blank() -> pl.Expr:

@@ -244,3 +244,26 @@ def test_style_measurements_in_rust_are_pythons():
         )
 
     assert rows(batched) == rows(single) and len(rows(single)) == len(STYLE_SEAMS)
+
+
+def test_ascii_letters_count_what_cjk_share_counts():
+    """The numpy count over Arrow's UTF-8 bytes, on nulls, empty strings and slices too."""
+    import random
+
+    import polars as pl
+
+    from dataprep.columns import ascii_letters
+    from dataprep.text import cjk_share
+
+    rng = random.Random(1)
+    alphabet = ["a", "Z", "\u4e2d", "\u00e9", " ", "[", "`", "@", "{", "\U0001f600"]
+    for _ in range(300):
+        texts = [
+            None if rng.random() < 0.1 else "".join(rng.choices(alphabet, k=rng.randint(0, 6)))
+            for _ in range(rng.randint(1, 8))
+        ]
+        expected = [cjk_share(t or "", 10**6)[1] for t in texts]
+        series = pl.Series(texts, dtype=pl.String)
+        assert ascii_letters(series).tolist() == expected
+        start = rng.randint(0, len(texts) - 1)
+        assert ascii_letters(series.slice(start)).tolist() == expected[start:]

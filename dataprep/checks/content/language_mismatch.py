@@ -28,6 +28,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
 from dataprep.findings import Hit
 from dataprep.sample import Sample, answer_for, answers
 from dataprep.text import cjk_share, without_code
@@ -83,28 +85,43 @@ def _about_quoted(prompt: str, answer: str, got: str) -> bool:
 
 
 def prefilter(opts: Options):
-    """Answers in one script whose prompt may be in the other, from byte and character counts
-    of the first 2,000 characters: at most `chars - (bytes - chars) / 3` of them are ASCII
-    letters, since a non-ASCII character takes 2 to 4 bytes (what code or quotes hide, the
-    confirm leaves out)."""
+    """Answers in one script whose prompt may be in the other, from the UTF-8 byte and
+    character counts of the first 2,000 characters (wide characters: half the extra bytes) and
+    the ASCII letters of the whole text (an upper bound on the head's). What code or a
+    prompt's quotes hide the confirm leaves out: it can only lower the prompt's counts, and the
+    answer's where it has code."""
+    import polars as pl
+
     from dataprep import columns as col
 
     m = opts.min_letters
-    head = col.text.str.slice(0, 2000)
-    chars, size = head.str.len_chars(), head.str.len_bytes()
-    wide = (size - chars) // 2
-    latin = chars - (size - chars) / 3  # an upper bound on the ASCII letters
-    answer_zh = wide >= 4
-    answer_en = (latin >= m) & ((wide * 25 <= latin) | col.has_code)
-    long_prompt = col.prompt_of(col.text.str.len_chars()) > 2000  # what is left out shifts the head
-    prompt_zh = (col.prompt_of(wide) >= 4) | long_prompt
-    prompt_en = (col.prompt_of(latin) >= m) | long_prompt
-    answer = (
-        col.is_answer
-        & (col.text.str.len_chars() >= m)
-        & ~col.text.str.contains("```", literal=True)
-    )
-    return answer & ((prompt_zh & answer_en) | (prompt_en & answer_zh))
+
+    def select(frame: pl.DataFrame) -> np.ndarray:
+        head = col.text.str.slice(0, 2000)
+        found = frame.select(
+            ((head.str.len_bytes() - head.str.len_chars()) // 2).fill_null(0).alias("wide"),
+            col.text.str.len_chars().fill_null(0).alias("n"),
+            col.has_code.fill_null(False).alias("code"),
+            col.text.str.contains("```", literal=True).fill_null(False).alias("fence"),
+        )
+        wide, n = found["wide"].to_numpy(), found["n"].to_numpy()
+        code = found["code"].to_numpy()
+        latin = col.ascii_letters(frame["text"])
+        at = frame["prompt_of"].fill_null(0).to_numpy()
+        answer = (
+            frame["answer"].to_numpy()
+            & frame["prompt_of"].is_not_null().to_numpy()
+            & (n >= m)
+            & ~found["fence"].to_numpy()
+        )
+        answer_zh = (wide >= 4) & ((wide * 2 >= latin) | code | (n > 2000))
+        answer_en = (latin >= m) & ((wide * 25 <= latin) | code)
+        long_prompt = n[at] > 2000  # what is left out of the head shifts it
+        prompt_zh = (wide[at] >= 4) | long_prompt
+        prompt_en = latin[at] >= m
+        return answer & ((prompt_zh & answer_en) | (prompt_en & answer_zh))
+
+    return select
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:
