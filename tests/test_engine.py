@@ -76,6 +76,26 @@ SEAMS = [
         "input": "The cat sat on the mat.",
         "output": "The cat sat on the mat.",
     },
+    # Input placeholders that only NFKC, zero-width removal, squeezing or case make equal.
+    *(
+        {
+            "instruction": "Rewrite it politely.",
+            "input": given,
+            "output": "Would you please pass me the salt, if it is not too much trouble?",
+        }
+        for given in (
+            "\uff4e\uff4f\u3000\uff49\uff4e\uff50\uff55\uff54",
+            "N/A.",
+            "no\u200b input",
+            "  None  ",
+            "\u65e0\u8f93\u5165\u3002",
+            "No   Input!",
+            "\u2460",
+            "(empty)",
+            "\u2028null",
+            "Not\u00a0Applicable",
+        )
+    ),
 ]
 
 
@@ -105,7 +125,7 @@ def test_seams_and_batch_boundaries_give_the_same_findings(tmp_path, monkeypatch
     new, old = both([str(data)])
     names = {f.name for f in old}
     for name in ("empty-output", "ai-disclaimer", "html-markup", "script-content", "repetition",
-                 "language-mismatch", "echo-output", "exact-duplicate", "conflicting-duplicate"):  # fmt: skip
+                 "language-mismatch", "echo-output", "exact-duplicate", "conflicting-duplicate", "placeholder-output"):  # fmt: skip
         assert name in names, name
     assert new == old
 

@@ -69,11 +69,22 @@ def is_input_placeholder(text: str, opts: Options) -> bool:
 
 
 def prefilter(opts: Options):
-    """Answers of 40 characters or fewer, and prompts whose last line is that short."""
+    """Answers of 40 characters or fewer, and prompts whose last line (40 characters or fewer)
+    has an input placeholder's key, computed in Rust as `_key` computes it in Python."""
+    import polars as pl
+
     from dataprep import columns as col
 
-    last_line = col.text.str.extract(r"\n([^\n]*)$", 1).str.len_chars()
-    return (col.is_answer & (col.text.str.len_chars() <= 40)) | (col.is_prompt & (last_line <= 40))
+    # Only prompts' last lines are read, and only short ones go on to be keyed.
+    last = pl.when(col.is_prompt).then(col.text).str.extract(r"\n([^\n]*)$", 1)
+    short = pl.when(last.str.len_chars() <= 40).then(last)
+    key = col.squeezed(
+        short.str.replace_all(f"[{col.ZERO_WIDTH_CLASS}]", "").str.normalize("NFKC")
+    ).str.to_lowercase()
+    placeholders = pl.Series(opts.input_placeholders, dtype=pl.String).implode()
+    return (col.is_answer & (col.text.str.len_chars() <= 40)) | key.str.strip_chars(STRIP).is_in(
+        placeholders
+    )
 
 
 def check(sample: Sample, opts: Options) -> Iterator[Hit]:
