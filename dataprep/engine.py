@@ -136,25 +136,37 @@ def sample_hits(
     """Per record of the batch, the record checks' hits in the pack's order (what running every
     check on every record gives, at the cost of the candidates only)."""
     selected = candidates(plan, batch, costs) if plan.prefilters else {}
-    found: list[list[tuple[Setting, Hit]]] = []
+    samples = batch.samples
+    found: list[list[tuple[Setting, Hit]]] = [[] for _ in samples]
+    # The records each check applies to (by format and kind), then its candidates among them.
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, sample in enumerate(samples):
+        if sample is not None:
+            groups.setdefault((sample.format, sample.kind), []).append(i)
+    applies: dict[str, np.ndarray] = {}
+    for (fmt, kind), members in groups.items():
+        for setting in plan.for_format(fmt, kind):
+            mask = applies.get(setting.module.NAME)
+            if mask is None:
+                mask = applies[setting.module.NAME] = np.zeros(len(samples), dtype=bool)
+            mask[members] = True
     clock = time.perf_counter
-    for i, sample in enumerate(batch.samples):
-        hits: list[tuple[Setting, Hit]] = []
-        found.append(hits)
-        if sample is None:
+    # Check by check in pack order: each record's hits still come in the pack's order.
+    for setting in plan.sample_rules:
+        name = setting.module.NAME
+        mask = applies.get(name)
+        if mask is None or (errors_only and setting.severity != "error"):
             continue
-        for setting in plan.for_sample(sample):
-            if errors_only and setting.severity != "error":
-                continue
-            mask = selected.get(setting.module.NAME)
-            if mask is not None and not mask[i]:
-                continue
-            if costs is None:
-                hits.extend((setting, hit) for hit in setting.module.check(sample, setting.options))
-                continue
-            start = clock()
-            hits.extend((setting, hit) for hit in setting.module.check(sample, setting.options))
-            costs.confirm[setting.module.NAME] += clock() - start
+        if name in selected:
+            mask = mask & selected[name]
+        check, options = setting.module.check, setting.options
+        start = clock()
+        for i in np.flatnonzero(mask).tolist():
+            hits = list(check(samples[i], options))
+            if hits:
+                found[i].extend((setting, hit) for hit in hits)
+        if costs is not None:
+            costs.confirm[name] += clock() - start
     if costs is not None:
         costs.records += len(batch)
     return found
