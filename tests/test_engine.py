@@ -287,3 +287,31 @@ def test_ascii_letters_count_what_cjk_share_counts():
         assert ascii_letters(series).tolist() == expected
         start = rng.randint(0, len(texts) - 1)
         assert ascii_letters(series.slice(start)).tolist() == expected[start:]
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not here")
+def test_quality_sets_give_the_same_findings(tmp_path, monkeypatch):
+    """The labelled sets of bench/quality.py and bench/quality_pairs_images.py (defects
+    injected into LLaMA-Factory's demo records, real broken image files)."""
+    import random
+
+    monkeypatch.syspath_prepend(str(HERE.parent / "bench"))
+    import quality
+    import quality_pairs_images
+
+    shared = CORPUS.parent
+    records, _ = quality.build(shared, 40, 0)
+    labelled = tmp_path / "labelled.jsonl"
+    labelled.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    rng = random.Random(0)
+    pairs, _ = quality_pairs_images.build_pairs(shared, 40, rng)
+    pair_file = tmp_path / "pairs.jsonl"
+    pair_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in pairs))
+    root = tmp_path / "data"
+    root.mkdir()
+    images, _ = quality_pairs_images.build_images(shared, 40, rng, root)
+    image_file = root / "mllm.jsonl"
+    image_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in images))
+    for path in (labelled, pair_file, image_file):
+        new, old = both([str(path)])
+        assert len(old) > 40 and new == old, path.name
