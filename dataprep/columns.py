@@ -292,8 +292,8 @@ class Batch:
         prompt_rows, prompt_hashes = self._with_images(rows[prompt_part], hashes[prompt_part], keep)
         prompts = self._keys(prompt_rows, prompt_hashes)
         # The answer's text alone: the same words from another role are the same answer.
-        answer_hashes = self._hashes(found.filter(pl.Series(answer_part)), text)
-        answers = self._keys(rows[answer_part], answer_hashes)
+        # (Hashing every row costs less than copying the answers' out.)
+        answers = self._keys(rows[answer_part], self._hashes(found, text)[answer_part])
         return prompts, answers, keep & self.present
 
     @cached_property
