@@ -4,10 +4,13 @@ For every data file of ../shared/corpus, lints with near-duplicate alone and, fo
 reports, computes the exact Jaccard similarity of the two records' 5-gram sets three ways:
 on the windows the rule hashes (the MinHash estimate's own target), on the whole records'
 characters, and on the whole records' words (CJK characters count as words). A pair is a true
-near-duplicate when its whole-record similarity reaches the rule's threshold (0.75). Recall on
-injected near-copies is bench/quality.py's.
+near-duplicate when its whole-record similarity reaches the rule's threshold (0.75). Beside it,
+the recall on bench/quality.py's injected near-copies.
 
-Run: python bench/near_duplicate_precision.py [--shared ../shared]
+`--windows 120,240 500,1000` repeats both for other window sizes (prompt, answer characters
+hashed; the rule's own first): the measurement behind the window the rule uses.
+
+Run: python bench/near_duplicate_precision.py [--shared ../shared] [--windows P,A ...]
 """
 
 from __future__ import annotations
@@ -44,14 +47,46 @@ def whole(sample) -> str:
     return " ".join(" ".join(parts).lower().split())
 
 
+def recall(shared: Path) -> tuple[int, int]:
+    """(found, injected) near-copies of bench/quality.py's labelled set."""
+    import json
+    import tempfile
+
+    sys.path.insert(0, str(HERE))
+    import quality
+
+    records, labels = quality.build(shared, 40, 0)
+    wanted = {i for i, rule in labels.items() if rule == "near-duplicate"}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "labelled.jsonl"
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        pack = load(select=["near-duplicate"])
+        found = {f.record for f in lint_paths([str(path)], pack, Summary())}
+    return len(wanted & found), len(wanted)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", default=str(HERE.parent.parent / "shared"))
+    parser.add_argument("--windows", nargs="*", default=[], help="more P,A window sizes")
     args = parser.parse_args()
-    corpus = Path(args.shared) / "corpus"
+    own = (near_duplicate.PROMPT_CHARS, near_duplicate.ANSWER_CHARS)
+    windows = [own] + [tuple(int(x) for x in w.split(",")) for w in args.windows]
+    for i, (prompt_chars, answer_chars) in enumerate(windows):
+        near_duplicate.PROMPT_CHARS, near_duplicate.ANSWER_CHARS = prompt_chars, answer_chars
+        print(f"\nwindows: first {prompt_chars} prompt and {answer_chars} answer characters")
+        precision(Path(args.shared), table=i == 0)
+        hit, injected = recall(Path(args.shared))
+        print(f"recall on bench/quality.py's near-copies: {hit}/{injected}")
+    near_duplicate.PROMPT_CHARS, near_duplicate.ANSWER_CHARS = own
+
+
+def precision(shared: Path, table: bool) -> None:
+    corpus = shared / "corpus"
     pack = load(select=["near-duplicate"])
     total = window_true = whole_true = word_true = 0
-    print(f"{'file':<64} pairs  window  chars  words")
+    if table:
+        print(f"{'file':<64} pairs  window  chars  words")
     for path in sorted(corpus.rglob("*")):
         if not path.name.endswith(readers.DATA_SUFFIXES) or path.name == "dataset_info.json":
             continue
@@ -78,7 +113,7 @@ def main() -> None:
             ta, tb = whole(a), whole(b)
             counts[2] += jaccard(grams(ta), grams(tb)) >= THRESHOLD
             counts[3] += jaccard(grams(WORD.findall(ta)), grams(WORD.findall(tb))) >= THRESHOLD
-        if counts[0]:
+        if counts[0] and table:
             name = str(path.relative_to(corpus))
             print(f"{name:<64} {counts[0]:>5}  {counts[1]:>6}  {counts[2]:>5}  {counts[3]:>5}")
         total += counts[0]
