@@ -65,13 +65,23 @@ def recall(shared: Path) -> tuple[int, int]:
     return len(wanted & found), len(wanted)
 
 
+def _window(text: str) -> tuple[int, int]:
+    try:
+        prompt_chars, answer_chars = (int(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: give PROMPT,ANSWER characters, e.g. 500,1000"
+        ) from None
+    return prompt_chars, answer_chars
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", default=str(HERE.parent.parent / "shared"))
-    parser.add_argument("--windows", nargs="*", default=[], help="more P,A window sizes")
+    parser.add_argument("--windows", nargs="*", default=[], type=_window, help="more P,A sizes")
     args = parser.parse_args()
     own = (near_duplicate.PROMPT_CHARS, near_duplicate.ANSWER_CHARS)
-    windows = [own] + [tuple(int(x) for x in w.split(",")) for w in args.windows]
+    windows = [own, *args.windows]
     for i, (prompt_chars, answer_chars) in enumerate(windows):
         near_duplicate.PROMPT_CHARS, near_duplicate.ANSWER_CHARS = prompt_chars, answer_chars
         print(f"\nwindows: first {prompt_chars} prompt and {answer_chars} answer characters")

@@ -296,13 +296,6 @@ class Batch:
         answers = self._keys(rows[answer_part], self._hashes(found, text)[answer_part])
         return prompts, answers, keep & self.present
 
-    @cached_property
-    def prompt_answer_keys(self) -> list[tuple[int, int] | None]:
-        """`prompt_answer_lanes` as pairs of 128-bit ints, None where a record has none."""
-        prompts, answers, keep = self.prompt_answer_lanes
-        pairs = zip(self._ints(prompts, keep), self._ints(answers, keep), strict=True)
-        return [(p, a) if p is not None else None for p, a in pairs]
-
     def near_texts(self, prompt_chars: int, answer_chars: int) -> list[str | None]:
         """`near_duplicate._text` per record: the head of its prompts and of its answers,
         lower case, whitespace-normalised."""

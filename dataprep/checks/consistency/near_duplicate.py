@@ -111,17 +111,26 @@ def observe_batch(state: dict, batch, records) -> None:
     _flush(state)
     present = batch.present
     texts = [t for t in batch.near_texts(PROMPT_CHARS, ANSWER_CHARS) if t is not None]
+    lines, indexes = batch.where
+    _add(state, texts, lines[present], indexes[present], batch.content_lanes[present],
+         [s.images for s in batch.samples if s is not None])  # fmt: skip
+
+
+def _add(
+    state: dict, texts: list[str], lines, indexes, keys, images: list[tuple[str, ...]]
+) -> None:
+    """Processed records into the state's columns. `keys`: whole-record keys (exact-duplicate's),
+    not the windowed text: copies that differ only beyond the window are near-duplicates, not
+    exact ones."""
     if not texts:
         return
-    lines, indexes = batch.where
-    media = [_media(s.images) if s.images else 0 for s in batch.samples if s is not None]
     state["rows"].extend(
         signature=_signatures_of(texts),
-        line=lines[present],
-        index=indexes[present],
-        key=batch.content_lanes[present],
+        line=np.asarray(lines, dtype=np.int64),
+        index=np.asarray(indexes, dtype=np.int64),
+        key=np.asarray(keys, dtype=np.uint64).reshape(len(texts), 2),
         length=np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)),
-        media=np.array(media, dtype=np.uint64),
+        media=np.array([_media(refs) for refs in images], dtype=np.uint64),
     )
 
 
@@ -172,17 +181,8 @@ def _flush(state: dict) -> None:
     if not pending:
         return
     state["pending"] = []
-    texts = [item[0] for item in pending]
-    state["rows"].extend(
-        signature=_signatures_of(texts),
-        line=np.array([item[1] for item in pending], dtype=np.int64),
-        index=np.array([item[2] for item in pending], dtype=np.int64),
-        # Whole-record keys (exact-duplicate's), not the windowed text: copies that differ
-        # only beyond the window are near-duplicates, not exact ones.
-        key=np.array([item[3] for item in pending], dtype=np.uint64),
-        length=np.array([len(t) for t in texts], dtype=np.int64),
-        media=np.array([_media(item[4]) for item in pending], dtype=np.uint64),
-    )
+    texts, lines, indexes, keys, images = (list(column) for column in zip(*pending, strict=True))
+    _add(state, texts, lines, indexes, keys, images)
 
 
 def _signatures_of(texts: list[str]) -> np.ndarray:

@@ -221,7 +221,6 @@ def observe_batch(state: dict, batch, records) -> None:
         }
     )
     stripped = col.stripped(col.text)
-    head400 = stripped.str.slice(0, 400)
     user = pl.col("user")
     line = pl.when(pl.col("alpaca")).then(user.str.extract(r"^([^\n]*)", 1)).otherwise(user)
     ascii_line = ~line.str.contains(r"[^\x00-\x7f]")
