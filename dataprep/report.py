@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import gzip
 import html
+import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
@@ -30,6 +31,7 @@ from dataprep.linter import LengthSetup, PackArgs, Summary, lint_paths
 from dataprep.profile import Profile, overlap
 
 EXAMPLES = 5  # per rule, with the record's text
+PAGE = 50  # findings table rows per page (report.js reads it from the table)
 SEVERITIES = ("error", "warning", "info")
 _QUOTED = re.compile(r"'([^'\n]{2,80})'|\"([^\"\n]{2,80})\"")
 
@@ -101,6 +103,40 @@ class Dataset:
     def lengths(self) -> Lengths | None:
         parts = list(self.summary.lengths.values())
         return merge(parts) if parts else None
+
+
+@dataclass(frozen=True)
+class Places:
+    """How the page names files: relative to the common folder of the inputs, a long name cut
+    in its middle. The full path stays in each name's tooltip and in the findings JSON."""
+
+    base: str
+    longest: int = 60
+
+    @classmethod
+    def of(cls, *datasets: Dataset | None) -> Places:
+        paths = {
+            p
+            for d in datasets
+            if d is not None
+            for p in (*d.paths, *(f.path for f in d.summary.files), *d.findings.paths)
+        }
+        folders = [os.path.dirname(os.path.abspath(p)) for p in paths]
+        try:
+            return cls(os.path.commonpath(folders) if folders else "")
+        except ValueError:  # paths on different Windows drives have no common folder
+            return cls("")
+
+    def short(self, path: str) -> str:
+        name = path
+        if self.base:
+            relative = os.path.relpath(os.path.abspath(path), self.base)
+            if not relative.startswith(".."):
+                name = relative
+        if len(name) > self.longest:
+            keep = self.longest - 1
+            name = name[: keep * 2 // 5] + "…" + name[-(keep - keep * 2 // 5) :]
+        return name
 
 
 def collect(
@@ -195,13 +231,33 @@ def findings(data: Dataset, other: Dataset | None) -> dict | None:
     for entry in data.findings.ordered():
         examples = [(f, excerpts.get((f.path, f.record, f.field))) for f in entry.examples]
         rules.append({"entry": entry, "examples": examples})
+    places = Places.of(data, other)
+    paths = list(data.findings.paths)
     payload = {
         "rules": {e.name: [e.code, e.severity] for e in data.findings.ordered()},
-        "paths": list(data.findings.paths),
+        "paths": paths,
+        "shown": [places.short(p) for p in paths],
         "rows": data.findings.rows,
     }
     packed = base64.b64encode(gzip.compress(orjson.dumps(payload), 6)).decode("ascii")
-    return {"rules": rules, "total": len(data.findings.rows), "packed": packed}
+    total = len(data.findings.rows)
+    # The first page is in the HTML as report.js draws it: the page has its final height at
+    # the first paint, so a link to a later section (#lengths) lands on that section.
+    first = [
+        {"name": r[0], "severity": SEVERITIES[r[1]], "path": paths[r[2]],
+         "where": payload["shown"][r[2]] + ("" if r[3] is None else f":{r[3]}"),
+         "field": r[4], "message": r[5]}
+        for r in data.findings.rows[:PAGE]
+    ]  # fmt: skip
+    return {
+        "rules": rules,
+        "total": total,
+        "packed": packed,
+        "first": first,
+        "page": PAGE,
+        "pages": max(1, -(-total // PAGE)),
+        "options": list(payload["rules"].items()),
+    }
 
 
 def lengths(data: Dataset, other: Dataset | None) -> dict | None:
@@ -323,7 +379,7 @@ def compare(data: Dataset, other: Dataset | None) -> dict | None:
         total = sum(p.languages.values()) or 1
         rows.append({
             "name": name,
-            "paths": ", ".join(ds.paths),
+            "paths": list(ds.paths),
             "records": ds.summary.records,
             "languages": ", ".join(f"{k} {v / total:.0%}" for k, v in p.languages.most_common(3)),
             "openings": ", ".join(w for w, _ in p.openings.most_common(5) if w),
@@ -357,6 +413,7 @@ def render(data: Dataset, other: Dataset | None = None) -> str:
         trim_blocks=True,
         lstrip_blocks=True,
     )
+    env.filters["place"] = Places.of(data, other).short
     sections = []
     for name, title, build in SECTIONS:
         values = build(data, other)
@@ -455,8 +512,9 @@ def _highlight(text: str, message: str, context: int = 120) -> tuple[str, str, s
     return (text[: context * 2] + ("…" if len(text) > context * 2 else ""), "", "")
 
 
-def _thumbnails(data: Dataset, limit: int = 24) -> list[tuple[str, str]]:
-    """Small JPEG data URIs of readable images in records with findings (never a broken one)."""
+def _thumbnails(data: Dataset, limit: int = 24) -> list[tuple[str, str, int, int]]:
+    """Small JPEG data URIs of readable images in records with findings (never a broken one),
+    with their sizes, so the page lays them out before they are decoded."""
     import io
 
     from PIL import Image
@@ -464,7 +522,7 @@ def _thumbnails(data: Dataset, limit: int = 24) -> list[tuple[str, str]]:
     from dataprep.images import locate, read_regular
 
     cache = data.images
-    out: list[tuple[str, str]] = []
+    out: list[tuple[str, str, int, int]] = []
     seen: set[str] = set()
     for path, records in data.findings.records.items():
         root = cache.root_for(path)
@@ -484,11 +542,12 @@ def _thumbnails(data: Dataset, limit: int = 24) -> list[tuple[str, str]]:
                     with Image.open(io.BytesIO(content)) as image:
                         image.draft("RGB", (128, 128))
                         image.thumbnail((96, 96))
+                        size = image.size
                         buf = io.BytesIO()
                         image.convert("RGB").save(buf, "JPEG", quality=70)
                 except (OSError, ValueError):
                     continue
                 data_uri = base64.b64encode(buf.getvalue()).decode("ascii")
                 out.append((f"{Path(path).name}, record {index}: {reference}",
-                            "data:image/jpeg;base64," + data_uri))  # fmt: skip
+                            "data:image/jpeg;base64," + data_uri, *size))  # fmt: skip
     return out

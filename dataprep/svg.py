@@ -44,6 +44,18 @@ def _markers(marks: Sequence[tuple[str, float]], head: int, base: int) -> list[s
     ]
 
 
+def _tail_cap(data: Sequence[Sequence[float]], tail: float, floor: float) -> float | None:
+    """Where the bins should stop for a long tail: the `tail` quantile of all values (or the
+    highest marker, `floor`), or None when the values past it would take under a fifth of the
+    axis anyway (then binning everything reads fine)."""
+    ordered = sorted(v for s in data for v in s)
+    low, high = ordered[0], ordered[-1]
+    cap = max(ordered[max(0, math.ceil(len(ordered) * tail) - 1)], floor)
+    if cap <= low or high <= cap or (high - cap) < 0.25 * (cap - low):
+        return None
+    return cap
+
+
 def histogram(
     series: Sequence[Sequence[float]],
     *,
@@ -54,27 +66,42 @@ def histogram(
     width: int = 680,
     height: int = 170,
     unit: str = "",
+    tail: float = 0.995,
 ) -> Markup:
     """Bars of one or two distributions (shares, so sets of different sizes compare), with
-    labelled vertical markers (e.g. p50, p95, the recommended cutoff_len)."""
+    labelled vertical markers (e.g. p50, p95, the recommended cutoff_len).
+
+    A long tail would squash the body of the distribution into one bar: the bins stop at the
+    `tail` quantile (or the highest marker, if further), and what lies beyond is one overflow
+    bar at the right, labelled with its count and the maximum."""
     data = [[math.log10(max(v, 1e-9)) if log else float(v) for v in s] for s in series if len(s)]
     if not data:
         return Markup("")
     low = min(min(s) for s in data)
     high = max(max(s) for s in data)
     marks = [(name, math.log10(max(x, 1e-9)) if log else float(x)) for name, x in markers]
+    cap = _tail_cap(data, tail, max((x for _, x in marks), default=low))
+    top_value = high
+    if cap is not None:
+        high = cap
     high = max([high, *(x for _, x in marks)])
     if high == low:
         high = low + 1
     step = (high - low) / bins
-    counts = []
+    counts, over = [], []
     for s in data:
         bucket = [0] * bins
+        beyond = 0
         for v in s:
-            bucket[min(bins - 1, int((v - low) / step))] += 1
+            if v > high:
+                beyond += 1
+            else:
+                bucket[min(bins - 1, int((v - low) / step))] += 1
         counts.append([c / len(s) for c in bucket])
-    top = max(max(c) for c in counts) or 1
-    left, bottom, right, head = 44, 22, 8, 16
+        over.append((beyond, beyond / len(s)))
+    top = max(max(max(c) for c in counts), max(share for _, share in over)) or 1
+    slot = 74 if cap is not None else 0  # room for the overflow bar and its labels
+    left, bottom, right, head = 44, 22, 8 + slot, 16
     plot_w, plot_h = width - left - right, height - bottom - head
 
     def x(v: float) -> float:
@@ -99,7 +126,7 @@ def histogram(
                 f'fill-opacity="{opacity}"><title>{escape(span)}: {share:.1%}</title></rect>'
             )
     base = head + plot_h
-    parts.append(f'<line x1="{left}" y1="{base}" x2="{width - right}" y2="{base}" stroke="#888"/>')
+    parts.append(f'<line x1="{left}" y1="{base}" x2="{left + plot_w}" y2="{base}" stroke="#888"/>')
     for t in _ticks(low, high):
         parts.append(
             f'<text x="{x(t):.1f}" y="{base + 14}" text-anchor="middle" class="tick">'
@@ -108,6 +135,8 @@ def histogram(
     parts.append(
         f'<text x="{left - 6}" y="{head + 4}" text-anchor="end" class="tick">{top:.0%}</text>'
     )
+    if cap is not None:
+        parts += _overflow(over, left + plot_w + 14, head, plot_h, top, high, top_value, log, unit)
     parts += _markers([(n, x(v)) for n, v in marks], head, base)
     for k, name in enumerate(names):
         parts.append(
@@ -117,6 +146,44 @@ def histogram(
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _overflow(
+    over: Sequence[tuple[int, float]],
+    at: float,
+    head: int,
+    plot_h: float,
+    top: float,
+    cap: float,
+    highest: float,
+    log: bool,
+    unit: str,
+) -> list[str]:
+    """The overflow bar (one per series, side by side): what lies past the binned range, with
+    its count below the axis and the maximum above the bar."""
+    base, slot = head + plot_h, 52
+    width = slot / len(over)
+    parts = [f'<line x1="{at}" y1="{base}" x2="{at + slot}" y2="{base}" stroke="#888"/>']
+    for k, (count, share) in enumerate(over):
+        h = max(share / top * plot_h, 1.0 if count else 0.0)
+        parts.append(
+            f'<rect class="overflow" x="{at + k * width:.1f}" y="{base - h:.1f}" '
+            f'width="{max(width - 2, 1):.1f}" height="{h:.1f}" fill="{COLOURS[k % len(COLOURS)]}" '
+            f'fill-opacity="0.45" stroke="{COLOURS[k % len(COLOURS)]}" stroke-dasharray="2,2">'
+            f"<title>{count:,} over {escape(_label(cap, log))}{escape(unit)} ({share:.1%}); "
+            f"the longest {escape(_label(highest, log))}{escape(unit)}</title></rect>"
+        )
+    total = sum(count for count, _ in over)
+    tallest = max(share for _, share in over) / top * plot_h
+    parts.append(
+        f'<text x="{at + slot / 2:.1f}" y="{base + 14}" text-anchor="middle" class="tick">'
+        f"&gt;{escape(_label(cap, log))}</text>"
+        f'<text x="{at + slot / 2:.1f}" y="{max(base - tallest - 16, head - 4):.1f}" '
+        f'text-anchor="middle" class="tick overflow-count">{total:,} more</text>'
+        f'<text x="{at + slot / 2:.1f}" y="{max(base - tallest - 4, head + 8):.1f}" '
+        f'text-anchor="middle" class="tick overflow-max">max {escape(_label(highest, log))}</text>'
+    )
+    return parts
 
 
 def bars(items: Sequence[tuple[str, float]], *, width: int = 420, unit: str = "") -> Markup:

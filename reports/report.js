@@ -1,13 +1,16 @@
-// The findings browser: filter by rule, severity and text, 50 rows a page. The data is gzip
-// JSON in the page (base64); rows are written with textContent only, never as HTML.
+// The findings browser: filter by rule, severity and text, a page of rows at a time. The data
+// is gzip JSON in the page (base64); rows are written with textContent only, never as HTML.
+// The page's HTML already holds the first page and the rule options exactly as drawn here, so
+// filling the table after load moves nothing below it.
 (function () {
   "use strict";
   var holder = document.getElementById("findings-data");
   if (!holder) return;
   var SEVERITIES = ["error", "warning", "info"];
-  var PAGE = 50;
+  var tableElement = document.getElementById("findings-table");
+  var PAGE = Number(tableElement.getAttribute("data-page")) || 50;
   var state = { rows: [], shown: [], page: 0, data: null };
-  var table = document.getElementById("findings-table").tBodies[0];
+  var table = tableElement.tBodies[0];
   var ruleSelect = document.getElementById("filter-rule");
   var sevSelect = document.getElementById("filter-severity");
   var search = document.getElementById("filter-text");
@@ -42,7 +45,8 @@
       link.href = "#rule-" + r[0];
       link.textContent = r[0];
       ruleCell.appendChild(link);
-      cell(tr, state.data.paths[r[2]] + (r[3] === null ? "" : ":" + r[3]), "where");
+      var where = cell(tr, state.data.shown[r[2]] + (r[3] === null ? "" : ":" + r[3]), "where");
+      where.title = state.data.paths[r[2]];
       cell(tr, r[4]);
       cell(tr, r[5]);
       body.appendChild(tr);
@@ -79,12 +83,6 @@
   decode(holder.textContent).then(function (data) {
     state.data = data;
     state.rows = data.rows;
-    Object.keys(data.rules).forEach(function (name) {
-      var option = document.createElement("option");
-      option.value = name;
-      option.textContent = data.rules[name][0] + " " + name;
-      ruleSelect.appendChild(option);
-    });
     apply();
     document.body.setAttribute("data-findings-ready", "1");
   }).catch(function (error) {

@@ -124,7 +124,15 @@ def test_images_section_with_thumbnails_of_records_with_findings(tmp_path):
 
     _, page = _report(tmp_path, [_write(tmp_path, rows)], images=ImageCache())
     assert '<section id="images">' in page
-    assert page.count('<img src="data:image/jpeg;base64,') >= 1
+    assert (
+        len(
+            re.findall(
+                r'<img src="data:image/jpeg;base64,[^"]+" alt="[^"]*" width="\d+" height="\d+">',
+                page,
+            )
+        )
+        >= 1
+    )
     assert "unreadable-image" in page and "empty file (0 bytes)" in page
 
 
@@ -143,8 +151,9 @@ def _status(page, starts: str) -> None:
     page.locator("#filter-status", has_text=re.compile("^" + re.escape(starts))).wait_for()
 
 
-def _browse(path: Path, actions=None):
-    """Open a report with every network request blocked; returns what the page did."""
+def _browse(path: Path, actions=None, anchor: str = ""):
+    """Open a report (at `anchor`, e.g. "#lengths") in a 1400x900 window with every network
+    request blocked; returns what the page did."""
     from playwright.sync_api import sync_playwright
 
     seen = {"requests": [], "console": [], "errors": [], "dialogs": []}
@@ -154,14 +163,14 @@ def _browse(path: Path, actions=None):
             args=["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"],
         )  # fmt: skip
-        context = browser.new_context(offline=True)
+        context = browser.new_context(offline=True, viewport={"width": 1400, "height": 900})
         page = context.new_page()
         page.route("**/*", lambda route: route.continue_() if route.request.url == path.as_uri()
                    else (seen["requests"].append(route.request.url), route.abort()))  # fmt: skip
         page.on("console", lambda m: seen["console"].append((m.type, m.text)))
         page.on("pageerror", lambda e: seen["errors"].append(str(e)))
         page.on("dialog", lambda d: (seen["dialogs"].append(d.message), d.dismiss()))
-        page.goto(path.as_uri())
+        page.goto(path.as_uri() + anchor)
         page.wait_for_selector('body[data-findings-ready="1"]', timeout=10_000)
         if actions:
             actions(page, seen)
@@ -227,3 +236,114 @@ def _report_from(found: report.Findings) -> report.Dataset:
     from dataprep.profile import Profile
 
     return report.Dataset(["big.jsonl"], Summary(), found, Profile(), None, None)
+
+
+def _deep(tmp_path: Path, length: int) -> Path:
+    """A data file whose absolute path is `length` characters long."""
+    folder = tmp_path
+    while len(str(folder)) < length - 40:
+        folder = folder / ("nested-folder-" + "x" * min(30, length - 40 - len(str(folder))))
+    name = "f" * (length - len(str(folder)) - 1 - len(".jsonl")) + ".jsonl"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder / name
+
+
+def _messy(count: int) -> list[dict]:
+    return [
+        {"instruction": f"Describe colour number {i} in one sentence, please.", "input": "",
+         "output": f"Colour {i} is a <p>warm</p> shade &amp; rare."}
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def test_paths_are_shown_relative_to_the_inputs_with_the_full_path_kept(tmp_path):
+    deep = _deep(tmp_path, 200)
+    deep.write_text("".join(json.dumps(r) + "\n" for r in _messy(3)))
+    near = _write(tmp_path, _messy(2), "near.jsonl")
+    places = report.Places.of(report.collect([str(deep), str(near)], PackArgs()))
+    assert places.base == str(tmp_path) and places.short(str(near)) == "near.jsonl"
+    shown = places.short(str(deep))
+    assert len(shown) == 60 and "…" in shown and shown.endswith(".jsonl")
+    _, page = _report(tmp_path, [deep])
+    assert f'title="{deep}">{deep.name}:1</td>' in page  # alone: the file's own name
+    assert f">{deep}:" not in page  # the full path is never the cell text
+    payload = re.search(r'id="findings-data">([^<]+)<', page).group(1)
+    import base64
+    import gzip
+
+    data = json.loads(gzip.decompress(base64.b64decode(payload)))
+    assert data["paths"] == [str(deep)] and data["shown"] == [deep.name]
+
+
+def test_histograms_bin_the_body_and_count_the_long_tail():
+    from dataprep import svg
+
+    body = [500 + (i % 100) * 10 for i in range(995)]  # 500..1490
+    tail = [5_000, 9_000, 12_000, 20_000, 31_172]
+    chart = str(svg.histogram([body + tail], markers=[("p50", 1000)], unit=" tokens"))
+    assert chart.count('class="overflow"') == 1
+    assert "5 more" in chart and "max 31,172" in chart
+    assert "5 over 1,490 tokens (0.5%); the longest 31,172 tokens" in chart
+    ticks = [int(t.replace(",", "")) for t in re.findall(r'class="tick">([\d,]+)</text>', chart)]
+    assert max(ticks) <= 1_490  # the axis stops at the body, not at the longest record
+    even = str(svg.histogram([body], unit=" tokens"))
+    assert 'class="overflow"' not in even and "more" not in even
+    # a marker past the body (a given cutoff_len) stays on the axis, the rest overflows
+    cut = str(svg.histogram([body + tail], markers=[("cutoff 8,192", 8192)]))
+    assert "4 more" in cut and "4 over 8,192" in cut
+
+
+@needs_browser
+def test_long_paths_wrap_inside_their_column_and_rows_stay_short(tmp_path):
+    deep = _deep(tmp_path / "a", 200)
+    deep.write_text("".join(json.dumps(r) + "\n" for r in _messy(30)))
+    other = _deep(tmp_path / "b", 200)  # two deep folders: relative paths stay long
+    other.write_text("".join(json.dumps(r) + "\n" for r in _messy(30)))
+    path, _ = _report(tmp_path, [deep, other])
+
+    def actions(page, seen):
+        seen["cells"] = page.evaluate(
+            """Array.from(document.querySelectorAll('#findings-table tbody tr')).map(tr => ({
+                height: tr.getBoundingClientRect().height,
+                line: parseFloat(getComputedStyle(tr.cells[4]).lineHeight),
+                overflow: Array.from(tr.cells).filter(td => td.scrollWidth > td.clientWidth).length,
+                title: tr.cells[2].title, where: tr.cells[2].textContent,
+                message: tr.cells[4].getBoundingClientRect().width,
+                table: tr.getBoundingClientRect().width}))"""
+        )
+        page.click("#page-next")
+        _status(page, f"{seen['total']:,} of")
+        seen["later"] = page.locator("#findings-table tbody tr").first.get_attribute("title")
+
+    seen = {"total": 0}
+    _, page_html = path, path.read_text()
+    seen["total"] = int(re.search(r'id="filter-status"[^>]*>([\d,]+) of', page_html)
+                        .group(1).replace(",", ""))  # fmt: skip
+    result = _browse(path, lambda page, s: (s.update(seen), actions(page, s)))
+    cells = result["cells"]
+    assert len(cells) == report.PAGE and result["errors"] == []
+    for c in cells:
+        assert c["overflow"] == 0, c
+        assert c["height"] <= 4 * c["line"] + 12, c  # at most a few lines
+        assert c["message"] >= 0.3 * c["table"], c  # the message keeps its room
+        assert c["title"] in (str(deep), str(other)) and len(c["where"]) < 80
+    assert {c["title"] for c in cells} <= {str(deep), str(other)}
+
+
+@needs_browser
+def test_a_link_to_a_section_lands_on_it_after_the_findings_are_filled(tmp_path):
+    path, _ = _report(tmp_path, [_write(tmp_path, _messy(80))])
+
+    def actions(page, seen):
+        page.wait_for_timeout(200)  # whatever the table does after load has happened
+        seen["top"] = page.evaluate(
+            "document.querySelector('#lengths h2').getBoundingClientRect().top"
+        )
+        seen["header"] = page.evaluate(
+            "document.querySelector('header').getBoundingClientRect().bottom"
+        )
+        seen["rows"] = page.locator("#findings-table tbody tr").count()
+
+    seen = _browse(path, actions, anchor="#lengths")
+    assert seen["rows"] == report.PAGE  # the table is full: it would push a late-filled page down
+    assert seen["header"] <= seen["top"] <= seen["header"] + 120, seen
