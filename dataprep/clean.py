@@ -103,6 +103,15 @@ def strip_markup(text: str) -> str:
     return text
 
 
+def unescape_escaped(text: str) -> str:
+    """Text written as entities back to its characters (`&lt;p&gt;` to `<p>`), code included:
+    only the entities that escape markup and quotes, and only in text holding no raw markup
+    (`html_markup.escaped_text` decides, as the rule does)."""
+    if html_markup.escaped_text(text) is None:
+        return text
+    return html_markup.ESCAPED.sub(lambda m: html.unescape(m.group(0)), text)
+
+
 def normalise_text(text: str) -> str:
     """Line breaks, no-break spaces, control characters, NFC and trailing blanks, outside code
     (code keeps its bytes); then the text's own leading and trailing whitespace."""
@@ -126,23 +135,30 @@ def _normalise_prose(text: str) -> str:
     return _TRAILING.sub("", text)
 
 
-def fix_text(text: str, *, markup: bool, tokens: re.Pattern[str]) -> tuple[str, list[str]]:
+def fix_text(
+    text: str, *, markup: bool, tokens: re.Pattern[str], entities: bool = True
+) -> tuple[str, list[str]]:
     """The text after every safe fixer, and the names of the rules whose problems were fixed.
 
-    The fixers run until nothing changes (unescaping `&lt;p&gt;` makes a tag that the next
-    round strips), so one clean is final: cleaning the output again changes nothing.
+    `markup`: strip tags and entities outside code (False where the task asks for markup);
+    `entities`: unescape text written as entities, code included (False where the record is
+    about entities). The fixers run until nothing changes (unescaping `&lt;p&gt;` makes a tag
+    that the next round strips), so one clean is final: cleaning the output again changes
+    nothing.
     """
     fixed: list[str] = []
     new = text
     for _ in range(4):
-        new, round_fixed = _fix_once(new, markup=markup, tokens=tokens)
+        new, round_fixed = _fix_once(new, markup=markup, tokens=tokens, entities=entities)
         if not round_fixed:
             break
         fixed.extend(f for f in round_fixed if f not in fixed)
     return new, fixed
 
 
-def _fix_once(text: str, *, markup: bool, tokens: re.Pattern[str]) -> tuple[str, list[str]]:
+def _fix_once(
+    text: str, *, markup: bool, tokens: re.Pattern[str], entities: bool
+) -> tuple[str, list[str]]:
     fixed: list[str] = []
     new = text
     if markup and ("<" in new or "script" in new.lower()):
@@ -155,6 +171,12 @@ def _fix_once(text: str, *, markup: bool, tokens: re.Pattern[str]) -> tuple[str,
         if stripped != new:
             fixed.append(html_markup.NAME)
             new = stripped
+    if entities and "&" in new:
+        unescaped = unescape_escaped(new)
+        if unescaped != new:
+            if html_markup.NAME not in fixed:
+                fixed.append(html_markup.NAME)
+            new = unescaped
     if "<" in new or "[" in new or "｜" in new:
         stripped = _outside_code(new, lambda t: tokens.sub("", t))
         if stripped != new:
@@ -216,10 +238,11 @@ def fix_record(obj: dict, sample, fixers: Fixers) -> list[str]:
     """Fix a parsed record in place (a copy: see `fixed_value`); returns the fixers that
     changed it."""
     markup = not (fixers.allow_markup_when_asked and html_markup.asked_for_markup(sample))
+    entities = not html_markup.about_entities(sample)
     tokens = fixers.tokens
     changed: list[str] = []
     for node, k in _text_slots(obj):
-        new, fixes = fix_text(node[k], markup=markup, tokens=tokens)
+        new, fixes = fix_text(node[k], markup=markup, tokens=tokens, entities=entities)
         if fixes:
             node[k] = new
             changed.extend(fixes)

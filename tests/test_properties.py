@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 
 import orjson
@@ -126,9 +127,19 @@ def _flagged(prompt: str, answer: str) -> bool:
     return any(True for _ in html_markup.check(_sample(prompt, answer), opts))
 
 
+def _unescapings(text: str) -> list[str]:
+    """`text` and each step of unescaping its markup-escaping entities (`&amp;lt;` takes two)."""
+    steps = [text]
+    while (nxt := html_markup.ESCAPED.sub(lambda m: html.unescape(m.group(0)), steps[-1])) != steps[
+        -1
+    ]:
+        steps.append(nxt)
+    return steps
+
+
 @settings(max_examples=500, deadline=None)
 @given(TEXTS)
-def test_text_the_rule_flags_is_clean_after_the_fixer_and_code_is_untouched(text):
+def test_text_the_rule_flags_is_clean_after_the_fixer_and_code_keeps_its_bytes(text):
     prompt = "Describe the weather."
     fixed, _ = clean.fix_text(text, markup=True, tokens=FIXERS.tokens)
     if _flagged(prompt, text):
@@ -137,10 +148,13 @@ def test_text_the_rule_flags_is_clean_after_the_fixer_and_code_is_untouched(text
         assert html_markup.TAG.search(plain) is None, (text, fixed)
         # Whatever stands before it, a closing tag is never a generic: none may remain.
         assert CLOSING.search(plain) is None, (text, fixed)
-    # Code spans and fences come through byte for byte, in order.
-    assert [m.group(0) for m in CODE_SPAN.finditer(text)] == [
-        m.group(0) for m in CODE_SPAN.finditer(fixed)
-    ], (text, fixed)
+    # Code spans and fences come through byte for byte, in order, but for code written as
+    # entities (`&lt;p&gt;` with no raw markup in the text), which is unescaped.
+    before = [m.group(0) for m in CODE_SPAN.finditer(text)]
+    after = [m.group(0) for m in CODE_SPAN.finditer(fixed)]
+    assert len(before) == len(after), (text, fixed)
+    for old, new in zip(before, after, strict=True):
+        assert new in _unescapings(old), (text, fixed)
     assert clean.fix_text(fixed, markup=True, tokens=FIXERS.tokens)[0] == fixed  # final
 
 
@@ -152,6 +166,11 @@ def test_markup_a_task_asks_for_is_never_stripped(text):
     sample = normalise(record, None)[0]
     value, fixes = clean.fixed_value(record, sample, PLAN, FIXERS)
     assert record.value["output"] == text  # the record itself is never changed
-    assert "html-markup" not in fixes and "script-content" not in fixes
-    if fixes:
-        assert value["output"] == clean.normalise_text(text)
+    assert "script-content" not in fixes
+    if html_markup.escaped_text(text) is None:
+        assert "html-markup" not in fixes
+        if fixes:
+            assert value["output"] == clean.normalise_text(text)
+    else:  # written as entities: unescaped, and every tag that makes is kept
+        assert "html-markup" in fixes
+        assert value["output"] in {clean.normalise_text(t) for t in _unescapings(text)}
