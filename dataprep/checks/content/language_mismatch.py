@@ -5,11 +5,14 @@ Why it hurts training:
     Machine-translated datasets often translate the prompt but keep the original answer.
     Translation tasks, prompts that quote words in the answer's language and ask about them
     ('用“opulent”造句', 'What does “你好” mean?'), answers that are mostly code, and short answers
-    (names, numbers) are not reported.
+    (names, numbers) are not reported. A prompt too short to measure ("Calculate 15% of 500.")
+    is decided from its few letters when the answer is long and wholly in the other script;
+    a prompt that is only a name, numbers or a translation task stays exempt.
 
 Bad:
     {"instruction": "请介绍一下长城。", "input": "", "output": "The Great Wall is a series of fortifications built across northern China over many centuries."}
     {"instruction": "Describe the Great Wall of China in two sentences.", "input": "", "output": "长城是中国古代的军事防御工程，绵延数千公里，是世界上最著名的建筑之一。"}
+    {"instruction": "Calculate 15% of 500.", "input": "", "output": "五百的百分之十五是七十五。计算方法是把五百乘以零点一五，得到的结果就是七十五。"}
 
 Good:
     {"instruction": "把这句话翻译成英文：长城很长。", "input": "", "output": "The Great Wall is very long."}
@@ -52,6 +55,9 @@ QUOTED = re.compile(rf"{QUOTE}|[:：]\s*([^:：\n]{{1,40}})$")
 # What a prompt quotes or marks up is not the language it is written in.
 NOT_PROSE = re.compile(rf"{QUOTE}|<[^<>\n]{{1,80}}>")
 WORD = re.compile(r"[A-Za-z]{3,}|[\u4e00-\u9fff]{2,}")
+ASCII_WORD = re.compile(r"[A-Za-z]+")
+# A short prompt's language counts only against an answer this long and this pure.
+SHORT_LETTERS, LONG_CJK, LONG_LATIN = 6, 40, 100
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,28 @@ def _language(text: str, min_letters: int) -> str | None:
     if latin >= min_letters and cjk * 25 <= latin:
         return "English"
     return None
+
+
+def _short_language(prompt: str) -> str | None:
+    """The language of a prompt too short for `_language`: English from two words, one of them
+    lower-case (a prompt of capitalised words is a name: "Albert Einstein"), with no wide
+    character; Chinese from two wide characters and no ASCII letter."""
+    cjk, latin = cjk_share(without_code(prompt))
+    if cjk == 0 and latin >= SHORT_LETTERS:
+        words = ASCII_WORD.findall(prompt)
+        if len(words) >= 2 and any(w[0].islower() for w in words):
+            return "English"
+    if cjk >= 2 and latin == 0:
+        return "Chinese"
+    return None
+
+
+def _wholly(answer: str, language: str) -> bool:
+    """A long answer with (almost) nothing of the other script: what a short prompt needs."""
+    cjk, latin = cjk_share(without_code(answer))
+    if language == "Chinese":
+        return cjk >= LONG_CJK and latin * 10 <= cjk
+    return latin >= LONG_LATIN and cjk * 50 <= latin
 
 
 def _about_quoted(prompt: str, answer: str, got: str) -> bool:
@@ -119,7 +147,17 @@ def prefilter(opts: Options):
         long_prompt = n[at] > 2000  # what is left out of the head shifts it
         prompt_zh = (wide[at] >= 4) | long_prompt
         prompt_en = latin[at] >= m
-        return answer & ((prompt_zh & answer_en) | (prompt_en & answer_zh))
+        # Short prompts (upper bounds again: the confirm's own tests only remove rows).
+        short_en = latin[at] >= SHORT_LETTERS
+        short_zh = wide[at] >= 2
+        wholly_zh = (wide >= LONG_CJK) & ((latin * 10 <= wide) | code)
+        wholly_en = (latin >= LONG_LATIN) & ((wide * 50 <= latin) | code)
+        return answer & (
+            (prompt_zh & answer_en)
+            | (prompt_en & answer_zh)
+            | (short_en & wholly_zh)
+            | (short_zh & wholly_en)
+        )
 
     return select
 
@@ -132,11 +170,16 @@ def check(sample: Sample, opts: Options) -> Iterator[Hit]:
         prompt = answer_for(sample, turn)
         if prompt is None or not prompt.content:
             continue
-        asked = _language(NOT_PROSE.sub(" ", prompt.content), opts.min_letters)
+        prose = NOT_PROSE.sub(" ", prompt.content)
+        asked, short = _language(prose, opts.min_letters), False
+        if asked is None:
+            asked, short = _short_language(prose), True
         if asked is None:
             continue
         got = _language(answer, opts.min_letters)
         if got is None or got == asked or TRANSLATION.search(prompt.content):
+            continue
+        if short and not _wholly(answer, got):
             continue
         if _about_quoted(prompt.content, answer, got):
             continue
