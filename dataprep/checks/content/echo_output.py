@@ -3,16 +3,21 @@ r"""An answer that repeats its prompt (or the input) instead of answering it.
 Why it hurts training:
     The model learns that copying the question is an answer: it parrots prompts back. Common
     in generated data where the generator failed and echoed its input. Tasks that ask to
-    repeat, copy or correct text (where an unchanged text can be right), and answers that lay
-    the input out anew (the same sentences split into paragraphs) are not reported.
+    repeat, copy, correct or sort text (where an unchanged text can be right: it was already
+    correct, or in order), and answers that lay the input out anew (the same sentences split
+    into paragraphs) are not reported. A task that asks for a different text (edit, rewrite,
+    rephrase, rearrange) answered with its short input unchanged is reported, correcting words
+    or not: "Edit this sentence and make sure it is grammatically correct."
 
 Bad:
     {"instruction": "Explain photosynthesis.", "input": "", "output": "Explain photosynthesis."}
     {"instruction": "Summarise the text.", "input": "Cats sleep a lot. They nap up to 16 hours a day.", "output": "Cats sleep a lot. They nap up to 16 hours a day."}
+    {"instruction": "Edit this sentence and make sure it is grammatically correct.", "input": "I goes to the store.", "output": "I goes to the store."}
 
 Good:
     {"instruction": "Explain photosynthesis.", "input": "", "output": "Plants turn light, water and CO2 into sugar and oxygen."}
     {"instruction": "Correct the grammar.", "input": "She likes tea.", "output": "She likes tea."}
+    {"instruction": "Organize the sentences chronologically.", "input": "He was born in 1950. He died in 2020.", "output": "He was born in 1950. He died in 2020."}
     {"instruction": "Divide these sentences into two paragraphs.", "input": "The sky is blue. Birds sing. The air is fresh.", "output": "The sky is blue. Birds sing.\n\nThe air is fresh."}
 
 Options:
@@ -47,9 +52,37 @@ COPY_TASK = re.compile(
 )
 
 
+# Tasks that ask for a different text: their input unchanged is no answer, whatever else they
+# ask ("Edit this sentence and make sure it is grammatically correct"). Not "organize" or
+# "sort": the input may be in order already (LLaMA-Factory's alpaca_en_demo #760 is).
+CHANGE_TASK = re.compile(
+    r"\b(?:edit|re-?write|rephrase|paraphrase|reword|re-?arrange|re-?order|unscramble)|"
+    r"改写|重写|改述|重新排列|重新排序|编辑",
+    re.I,
+)
+# ...unless they also ask to keep it.
+KEEP_TASK = re.compile(
+    r"\b(?:repeat|copy|echo|verbatim|same|identical|unchanged)|重复|原样|照抄", re.I
+)
+# The instruction may quote its own text, or give it after a colon: then the input need not be
+# what is changed.
+OWN_TEXT = re.compile(r"[“\"‘「『][^“”\"‘’「」『』]{8,}[”\"’」』]|[:：]\s*\S.{7,}")
+SHORT_INPUT = 200  # characters: a sentence or two, where any edit shows
+
+
 @dataclass(frozen=True)
 class Options:
     min_chars: int = 6
+
+
+def asks_for_change(instruction: str, part: str) -> str | None:
+    """The verb of a task that asks to change a short input it does not quote itself."""
+    change = CHANGE_TASK.search(instruction)
+    if change is None or len(part.strip()) > SHORT_INPUT:
+        return None
+    if KEEP_TASK.search(instruction) or OWN_TEXT.search(instruction):
+        return None
+    return change.group(0)
 
 
 def prefilter(opts: Options):
@@ -99,16 +132,21 @@ def check(sample: Sample, opts: Options) -> Iterator[Hit]:
         if len(target) < opts.min_chars:
             continue
         for part in close:
-            if squash(part) == target:
-                # Copying the input can be a right answer to a copy task; the instruction never.
-                if part is not instruction and part is not text:
-                    # Same words, new line breaks: the layout is the answer.
-                    relaid = part.strip().count("\n") != answer.strip().count("\n")
-                    if relaid or COPY_TASK.search(text):
+            if squash(part) != target:
+                continue
+            # Copying the input can be a right answer to a copy task; the instruction never.
+            message = f"the answer repeats the prompt: {answer[:60]!r}"
+            if part is not instruction and part is not text:
+                # Same words, new line breaks: the layout is the answer.
+                if part.strip().count("\n") != answer.strip().count("\n"):
+                    return
+                if COPY_TASK.search(text):
+                    verb = asks_for_change(instruction, part)
+                    if verb is None:
                         return
-                yield Hit(
-                    turn.field,
-                    f"the answer repeats the prompt: {answer[:60]!r}",
-                    "write the real answer, or drop the record",
-                )
-                break
+                    message = (
+                        f"the answer is the input unchanged, but the task asks to {verb.lower()} "
+                        f"it: {answer[:60]!r}"
+                    )
+            yield Hit(turn.field, message, "write the real answer, or drop the record")
+            break
