@@ -113,6 +113,8 @@ class Batch:
         prompt_at: list[int | None] = []
         position: list[int] = []
         images: list[int] = []
+        tools: list[bool] = []
+        calls: list[bool] = []
         for i, sample in enumerate(self.samples):
             if sample is None:
                 continue
@@ -126,6 +128,7 @@ class Batch:
                 prompt.append(False)
                 prompt_at.append(None)
                 position.append(-1)
+                calls.append(False)
             last_user = None
             for at, turn in enumerate(sample.messages):
                 role = turn.role
@@ -141,6 +144,7 @@ class Batch:
                 prompt.append(user)
                 prompt_at.append(last_user if mine else None)
                 position.append(at)
+                calls.append(turn.calls is not None)
             pair = sample.kind == "dpo"
             for slot, group in ((CHOSEN_SLOT, sample.chosen), (REJECTED_SLOT, sample.rejected)):
                 for turn in group:
@@ -153,7 +157,9 @@ class Batch:
                     prompt.append(False)
                     prompt_at.append(last_user if mine else None)
                     position.append(-1)
+                    calls.append(turn.calls is not None)
             images.extend([len(sample.images)] * (len(rows) - start))
+            tools.extend([sample.tools is not None] * (len(rows) - start))
         return pl.DataFrame(
             {
                 "row": pl.Series(rows, dtype=pl.UInt32),
@@ -165,6 +171,8 @@ class Batch:
                 "prompt_of": pl.Series(prompt_at, dtype=pl.UInt32),
                 "position": pl.Series(position, dtype=pl.Int32),  # in messages; -1 elsewhere
                 "images": pl.Series(images, dtype=pl.UInt32),  # the record's image count
+                "tools": pl.Series(tools, dtype=pl.Boolean),  # the record declares tools
+                "calls": pl.Series(calls, dtype=pl.Boolean),  # a turn with tool-call parts
             }
         )
 

@@ -410,8 +410,10 @@ def _message(
     content = msg[content_tag]
     if role == ASSISTANT and msg.get("tool_calls") and not content:
         return Turn(FUNCTION_CALL, _dumps(msg["tool_calls"]), f"{where}.tool_calls")
-    text = _content_text(content, cfield, problems, images)
-    return Turn(role or tag, text, cfield, known=role is not None)
+    calls: list = []
+    text = _content_text(content, cfield, problems, images, calls)
+    found = _dumps(calls) if calls and role == ASSISTANT else None
+    return Turn(role or tag, text, cfield, known=role is not None, calls=found)
 
 
 def _role_fix(tag: str, roles: dict[str, str], spec: Spec | None) -> str:
@@ -440,10 +442,15 @@ def _role_fix(tag: str, roles: dict[str, str], spec: Spec | None) -> str:
 
 
 def _content_text(
-    content: Any, where: str, problems: list[Problem], images: list[str] | None
+    content: Any,
+    where: str,
+    problems: list[Problem],
+    images: list[str] | None,
+    calls: list | None = None,
 ) -> str | None:
     """A message's text: a string, or the text of a list of typed parts (OpenAI and LLaMA-Factory
-    v1). Image parts are collected into `images`."""
+    v1). Image parts are collected into `images`, tool-call parts' values into `calls` (decoded
+    where they are JSON text, so that `calls` dumps to a list of call objects)."""
     if content is None or type(content) is str:
         return content
     if type(content) is not list:
@@ -471,6 +478,8 @@ def _content_text(
         if ptype in TEXT_PARTS:
             if value is None:
                 value = part.get("text")
+            if ptype == "tool_call" and calls is not None and value is not None:
+                calls.append(_decoded(value))
             if type(value) is str:
                 texts.append(value)
             elif ptype == "tool_call" and value is not None:
@@ -651,6 +660,17 @@ def _string(obj: dict, key: str | None, problems: list[Problem]) -> str | None:
     problems.append(Problem("wrong-type", key, f"{key!r} is {_type(value)}, not text"))
     # A number still reads as text (`42`), so later checks do not also call it empty.
     return str(value) if type(value) in (int, float, bool) else None
+
+
+def _decoded(value: Any) -> Any:
+    """A tool-call part's value as an object where it is JSON text; as it is otherwise (the
+    tool checks then say what is wrong with it)."""
+    if type(value) is not str:
+        return value
+    try:
+        return orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value
 
 
 def _tools(obj: dict, key: str | None, problems: list[Problem]) -> str | None:

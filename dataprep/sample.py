@@ -25,6 +25,9 @@ class Turn:
     content: str | None
     field: str  # where the content lives in the record, e.g. "conversations[3].value"
     known: bool = True
+    # The tool calls of an assistant turn whose typed parts (LLaMA-Factory v1) include
+    # `tool_call` parts, as JSON (a list): the tool checks read them; the text keeps them too.
+    calls: str | None = None
 
 
 @dataclass(frozen=True)  # no slots: cached_property keeps derived views in __dict__

@@ -21,7 +21,7 @@ LINES = [
     '{"instruction": "Name a colour.", "input": "", "output": "Blue is a colour."}',
     '{"instruction": "Use code.", "input": "", "output": "Write `<b>x</b>` or ```html\\n<i>y</i>\\n```\\u200b "}',
     '{"broken": ',
-    '{"conversations": [{"from": "human", "value": "Page?"}, {"from": "function_call", "value": "{}"}, {"from": "observation", "value": "<html><body>data</body></html>"}, {"from": "gpt", "value": "It says data."}]}',
+    '{"conversations": [{"from": "human", "value": "Page?"}, {"from": "function_call", "value": "{\\"name\\": \\"fetch\\", \\"arguments\\": {}}"}, {"from": "observation", "value": "<html><body>data</body></html>"}, {"from": "gpt", "value": "It says data."}]}',
 ]
 
 
@@ -234,3 +234,37 @@ def test_clean_dry_run_the_report_and_build_count_the_same_fixes(cli, tmp_path):
 def test_fix_counts_agree_on_llamafactorys_alpaca_demo(cli, tmp_path):
     counts = _fix_counts_agree(cli, tmp_path, LLAMAFACTORY / "alpaca_en_demo.json")
     assert 50 <= sum(counts.values()) <= 200  # about one record in ten
+
+
+def test_the_gate_rejects_broken_tool_records_with_their_rules(cli, tmp_path):
+    schema = {"name": "get_weather", "parameters": {"type": "object", "required": ["city"],
+              "properties": {"city": {"type": "string"}}}}  # fmt: skip
+    tools = json.dumps([schema])
+
+    def record(call: str, tools: str = tools, answer: str = "It is 21 degrees.") -> dict:
+        return {"conversations": [
+            {"from": "human", "value": "Weather in Paris?"},
+            {"from": "function_call", "value": call},
+            {"from": "observation", "value": '{"temp": 21}'},
+            {"from": "gpt", "value": answer}], "tools": tools}  # fmt: skip
+
+    good = json.dumps({"name": "get_weather", "arguments": {"city": "Paris"}})
+    rows = [
+        record(good),
+        record(good[:40], answer="Twenty-one degrees."),
+        record(good.replace("get_weather", "get_forecast"), answer="Warm: 21."),
+        record(good, tools=tools[:30], answer="21 degrees, sunny."),
+    ]
+    data = write_lines(tmp_path / "tools.jsonl", [json.dumps(r) for r in rows])
+    out, rejects = tmp_path / "out.jsonl", tmp_path / "rejects.jsonl"
+    code, stdout, _ = cli("clean", data, "-o", out, "--rejects", rejects, "--ignore",
+                          "near-duplicate")  # fmt: skip
+    assert code == 0
+    assert stdout.startswith(
+        "read 4 records: wrote 1, rejected 3 (invalid-tool-call 1, invalid-tools 1, unknown-tool 1)"
+    )
+    reasons = {json.loads(line)["line"]: json.loads(line)["reasons"][0]
+               for line in rejects.read_text().splitlines()}  # fmt: skip
+    assert reasons[2].startswith("invalid-tool-call: the call is not valid JSON")
+    assert reasons[3].startswith("unknown-tool: calls 'get_forecast'")
+    assert reasons[4].startswith("invalid-tools: tools is not valid JSON")

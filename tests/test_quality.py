@@ -63,3 +63,37 @@ def test_preference_and_image_rules_recall_and_no_errors_on_untouched_records():
         assert untouched > 100 and errors == 0, family
         for rule, (hit, total) in recall.items():
             assert hit / total >= 0.95, f"{rule}: recall {hit}/{total}"
+
+
+def _tools_bench():
+    spec = importlib.util.spec_from_file_location(
+        "quality_tools", ROOT / "bench" / "quality_tools.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@needs_shared
+def test_tool_rules_recall_and_nothing_on_untouched_demo_records():
+    bench = _tools_bench()
+    base, records, labels = bench.build(SHARED, per_rule=40, seed=0)
+    result = bench.evaluate(base, records, labels, bench.reviewed())
+    for rule, (hit, total) in result["recall"].items():
+        assert total == 40 and hit / total >= 0.95, f"{rule}: recall {hit}/{total}"
+    assert result["clean"] > 400 and result["clean_flagged"] == []
+
+
+@needs_shared
+def test_the_tool_demos_own_defects_are_exactly_the_reviewed_ones():
+    """LLaMA-Factory's tool-call demos: every finding of the tool rules is a reviewed defect."""
+    from dataprep.linter import Summary, lint_paths
+
+    bench = _tools_bench()
+    demo = SHARED / "corpus" / "llamafactory"
+    found = set()
+    for name in bench.FILES:
+        for f in lint_paths([str(demo / name)], None, Summary()):
+            if f.name in bench.RULES:
+                found.add((name, f.record))
+    assert found == bench.reviewed()

@@ -88,6 +88,13 @@ from dataprep.checks.tokens import (
     template_mismatch,
     template_not_prefix_stable,
 )
+from dataprep.checks.tools import (
+    invalid_tool_call,
+    invalid_tools,
+    tool_arguments_mismatch,
+    tool_turn_order,
+    unknown_tool,
+)
 
 ALL: tuple[ModuleType, ...] = (
     invalid_json,
@@ -121,6 +128,11 @@ ALL: tuple[ModuleType, ...] = (
     near_duplicate,
     conflicting_duplicate,
     style_inconsistent,
+    invalid_tools,
+    invalid_tool_call,
+    unknown_tool,
+    tool_arguments_mismatch,
+    tool_turn_order,
     identical_pair,
     pair_prefix,
     extreme_length_ratio,
