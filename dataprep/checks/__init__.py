@@ -63,6 +63,7 @@ from dataprep.checks.parse import (
     missing_field,
     mixed_format,
     not_an_object,
+    schema_drift,
     unknown_format,
     wrong_type,
 )
@@ -74,6 +75,7 @@ from dataprep.checks.preference import (
     off_policy_chosen,
     pair_prefix,
 )
+from dataprep.checks.reasoning import unbalanced_think
 from dataprep.checks.structure import (
     empty_conversation,
     invalid_role,
@@ -106,6 +108,7 @@ ALL: tuple[ModuleType, ...] = (
     mixed_format,
     json_array_file,
     duplicate_key,
+    schema_drift,
     empty_conversation,
     invalid_role,
     role_order,
@@ -124,6 +127,7 @@ ALL: tuple[ModuleType, ...] = (
     echo_output,
     repetition,
     language_mismatch,
+    unbalanced_think,
     exact_duplicate,
     near_duplicate,
     conflicting_duplicate,

@@ -1,0 +1,118 @@
+r"""A field whose JSON type changes between records (dataset-level): `images` a string here and a list there.
+
+Why it hurts training:
+    `datasets` and pyarrow give a column one type: a field that is a string in some records
+    and a list in others (`images`), an object here and a string there (`tools`), null in
+    some and a list in others (`history`), or a message `content` that is text here and a
+    list of parts there, stops `load_dataset` with an error that names no line ("Column()
+    changed from object to array", "ArrowInvalid: JSON parse error"), or silently casts. The
+    finding names each type with its count and its first line. Nested fields are followed one
+    level into lists (`images[]`, `messages[].content`). Drift between two kinds of scalar (a
+    number where text belongs) is wrong-type's, reported per record.
+
+Bad:
+    {"messages": [{"role": "user", "content": "<image>What is it?"}, {"role": "assistant", "content": "A cat."}], "images": ["cat.jpg"]}
+    {"messages": [{"role": "user", "content": "<image>And this?"}, {"role": "assistant", "content": "A dog."}], "images": "dog.jpg"}
+
+Good:
+    {"messages": [{"role": "user", "content": "<image>What is it?"}, {"role": "assistant", "content": "A cat."}], "images": ["cat.jpg"]}
+    {"messages": [{"role": "user", "content": "<image>And this?"}, {"role": "assistant", "content": "A dog."}], "images": ["dog.jpg"]}
+
+Options:
+    ignore_null: do not count null as a type of its own (most loaders take null in any
+        column).
+
+Fix:
+    Write the field with one type in every record (a one-element list, `[]` or `""` for none),
+    or split the file by shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from dataprep.findings import Hit, Where
+
+CODE = "PA10"
+NAME = "schema-drift"
+FORMATS = ("*",)
+KINDS = ("*",)
+ITEMS = 64  # list items per record whose types are read (bounds the cost of long lists)
+_TYPES = {str: "a string", int: "a number", float: "a number", bool: "a boolean",
+          type(None): "null", list: "a list", dict: "an object"}  # fmt: skip
+_CONTAINERS = {"a list", "an object"}
+
+
+@dataclass(frozen=True)
+class Options:
+    ignore_null: bool = False
+
+
+def new_state(ctx) -> dict:
+    # field path -> {type: [records, first line, first record, last record counted]}
+    return {"types": {}}
+
+
+def _seen(types: dict, path: str, value, line: int, index: int) -> None:
+    kind = _TYPES.get(type(value), "a number")
+    found = types.setdefault(path, {})
+    entry = found.get(kind)
+    if entry is None:
+        found[kind] = [1, line, index, index]
+    elif entry[3] != index:  # a record counts once, however many of its items have the type
+        entry[0] += 1
+        entry[3] = index
+
+
+def observe(state: dict, record, sample) -> None:
+    value = record.value
+    if type(value) is not dict:
+        return  # not-an-object reports it
+    types, line, index = state["types"], record.line, record.index
+    for key, item in value.items():
+        _seen(types, key, item, line, index)
+        if type(item) is list:
+            for element in item[:ITEMS]:
+                _seen(types, f"{key}[]", element, line, index)
+                if type(element) is dict:
+                    for inner, nested in element.items():
+                        _seen(types, f"{key}[].{inner}", nested, line, index)
+
+
+def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
+    lines, records = offset
+    for path, kinds in b["types"].items():
+        mine = a["types"].setdefault(path, {})
+        for kind, (count, line, index, last) in kinds.items():
+            if kind in mine:  # a chunk boundary falls between records: no record is in both
+                mine[kind][0] += count
+                mine[kind][3] = last + records
+            else:
+                mine[kind] = [count, line + lines, index + records, last + records]
+    return a
+
+
+def _records(n: int) -> str:
+    return f"{n:,} record" + ("" if n == 1 else "s")
+
+
+def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
+    hits = []
+    for path, kinds in state["types"].items():
+        found = {k: v for k, v in kinds.items() if not (opts.ignore_null and k == "null")}
+        # Scalars of two types (a number where text belongs) are wrong-type's, per record.
+        if len(found) < 2 or not (found.keys() & _CONTAINERS):
+            continue
+        ranked = sorted(found.items(), key=lambda kv: (-kv[1][0], kv[1][1]))
+        main, (count, first, _, _) = ranked[0]
+        others = ", ".join(f"{kind} in {_records(n)} (first at line {line})"
+                           for kind, (n, line, _, _) in ranked[1:])  # fmt: skip
+        _, (_, line, index, _) = ranked[1]
+        hits.append(Hit(
+            path,
+            f"{path!r} is {main} in {_records(count)} (first at line {first}) but {others}",
+            f"write {path!r} as {main} in every record, or split the file by shape",
+            Where(ctx.path, line, index),
+        ))  # fmt: skip
+    yield from sorted(hits, key=lambda h: (h.where.line, h.field))

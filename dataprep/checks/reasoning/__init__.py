@@ -1,0 +1,1 @@
+"""Reasoning-trace checks: think blocks and what training sees of them."""
