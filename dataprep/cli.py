@@ -842,6 +842,11 @@ def _rules(args: argparse.Namespace) -> int:
         severity = setting.severity if setting.enabled else "off"
         summary = (module.__doc__ or "").strip().splitlines()[0]
         print(f"{module.CODE}  {module.NAME:<{width}}  {severity:<7}  {summary}")
+    print(
+        "\nPreference data: DPO, ORPO and SimPO all train on chosen/rejected pairs, so the PR "
+        "pair rules apply to each; KTO records (a boolean label) get invalid-kto-label and "
+        "kto-imbalance."
+    )
     return EXIT_OK
 
 

@@ -111,7 +111,9 @@ def test_usage_errors_exit_2_without_traceback(cli, args, says):
 def test_rules_lists_every_rule_and_explains_one(cli):
     code, out, _ = cli("rules")
     assert code == 0
-    assert len(out.splitlines()) == len(checks.ALL)
+    table, _, note = out.partition("\n\n")
+    assert len(table.splitlines()) == len(checks.ALL)
+    assert "ORPO and SimPO" in note and "kto-imbalance" in note
     first = out.splitlines()[0].split()
     assert first[:4] == ["PA01", "invalid-json", "error", "A"]
     code, out, _ = cli("rules", "ST03")

@@ -70,6 +70,8 @@ from dataprep.checks.parse import (
 from dataprep.checks.preference import (
     extreme_length_ratio,
     identical_pair,
+    invalid_kto_label,
+    kto_imbalance,
     length_bias,
     near_identical_pair,
     off_policy_chosen,
@@ -143,6 +145,8 @@ ALL: tuple[ModuleType, ...] = (
     near_identical_pair,
     length_bias,
     off_policy_chosen,
+    invalid_kto_label,
+    kto_imbalance,
     missing_image,
     image_outside_root,
     unreadable_image,
