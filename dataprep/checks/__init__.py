@@ -77,7 +77,7 @@ from dataprep.checks.preference import (
     off_policy_chosen,
     pair_prefix,
 )
-from dataprep.checks.reasoning import unbalanced_think
+from dataprep.checks.reasoning import empty_reasoning, unbalanced_think
 from dataprep.checks.structure import (
     empty_conversation,
     invalid_role,
@@ -130,6 +130,7 @@ ALL: tuple[ModuleType, ...] = (
     repetition,
     language_mismatch,
     unbalanced_think,
+    empty_reasoning,
     exact_duplicate,
     near_duplicate,
     conflicting_duplicate,
