@@ -97,3 +97,14 @@ def first_of(keys: np.ndarray) -> np.ndarray:
     first = np.empty(len(keys), dtype=np.int64)
     first[order] = np.repeat(order[starts], np.diff(np.r_[starts, len(keys)]))
     return first
+
+
+def merge_capped(a: dict, b: dict, key: str, offset: tuple[int, int], keep: int) -> None:
+    """Fold chunk b's `key` list of (line, record, ...) rows into a's, each shifted by the
+    lines and records before b, keeping at most `keep` rows and counting the rest in "more"
+    (dataset checks that report every offending record, up to a limit)."""
+    lines, records = offset
+    shifted = [(line + lines, index + records, *rest) for line, index, *rest in b[key]]
+    room = max(0, keep - len(a[key]))
+    a[key].extend(shifted[:room])
+    a["more"] += b["more"] + max(0, len(shifted) - room)

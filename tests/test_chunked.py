@@ -32,3 +32,30 @@ def test_rows_and_batches_keep_their_order_and_chunks_shift_on_absorb():
     assert lines[: ROW_BUFFER + 2].tolist() == list(range(ROW_BUFFER + 2))
     assert lines[-3:].tolist() == [-1, -2, 1000]
     assert a.column("sig")[-1].tolist() == [7, 8, 9] and a.column("sig").dtype == np.uint32
+
+
+def test_merge_capped_shifts_rows_and_counts_what_the_cap_leaves_out():
+    from dataprep.chunked import merge_capped
+
+    a = {"rows": [(1, 0, "x")], "more": 0}
+    b = {"rows": [(1, 0, "y"), (4, 2, "z"), (9, 5, "w")], "more": 2}
+    merge_capped(a, b, "rows", (10, 7), keep=3)
+    assert a["rows"] == [(1, 0, "x"), (11, 7, "y"), (14, 9, "z")]
+    assert a["more"] == 3  # b's own two, and the row the cap left out
+
+
+def test_records_past_the_cap_are_reported_not_dropped(monkeypatch):
+    from dataprep.checks.preference import invalid_kto_label as rule
+    from dataprep.records import Record
+
+    class Ctx:
+        path = "kto.jsonl"
+
+    monkeypatch.setattr(rule, "KEEP", 3)
+    state = rule.new_state(Ctx)
+    for i in range(6):
+        label = True if i == 0 else "no"
+        rule.observe(state, Record("kto.jsonl", i + 1, i, {"label": label}, b""), None)
+    hits = list(rule.finish(state, rule.Options(), Ctx))
+    assert [h.where.line for h in hits[:3]] == [2, 3, 4]
+    assert hits[3].where.line is None and hits[3].message.startswith("2 more records")

@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from dataprep.chunked import merge_capped
 from dataprep.findings import Hit, Where
 
 CODE = "PR07"
@@ -59,12 +60,8 @@ def observe(state: dict, record, sample) -> None:
 
 
 def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
-    lines, records = offset
     a["booleans"] += b["booleans"]
-    room = KEEP - len(a["wrong"])
-    shifted = [(line + lines, index + records, shown) for line, index, shown in b["wrong"]]
-    a["wrong"].extend(shifted[:room])
-    a["more"] += b["more"] + max(0, len(shifted) - room)
+    merge_capped(a, b, "wrong", offset, KEEP)
     return a
 
 
@@ -78,4 +75,12 @@ def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
             f"({state['booleans']:,} with true/false): it is not trained as feedback",
             "write the label as true or false (a JSON boolean, no quotes)",
             Where(ctx.path, line, index),
+        )
+    if state["more"]:
+        yield Hit(
+            None,
+            f"{state['more']:,} more records with a label that is not a JSON boolean (the first "
+            f"{KEEP:,} are listed)",
+            "write every label as true or false",
+            Where(ctx.path),
         )

@@ -32,6 +32,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from dataprep.chunked import merge_capped
 from dataprep.findings import Hit, Where
 from dataprep.sample import answers
 from dataprep.text import without_code
@@ -81,16 +82,13 @@ def observe(state: dict, record, sample) -> None:
 
 
 def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
-    lines, records = offset
+    lines = offset[0]
     for kind, (count, line) in b["counts"].items():
         if kind in a["counts"]:
             a["counts"][kind][0] += count
         else:
             a["counts"][kind] = [count, line + lines]
-    room = KEEP - len(a["empty"])
-    shifted = [(line + lines, index + records, field) for line, index, field in b["empty"]]
-    a["empty"].extend(shifted[:room])
-    a["more"] += b["more"] + max(0, len(shifted) - room)
+    merge_capped(a, b, "empty", offset, KEEP)
     return a
 
 
@@ -108,6 +106,13 @@ def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
                 "reason: thinking was off or stripped for this record",
                 "regenerate the answer with thinking on, or drop the record",
                 Where(ctx.path, line, index),
+            )
+        if state["more"]:
+            yield Hit(
+                None,
+                f"{state['more']:,} more empty think blocks (the first {KEEP:,} are listed)",
+                "regenerate those answers with thinking on, or drop the records",
+                Where(ctx.path),
             )
     thinking = reasoning + empty
     if total >= opts.min_answers and min(thinking, plain) / total >= opts.min_share:
