@@ -115,6 +115,7 @@ class Batch:
         images: list[int] = []
         tools: list[bool] = []
         calls: list[bool] = []
+        clips: list[bool] = []
         for i, sample in enumerate(self.samples):
             if sample is None:
                 continue
@@ -160,6 +161,7 @@ class Batch:
                     calls.append(turn.calls is not None)
             images.extend([len(sample.images)] * (len(rows) - start))
             tools.extend([sample.tools is not None] * (len(rows) - start))
+            clips.extend([bool(sample.videos or sample.audios)] * (len(rows) - start))
         return pl.DataFrame(
             {
                 "row": pl.Series(rows, dtype=pl.UInt32),
@@ -173,6 +175,7 @@ class Batch:
                 "images": pl.Series(images, dtype=pl.UInt32),  # the record's image count
                 "tools": pl.Series(tools, dtype=pl.Boolean),  # the record declares tools
                 "calls": pl.Series(calls, dtype=pl.Boolean),  # a turn with tool-call parts
+                "clips": pl.Series(clips, dtype=pl.Boolean),  # the record names videos/audios
             }
         )
 
@@ -233,13 +236,24 @@ class Batch:
         """A boolean per record: whether it has a Sample (it parsed and normalised)."""
         return np.fromiter((s is not None for s in self.samples), dtype=bool, count=len(self))
 
+    @cached_property
+    def media(self) -> pl.DataFrame:
+        """(row, part) of every image, video and audio a record names, in `Sample.media_parts`
+        order: the key parts the duplicate checks append after a record's texts."""
+        rows = [i for i, s in enumerate(self.samples) if s is not None for _ in s.media_parts]
+        parts = [part for s in self.samples if s is not None for part in s.media_parts]
+        return pl.DataFrame(
+            {"row": pl.Series(rows, dtype=pl.UInt32), "ref": pl.Series(parts, dtype=pl.String)}
+        )
+
     def _with_images(self, rows: np.ndarray, hashes: np.ndarray, keep: np.ndarray | None = None):
-        """Parts with each record's image references appended after its texts."""
-        images = self.images
+        """Parts with each record's image, video and audio references appended after its
+        texts."""
+        images = self.media
         if not len(images):
             return rows, hashes
         image_rows = images["row"].to_numpy()
-        image_hashes = self._hashes(images, pl.concat_str(pl.lit("image\x1e"), "ref"))
+        image_hashes = self._hashes(images, pl.col("ref"))
         if keep is not None:
             image_hashes, image_rows = image_hashes[keep[image_rows]], image_rows[keep[image_rows]]
         rows = np.concatenate([rows, image_rows])

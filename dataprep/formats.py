@@ -233,6 +233,8 @@ def _alpaca(record: Record, obj: dict, spec: Spec, kind: str, problems: list[Pro
         _images(obj, spec.images, problems) if spec.images in obj else (),
         _label(obj, spec, kind) if kind == "kto" else None,
         prompt_field,
+        videos=_images(obj, spec.videos, problems, "video"),
+        audios=_images(obj, spec.audios, problems, "audio"),
     )
 
 
@@ -331,6 +333,8 @@ def _conversation(
         label=_label(obj, spec, kind),
         messages_field=key,
         images_field="image" if "image" in obj and spec.images not in obj else "images",
+        videos=_images(obj, spec.videos, problems, "video"),
+        audios=_images(obj, spec.audios, problems, "audio"),
     )
 
 
@@ -548,6 +552,8 @@ def _trl(record: Record, obj: dict, spec: Spec, kind: str, problems: list[Proble
         images=_images(obj, "images", problems),
         label=obj.get("label") if kind == "kto" else None,
         messages_field=field,
+        videos=_images(obj, "videos", problems, "video"),
+        audios=_images(obj, "audios", problems, "audio"),
     )
 
 
@@ -685,7 +691,10 @@ def _tools(obj: dict, key: str | None, problems: list[Problem]) -> str | None:
     return None
 
 
-def _images(obj: dict, key: str | None, problems: list[Problem]) -> tuple[str, ...]:
+def _images(
+    obj: dict, key: str | None, problems: list[Problem], noun: str = "image"
+) -> tuple[str, ...]:
+    """The media paths of a record's `key` column (a path, a list of them, or {"path": ...})."""
     if not key or key not in obj:
         return ()
     value = obj[key]
@@ -700,7 +709,7 @@ def _images(obj: dict, key: str | None, problems: list[Problem]) -> tuple[str, .
             paths.append(item)
         else:
             where = f"{key}[{i}]" if type(value) is list else key
-            problems.append(Problem("wrong-type", where, f"image is {_type(item)}, not a path"))
+            problems.append(Problem("wrong-type", where, f"{noun} is {_type(item)}, not a path"))
     return tuple(paths)
 
 

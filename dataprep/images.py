@@ -149,11 +149,11 @@ def _not_a_file(mode: int) -> ImageInfo | None:
     return None if stat.S_ISREG(mode) else ImageInfo(UNREADABLE, "not a regular file")
 
 
-def read_regular(path: Path) -> bytes | ImageInfo:
-    """A regular file's bytes, or why not. Nothing else is ever read: a FIFO would block the
-    reader forever and a device never ends, so the type is checked before opening, the file
-    is opened without blocking, and checked again on the open descriptor (it may have been
-    swapped in between)."""
+def read_regular(path: Path, limit: int = -1) -> bytes | ImageInfo:
+    """A regular file's bytes (its first `limit` bytes, if given), or why not. Nothing else is
+    ever read: a FIFO would block the reader forever and a device never ends, so the type is
+    checked before opening, the file is opened without blocking, and checked again on the
+    open descriptor (it may have been swapped in between)."""
     try:
         refused = _not_a_file(os.stat(path).st_mode)
         if refused is not None:
@@ -168,7 +168,7 @@ def read_regular(path: Path) -> bytes | ImageInfo:
         if refused is not None:
             return refused
         with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read()
+            return f.read(limit)
     except OSError as exc:
         return ImageInfo(UNREADABLE, f"cannot be read: {exc.strerror or exc}")
     finally:
@@ -206,9 +206,24 @@ class ImageCache:
     threads: int = 0  # 0: one per core, at least 4 (the work is mostly I/O and Pillow's C code)
     progress: Callable[[int, int], None] | None = None  # (files done, files to check)
     results: dict[str, ImageInfo] = field(default_factory=dict)
+    media: dict[str, ImageInfo] = field(default_factory=dict)  # videos and audios, by path
 
     def __getstate__(self) -> dict:  # --jobs workers get the settings, not the callback
-        return {**self.__dict__, "progress": None, "results": {}}
+        return {**self.__dict__, "progress": None, "results": {}, "media": {}}
+
+    def check_media(self, references: Iterable[str], root: Path) -> dict[str, ImageInfo]:
+        """Each video or audio reference's result: located as images are, then its container
+        header read (`dataprep.media.probe`), once per distinct file."""
+        from dataprep.media import probe
+
+        out: dict[str, ImageInfo] = {}
+        for reference in set(references):
+            path, verdict = locate(reference, root)
+            if verdict is None:
+                key = str(path)
+                verdict = self.media.get(key) or self.media.setdefault(key, probe(Path(key)))
+            out[reference] = verdict
+        return out
 
     def root_for(self, data_path: str, info_path: str | None = None) -> Path:
         return image_root(self.root, data_path, info_path)

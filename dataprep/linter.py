@@ -78,7 +78,8 @@ class Summary:
         return sum(f.records for f in self.files)
 
 
-IMAGE_FILE_RULES = ("missing-image", "image-outside-root", "unreadable-image", "image-too-large")
+IMAGE_FILE_RULES = ("missing-image", "image-outside-root", "unreadable-image", "image-too-large",
+                    "missing-media", "media-outside-root", "unreadable-media")  # fmt: skip
 
 
 def image_cache(plan: Plan, given: ImageCache | None) -> ImageCache | None:

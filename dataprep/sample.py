@@ -52,6 +52,8 @@ class Sample:
     label: bool | None = None  # KTO: desirable or not
     messages_field: str = "messages"
     images_field: str = "images"  # "image" in the original LLaVA layout
+    videos: tuple[str, ...] = ()  # LLaMA-Factory's `videos` and `audios` columns, as written
+    audios: tuple[str, ...] = ()
 
     # Derived once per record: many checks ask for the same views.
     @cached_property
@@ -65,11 +67,18 @@ class Sample:
     def prompt_turns(self) -> list[Turn]:
         return [t for t in self.messages if t.role == USER and t.known]
 
+    @property
+    def media_parts(self) -> list[str]:
+        """The record's images, videos and audios as key parts: two questions about two
+        different pictures or clips are two records, not a duplicate."""
+        return [*(f"image\x1e{ref}" for ref in self.images),
+                *(f"video\x1e{ref}" for ref in self.videos),
+                *(f"audio\x1e{ref}" for ref in self.audios)]  # fmt: skip
+
     @cached_property
     def content_key(self) -> bytes:
         """Everything training sees of the record, whitespace-normalised, hashed."""
-        # The images too: one question about two pictures is two records, not a duplicate.
-        parts = [_squeeze(self.system), *(f"image\x1e{ref}" for ref in self.images)]
+        parts = [_squeeze(self.system), *self.media_parts]
         for group in (self.messages, self.chosen, self.rejected):
             parts.extend(f"{t.role}\x1e{_squeeze(t.content)}" for t in group)
             parts.append("\x1d")

@@ -36,6 +36,11 @@ def make(folder: Path, name: str, description: str) -> Path:
         path.write_bytes(data[: len(data) // 2])
     elif kind == "bomb":
         path.write_bytes(bomb_png(*map(int, rest.split()[1].split("x"))))
+    elif kind in ("mp4", "m4a", "wav"):
+        clip(path, kind)
+    elif kind == "headless":  # a real container's first bytes, the rest cut off
+        clip(path, rest)
+        path.write_bytes(path.read_bytes()[:40])
     else:
         path.write_bytes(_image(kind, rest))
     return path
@@ -69,3 +74,39 @@ def bomb_png(width: int, height: int) -> bytes:
     return (
         b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
     )
+
+
+def clip(path: Path, kind: str) -> Path:
+    """A real, tiny media file: MP4 video (MPEG-4 part 2) or M4A audio (AAC), encoded by PyAV's
+    FFmpeg, or WAV written by the standard library."""
+    import wave
+
+    if kind == "wav":
+        with wave.open(str(path), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(8000)
+            out.writeframes(b"\x00\x00" * 800)
+        return path
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w", format="mp4" if kind == "mp4" else "ipod") as out:
+        if kind == "mp4":
+            stream = out.add_stream("mpeg4", rate=5)
+            stream.width, stream.height, stream.pix_fmt = 32, 32, "yuv420p"
+            for _ in range(3):
+                pixels = np.random.randint(0, 255, (32, 32, 3), dtype=np.uint8)
+                for packet in stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")):
+                    out.mux(packet)
+        else:
+            stream = out.add_stream("aac", rate=16000)
+            frame = av.AudioFrame.from_ndarray(
+                np.zeros((1, 1024), dtype=np.float32), format="fltp", layout="mono"
+            )
+            frame.rate = 16000
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    return path

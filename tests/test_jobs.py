@@ -69,7 +69,8 @@ def test_parallel_equals_serial_for_pairs_and_images(tmp_path, monkeypatch):
             lines.append(
                 {"messages": [{"role": "user", "content": "<image>What?"},
                               {"role": "assistant", "content": f"Thing {i}."}],
-                 "images": [image], "videos": ["v.mp4"] if i % 7 == 0 else []}
+                 "images": [image],
+                 "videos": [rng.choice(["v.mp4", "https://e.org/v.mp4"])] if i % 7 == 0 else []}
             )  # fmt: skip
         else:
             chosen = f"A full answer number {i}, with some detail to it."
@@ -83,5 +84,5 @@ def test_parallel_equals_serial_for_pairs_and_images(tmp_path, monkeypatch):
     parallel = list(linter.lint_paths([str(path)], None, linter.Summary(), jobs=2))
     names = {f.name for f in serial}
     assert {"missing-image", "unreadable-image", "image-outside-root", "identical-pair"} <= names
-    assert {"pair-prefix", "unchecked-media", "mixed-format"} <= names
+    assert {"pair-prefix", "unchecked-media", "mixed-format", "missing-media"} <= names
     assert parallel == serial

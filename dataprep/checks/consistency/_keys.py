@@ -29,7 +29,7 @@ def prompt_and_answer(sample: Sample) -> tuple[bytes, bytes] | None:
     if last < 1:
         return None
     # Outer whitespace and case only: cheaper, and enough to tell a repeated prompt.
-    prompt = [_strip(sample.system).lower(), *(f"image\x1e{ref}" for ref in sample.images)]
+    prompt = [_strip(sample.system).lower(), *sample.media_parts]
     prompt.extend(f"{t.role}\x1e{_strip(t.content).lower()}" for t in turns[:last])
     return _digest(prompt), _digest([_strip(turns[last].content).lower()])
 

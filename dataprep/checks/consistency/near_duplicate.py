@@ -90,7 +90,7 @@ def new_state(ctx) -> dict:
             index=np.int64,
             key=(np.uint64, (2,)),  # whole-record key: exact copies are not ours
             length=np.int64,
-            media=np.uint64,  # the images it names: only records with equal ones are compared
+            media=np.uint64,  # its images, videos, audios: only records with equal ones compare
         ),
     }
 
@@ -99,7 +99,7 @@ def observe(state: dict, record, sample) -> None:
     if sample is None:
         return
     state["pending"].append(
-        (_text(sample), sample.line, sample.index, lanes(record_key(sample)), sample.images)
+        (_text(sample), sample.line, sample.index, lanes(record_key(sample)), sample.media_parts)
     )
     if len(state["pending"]) >= BATCH:
         _flush(state)
@@ -113,12 +113,10 @@ def observe_batch(state: dict, batch, records) -> None:
     texts = [t for t in batch.near_texts(PROMPT_CHARS, ANSWER_CHARS) if t is not None]
     lines, indexes = batch.where
     _add(state, texts, lines[present], indexes[present], batch.content_lanes[present],
-         [s.images for s in batch.samples if s is not None])  # fmt: skip
+         [s.media_parts for s in batch.samples if s is not None])  # fmt: skip
 
 
-def _add(
-    state: dict, texts: list[str], lines, indexes, keys, images: list[tuple[str, ...]]
-) -> None:
+def _add(state: dict, texts: list[str], lines, indexes, keys, images: list[list[str]]) -> None:
     """Processed records into the state's columns. `keys`: whole-record keys (exact-duplicate's),
     not the windowed text: copies that differ only beyond the window are near-duplicates, not
     exact ones."""
@@ -134,8 +132,8 @@ def _add(
     )
 
 
-def _media(images: tuple[str, ...]) -> int:
-    """A 64-bit key of a record's image references (0 for none)."""
+def _media(images: list[str]) -> int:
+    """A 64-bit key of a record's image, video and audio references (0 for none)."""
     if not images:
         return 0
     data = "\x1f".join(images).encode("utf-8", "replace")

@@ -1,12 +1,14 @@
-r"""Records that carry video, audio or remote (URL) media, which are not checked yet (dataset-level).
+r"""Media that could not be checked: remote (URL) images, videos and audios, and clips read by header only (dataset-level).
 
 Why it hurts training:
-    Nothing is known about these files: missing, unreadable or oversized videos crash
-    preprocessing just as images do. This finding says so once per file instead of passing
-    over them in silence.
+    Nothing is known about a file behind a URL: missing, unreadable or oversized, it crashes
+    preprocessing just as a local one does, and only when the trainer fetches it. Local videos
+    and audios are checked by missing-media and unreadable-media; without PyAV installed only
+    their headers are read, and this finding says so once per file instead of passing over
+    the streams in silence.
 
 Bad:
-    {"messages": [{"role": "user", "content": "<video>What happens?"}, {"role": "assistant", "content": "A goal."}], "videos": ["clip.mp4"]}
+    {"messages": [{"role": "user", "content": "<video>What happens?"}, {"role": "assistant", "content": "A goal."}], "videos": ["https://example.com/clip.mp4"]}
 
 Good:
     {"messages": [{"role": "user", "content": "What happens in a football match?"}, {"role": "assistant", "content": "Two teams try to score."}]}
@@ -15,8 +17,8 @@ Options:
     None.
 
 Fix:
-    Check these files with the tools of their kind (ffprobe for video and audio) before
-    training; download remote media and reference the local copies.
+    Download remote media and reference the local copies; `pip install 'llm-dataprep[media]'`
+    (PyAV) to open each video and audio container as well.
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ from dataclasses import dataclass
 
 from dataprep.findings import Hit, Where
 from dataprep.images import REMOTE_PATH
+from dataprep.media import streams_checked
 
 CODE = "IM07"
 NAME = "unchecked-media"
 FORMATS = ("*",)
 KINDS = ("*",)
 OBSERVES_PLAIN = False
-KINDS_OF_MEDIA = ("videos", "audios")
+KINDS_OF_MEDIA = ("images", "videos", "audios")
 
 
 @dataclass(frozen=True)
@@ -46,24 +49,20 @@ def new_state(ctx) -> Counter:
 
 
 def observe(state: Counter, record, sample) -> None:
-    raw = record.value
-    if type(raw) is not dict:
+    if sample is None:
         return
-    for key in KINDS_OF_MEDIA:
-        value = raw.get(key)
-        if value:
-            n = len(value) if type(value) is list else 1
-            state[f"{key} records"] += 1
-            state[f"{key} files"] += n
-            if not state[f"{key} first"]:
-                state[f"{key} first"] = record.line
-    if sample is not None and sample.images:
-        remote = sum(1 for path in sample.images if REMOTE_PATH.match(path))
+    for kind, refs in (("images", sample.images), ("videos", sample.videos),
+                       ("audios", sample.audios)):  # fmt: skip
+        if not refs:
+            continue
+        remote = sum(1 for path in refs if REMOTE_PATH.match(path))
         if remote:
-            state["remote images records"] += 1
-            state["remote images files"] += remote
-            if not state["remote images first"]:
-                state["remote images first"] = record.line
+            state[f"remote {kind} records"] += 1
+            state[f"remote {kind} files"] += remote
+            if not state[f"remote {kind} first"]:
+                state[f"remote {kind} first"] = record.line
+        if kind != "images" and len(refs) > remote:
+            state["local clips"] += len(refs) - remote
 
 
 def merge(a: Counter, b: Counter, offset: tuple[int, int]) -> Counter:
@@ -77,16 +76,25 @@ def merge(a: Counter, b: Counter, offset: tuple[int, int]) -> Counter:
 
 
 def finish(state: Counter, opts: Options, ctx) -> Iterator[Hit]:
-    for kind in (*KINDS_OF_MEDIA, "remote images"):
-        records = state[f"{kind} records"]
+    for kind in KINDS_OF_MEDIA:
+        records = state[f"remote {kind} records"]
         if records:
-            name = kind.rstrip("s") if kind != "remote images" else "remote image"
+            files = state[f"remote {kind} files"]
+            name = kind.rstrip("s")
             yield Hit(
-                kind if kind in KINDS_OF_MEDIA else "images",
+                kind,
                 f"{records:,} record{'s reference' if records != 1 else ' references'} "
-                f"{state[f'{kind} files']:,} "
-                f"{name} file{'s' * (state[f'{kind} files'] != 1)} (first on line "
-                f"{state[f'{kind} first']}): not checked",
-                "check them with the tools of their kind (ffprobe), or download remote media",
+                f"{files:,} remote {name} file{'s' * (files != 1)} (first on line "
+                f"{state[f'remote {kind} first']}): not checked",
+                "download them and reference the local copies",
                 Where(ctx.path),
             )
+    clips = state["local clips"]
+    if clips and ctx.images is not None and not streams_checked():
+        yield Hit(
+            "videos",
+            f"{clips:,} video/audio file reference{'s were' if clips != 1 else ' was'} checked "
+            "by container header only: PyAV is not installed, so streams were not opened",
+            "pip install 'llm-dataprep[media]' to open each container and list its streams",
+            Where(ctx.path),
+        )
