@@ -1,4 +1,4 @@
-"""Per-rule recall of the tool-call rules, and their findings on untouched records.
+"""Per-rule recall of the tool-call and think-tag rules, and their findings on untouched records.
 
 Built from LLaMA-Factory's real tool-call demos (glaive_toolcall_en_demo and _zh_demo, sharegpt
 `function_call`/`observation` turns; reason_tool_use_demo_50, v1 typed parts with `tool_call`
@@ -12,7 +12,9 @@ injected in varied realistic forms; the rest stay untouched:
 - tool-arguments-mismatch: an argument renamed, a required one dropped, a string given as a
   number;
 - tool-turn-order: a call's observation (and the answer after it) dropped before the next
-  user turn, or a copy of its observation put first in the conversation.
+  user turn, or a copy of its observation put first in the conversation;
+- unbalanced-think: an answer given a think block never closed, a stray `</think>`, or a
+  block nested in another.
 
 Recall is the share of injected records on which the rule fires. The demos have real defects
 of their own (read one by one, listed in bench/quality_tools_reviewed.tsv with the rule that
@@ -38,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from dataprep.linter import Summary, lint_paths  # noqa: E402
 
 RULES = ("invalid-tools", "invalid-tool-call", "unknown-tool", "tool-arguments-mismatch",
-         "tool-turn-order")  # fmt: skip
+         "tool-turn-order", "unbalanced-think")  # fmt: skip
 FILES = ("glaive_toolcall_en_demo.json", "glaive_toolcall_zh_demo.json",
          "reason_tool_use_demo_50.jsonl")  # fmt: skip
 
@@ -138,6 +140,8 @@ def inject(rule: str, rec: dict, rng: random.Random) -> dict | None:
                 fn.pop("name", None)
             r["tools"] = json.dumps(tools, ensure_ascii=False)
         return r
+    if rule == "unbalanced-think":
+        return _unbalanced(r, rng)
     if not slots:
         return None
     container, key = rng.choice(slots)
@@ -201,6 +205,32 @@ def inject(rule: str, rec: dict, rng: random.Random) -> dict | None:
             turns.insert(first, copy.deepcopy(obs))
         return r
     container[key] = json.dumps(call, ensure_ascii=False)
+    return r
+
+
+def _answer_texts(rec: dict) -> list[tuple[dict, str]]:
+    """(container, key) of each assistant answer's text: sharegpt values, v1 text parts."""
+    slots = [(t, "value") for t in rec.get("conversations", []) if t.get("from") == "gpt"]
+    for msg in rec.get("messages", []):
+        if msg.get("role") == "assistant" and isinstance(msg.get("content"), list):
+            slots += [(p, "value") for p in msg["content"] if p.get("type") == "text"]
+    return [(c, k) for c, k in slots if isinstance(c.get(k), str) and c[k].strip()]
+
+
+def _unbalanced(r: dict, rng: random.Random) -> dict | None:
+    """An answer given a think block that is never closed, a stray closing tag, or a nested one
+    (what a reasoning pipeline that cut or doubled its tags leaves)."""
+    slots = _answer_texts(r)
+    if not slots:
+        return None
+    container, key = rng.choice(slots)
+    text, form = container[key], rng.randrange(3)
+    if form == 0:
+        container[key] = "<think>Let me work this out step by step. " + text
+    elif form == 1:
+        container[key] = "First I check what was asked.\n</think>\n" + text
+    else:
+        container[key] = "<think>I think. <think>Again.</think></think>" + text
     return r
 
 

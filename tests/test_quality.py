@@ -81,7 +81,7 @@ def test_tool_rules_recall_and_nothing_on_untouched_demo_records():
     result = bench.evaluate(base, records, labels, bench.reviewed())
     for rule, (hit, total) in result["recall"].items():
         assert total == 40 and hit / total >= 0.95, f"{rule}: recall {hit}/{total}"
-    assert result["clean"] > 400 and result["clean_flagged"] == []
+    assert result["clean"] > 350 and result["clean_flagged"] == []
 
 
 @needs_shared
