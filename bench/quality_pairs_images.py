@@ -1,4 +1,4 @@
-"""Per-rule recall of the preference and image rules, and their errors on untouched records.
+"""Per-rule recall of the preference, image and media rules, and their errors on untouched records.
 
 Preference: LLaMA-Factory's real DPO demos (dpo_en_demo + dpo_zh_demo, 600 pairs). N pairs per
 rule get a defect injected in varied realistic forms (a rejected answer copied from chosen with
@@ -10,6 +10,10 @@ rule, in a temporary image root with real broken files made by Pillow (missing, 
 climbing or symlinked-out paths, zero bytes, truncated JPEGs, HTML saved as .jpg, a
 40000x40000 PNG bomb) and placeholder defects (an `<image>` too many or too few, one moved
 into the answer).
+
+Video and audio: LLaMA-Factory's video/audio demo records, their clips made real (../shared
+has none: MP4 and M4A encoded by PyAV, WAV by the stdlib), with a placeholder too many or too
+few, a missing clip, an absolute or climbing path, or an empty, HTML or cut-off file.
 
 Recall is the share of injected records on which the rule fires; "errors on untouched" counts
 untouched records with any error finding (the issue's target: none).
@@ -51,6 +55,9 @@ IMAGE_RULES = (
     "image-token-mismatch",
     "image-placeholder-misplaced",
 )
+
+MEDIA_RULES = ("media-token-mismatch", "missing-media", "media-outside-root", "unreadable-media")
+MEDIA_DEMOS = ("mllm_video_demo.json", "mllm_audio_demo.json", "mllm_video_audio_demo.json")
 
 
 def _one_word_changed(text: str, rng: random.Random) -> str:
@@ -162,6 +169,48 @@ def build_images(shared: Path, per_rule: int, rng: random.Random, root: Path) ->
     return [records[i] for i in order], {order.index(i): rule for i, rule in labels.items()}
 
 
+def build_media(shared: Path, per_rule: int, rng: random.Random, root: Path) -> tuple[list, dict]:
+    """LLaMA-Factory's video and audio demo records, their clips made real (../shared holds
+    none of them: MP4 and M4A encoded by PyAV, WAV by the stdlib), and the defects injected."""
+    demo = []
+    for name in MEDIA_DEMOS:
+        demo += json.loads((shared / "corpus" / "llamafactory" / name).read_text())
+    for record in demo:
+        for ref in (*record.get("videos", []), *record.get("audios", [])):
+            suffix = Path(ref).suffix
+            path = root / ref
+            if not path.exists():
+                path.parent.mkdir(parents=True, exist_ok=True)
+                media.clip(path, "mp4" if suffix in (".mp4", ".avi") else "wav" if suffix in (
+                    ".wav", ".flac") else "m4a")  # fmt: skip
+    media.make(root.parent, "secret.mp4", "mp4")
+    records = [copy.deepcopy(demo[n % len(demo)]) for n in range(per_rule * 4)]
+    labels: dict[int, str] = {}
+    for rule in MEDIA_RULES:
+        for k in range(per_rule):
+            r = copy.deepcopy(rng.choice(demo))
+            key = "videos" if r.get("videos") else "audios"
+            token = "<video>" if key == "videos" else "<audio>"
+            name = f"broken/{rule}/{k}.{'mp4' if key == 'videos' else 'mp3'}"
+            if rule == "media-token-mismatch":
+                first = r["messages"][0]
+                first["content"] = (first["content"].replace(token, "", 1) if rng.random() < 0.5
+                                    else token + first["content"])  # fmt: skip
+            elif rule == "missing-media":
+                r[key][0] = f"mllm_demo_data/gone{k}{Path(r[key][0]).suffix}"
+            elif rule == "media-outside-root":
+                r[key][0] = str(root.parent / "secret.mp4") if k % 2 else "../secret.mp4"
+            else:
+                kind = rng.choice(["empty", "text <html>404</html>", "headless mp4"])
+                media.make(root, name, kind)
+                r[key][0] = name
+            labels[len(records)] = rule
+            records.append(r)
+    order = list(range(len(records)))
+    rng.shuffle(order)
+    return [records[i] for i in order], {order.index(i): rule for i, rule in labels.items()}
+
+
 def evaluate(path: Path, labels: dict[int, str], **kwargs) -> tuple[dict, int, int]:
     summary = Summary()
     findings = list(lint_paths([str(path)], None, summary, **kwargs))
@@ -193,9 +242,13 @@ def run(shared: Path, per_rule: int, seed: int) -> dict:
         images, image_labels = build_images(shared, per_rule, rng, root)
         image_file = root / "mllm.jsonl"
         image_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in images))
+        clips, clip_labels = build_media(shared, per_rule, rng, root)
+        clip_file = root / "clips.jsonl"
+        clip_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in clips))
         return {
             "pairs": evaluate(pair_file, pair_labels),
             "images": evaluate(image_file, image_labels),
+            "video and audio": evaluate(clip_file, clip_labels),
         }
 
 
