@@ -195,15 +195,6 @@ class Batch:
         found[self.rows[per_text]] = True
         return found
 
-    @cached_property
-    def images(self) -> pl.DataFrame:
-        """(row, reference) of every image a record names, in order."""
-        rows = [i for i, s in enumerate(self.samples) if s is not None for _ in s.images]
-        refs = [ref for s in self.samples if s is not None for ref in s.images]
-        return pl.DataFrame(
-            {"row": pl.Series(rows, dtype=pl.UInt32), "ref": pl.Series(refs, dtype=pl.String)}
-        )
-
     def _keys(self, rows: np.ndarray, hashes: np.ndarray) -> np.ndarray:
         """One key per record (two 64-bit lanes) of its parts' hashes in order: a polynomial in
         random odd multipliers, so equal part sequences give equal keys and others differ but
@@ -240,25 +231,29 @@ class Batch:
     def media(self) -> pl.DataFrame:
         """(row, part) of every image, video and audio a record names, in `Sample.media_parts`
         order: the key parts the duplicate checks append after a record's texts."""
-        rows = [i for i, s in enumerate(self.samples) if s is not None for _ in s.media_parts]
-        parts = [part for s in self.samples if s is not None for part in s.media_parts]
+        rows: list[int] = []
+        parts: list[str] = []
+        for i, sample in enumerate(self.samples):
+            if sample is not None and sample.media_parts:
+                rows.extend([i] * len(sample.media_parts))
+                parts.extend(sample.media_parts)
         return pl.DataFrame(
             {"row": pl.Series(rows, dtype=pl.UInt32), "ref": pl.Series(parts, dtype=pl.String)}
         )
 
-    def _with_images(self, rows: np.ndarray, hashes: np.ndarray, keep: np.ndarray | None = None):
+    def _with_media(self, rows: np.ndarray, hashes: np.ndarray, keep: np.ndarray | None = None):
         """Parts with each record's image, video and audio references appended after its
         texts."""
-        images = self.media
-        if not len(images):
+        media = self.media
+        if not len(media):
             return rows, hashes
-        image_rows = images["row"].to_numpy()
-        image_hashes = self._hashes(images, pl.col("ref"))
+        media_rows = media["row"].to_numpy()
+        media_hashes = self._hashes(media, pl.col("ref"))
         if keep is not None:
-            image_hashes, image_rows = image_hashes[keep[image_rows]], image_rows[keep[image_rows]]
-        rows = np.concatenate([rows, image_rows])
+            media_hashes, media_rows = media_hashes[keep[media_rows]], media_rows[keep[media_rows]]
+        rows = np.concatenate([rows, media_rows])
         order = np.argsort(rows, kind="stable")
-        return rows[order], np.concatenate([hashes, image_hashes])[order]
+        return rows[order], np.concatenate([hashes, media_hashes])[order]
 
     @cached_property
     def content_lanes(self) -> np.ndarray:
@@ -270,7 +265,7 @@ class Batch:
         # An empty or blank system prompt is no system prompt (as in Sample.content_key).
         keep = frame.select(in_turns | (text != ""))[:, 0].to_numpy()
         rows, hashes = self.rows[keep], self._hashes(frame, part)[keep]
-        rows, hashes = self._with_images(rows, hashes)
+        rows, hashes = self._with_media(rows, hashes)
         return self._keys(rows, hashes)
 
     @cached_property
@@ -311,7 +306,7 @@ class Batch:
         )
         answer_part = keep[rows] & messages & (position == mine)
         hashes = self._hashes(found, pl.concat_str(_SLOT, "role", pl.lit("\x1e"), "text"))
-        prompt_rows, prompt_hashes = self._with_images(rows[prompt_part], hashes[prompt_part], keep)
+        prompt_rows, prompt_hashes = self._with_media(rows[prompt_part], hashes[prompt_part], keep)
         prompts = self._keys(prompt_rows, prompt_hashes)
         # The answer's text alone: the same words from another role are the same answer.
         # (Hashing every row costs less than copying the answers' out.)

@@ -453,8 +453,8 @@ def _content_text(
     calls: list | None = None,
 ) -> str | None:
     """A message's text: a string, or the text of a list of typed parts (OpenAI and LLaMA-Factory
-    v1). Image parts are collected into `images`, tool-call parts' values into `calls` (decoded
-    where they are JSON text, so that `calls` dumps to a list of call objects)."""
+    v1). Image parts are collected into `images`, tool-call parts' values into `calls` (as
+    written: the tool checks decode them)."""
     if content is None or type(content) is str:
         return content
     if type(content) is not list:
@@ -483,7 +483,7 @@ def _content_text(
             if value is None:
                 value = part.get("text")
             if ptype == "tool_call" and calls is not None and value is not None:
-                calls.append(_decoded(value))
+                calls.append(value)
             if type(value) is str:
                 texts.append(value)
             elif ptype == "tool_call" and value is not None:
@@ -666,17 +666,6 @@ def _string(obj: dict, key: str | None, problems: list[Problem]) -> str | None:
     problems.append(Problem("wrong-type", key, f"{key!r} is {_type(value)}, not text"))
     # A number still reads as text (`42`), so later checks do not also call it empty.
     return str(value) if type(value) in (int, float, bool) else None
-
-
-def _decoded(value: Any) -> Any:
-    """A tool-call part's value as an object where it is JSON text; as it is otherwise (the
-    tool checks then say what is wrong with it)."""
-    if type(value) is not str:
-        return value
-    try:
-        return orjson.loads(value)
-    except orjson.JSONDecodeError:
-        return value
 
 
 def _tools(obj: dict, key: str | None, problems: list[Problem]) -> str | None:

@@ -220,8 +220,9 @@ class ImageCache:
         for reference in set(references):
             path, verdict = locate(reference, root)
             if verdict is None:
-                key = str(path)
-                verdict = self.media.get(key) or self.media.setdefault(key, probe(Path(key)))
+                if str(path) not in self.media:
+                    self.media[str(path)] = probe(path)
+                verdict = self.media[str(path)]
             out[reference] = verdict
         return out
 

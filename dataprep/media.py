@@ -37,7 +37,7 @@ def container(head: bytes) -> str | None:
         return "flv"
     if head.startswith(b"\x00\x00\x01\xba"):
         return "mpeg-ps"
-    if head[:1] == b"\x47" and (len(head) < 189 or head[188:189] == b"\x47"):
+    if head[:1] == b"\x47" and head[188:189] == b"\x47":  # two 188-byte packets' sync bytes
         return "mpeg-ts"
     return None
 
@@ -66,7 +66,7 @@ def probe(path: Path) -> ImageInfo:
         refused = _streams(path)
         if refused is not None:
             return ImageInfo(UNREADABLE, f"{found} header, but {refused}", format=found)
-    return ImageInfo(OK, "", format=found, bytes=len(data))
+    return ImageInfo(OK, "", format=found)
 
 
 def _streams(path: Path) -> str | None:

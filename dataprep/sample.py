@@ -67,7 +67,7 @@ class Sample:
     def prompt_turns(self) -> list[Turn]:
         return [t for t in self.messages if t.role == USER and t.known]
 
-    @property
+    @cached_property
     def media_parts(self) -> list[str]:
         """The record's images, videos and audios as key parts: two questions about two
         different pictures or clips are two records, not a duplicate."""

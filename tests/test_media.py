@@ -31,6 +31,9 @@ def test_real_clips_of_every_kind_are_readable(tmp_path):
     assert probing.container(b"\x1a\x45\xdf\xa3" + b"\0" * 8) == "matroska/webm"
     assert probing.container(b"ID3\x04" + b"\0" * 8) == "mpeg audio"
     assert probing.container(b"<html><body>") is None
+    # MPEG-TS is told by two sync bytes 188 apart: a short text starting with "G" is no video.
+    assert probing.container(b"G" + b"\0" * 187 + b"G") == "mpeg-ts"
+    assert probing.container(b"Goodbye, this is text.") is None
 
 
 def test_without_pyav_headers_decide_and_the_run_says_so_once(tmp_path, monkeypatch):

@@ -23,8 +23,8 @@ from dataprep.sample import FUNCTION_CALL, Sample
 @dataclass(frozen=True)
 class Tool:
     name: str
-    parameters: Any  # the JSON Schema of the arguments (None: not given)
-    where: str  # "tools[2]"
+    parameters: Any  # the JSON Schema of the arguments, Python type names mapped (None: none)
+    validator: Any = None  # the schema compiled by jsonschema-rs (None: no parameters)
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,6 @@ class Declared:
 
     tools: tuple[Tool, ...] = ()
     problem: str | None = None  # invalid-tools' message
-    where: str = ""  # where in `tools` the problem is
 
 
 @dataclass(frozen=True)
@@ -66,20 +65,19 @@ def declared(text: str) -> Declared:
         if type(item) is dict and item.get("type") == "function" and "function" in item:
             item = item["function"]
         if type(item) is not dict:
-            return Declared(problem=f"{where} is not a function schema (an object)", where=where)
+            return Declared(problem=f"{where} is not a function schema (an object)")
         name = item.get("name")
         if type(name) is not str or not name:
-            return Declared(problem=f"{where} has no function name", where=where)
-        parameters = item.get("parameters")
+            return Declared(problem=f"{where} has no function name")
+        parameters, validator = item.get("parameters"), None
         if parameters is not None:
             parameters = json_schema(parameters, item.get("required"))
-            problem = schema_problem(parameters)
+            validator, problem = compiled(parameters)
             if problem is not None:
                 return Declared(
-                    problem=f"{where} ({name}): parameters are not a valid JSON Schema: {problem}",
-                    where=where,
+                    problem=f"{where} ({name}): parameters are not a valid JSON Schema: {problem}"
                 )
-        tools.append(Tool(name, parameters, where))
+        tools.append(Tool(name, parameters, validator))
     return Declared(tuple(tools))
 
 
@@ -112,31 +110,26 @@ def _json_types(node: Any) -> Any:
     if type(kind) is str and kind not in _JSON_TYPES:
         name = kind.split(",")[0].strip().lower()
         name = name.split("[")[0].strip()
-        if name in ("any", "object?", ""):
+        if name in ("any", ""):
             del out["type"]
         else:
             out["type"] = _PY_TYPES.get(name, kind)
     return out
 
 
-def schema_problem(schema: Any) -> str | None:
-    """Why `schema` is not a valid JSON Schema (checked against its meta-schema), or None."""
+def compiled(schema: Any) -> tuple[Any, str | None]:
+    """(the schema compiled for validation, None), or (None, why it is not a valid JSON
+    Schema): jsonschema-rs checks it against its meta-schema while compiling."""
     import jsonschema_rs
 
     if type(schema) is not dict:
-        return f"a {type(schema).__name__}, not an object"
+        return None, f"a {type(schema).__name__}, not an object"
     try:
-        jsonschema_rs.meta.validate(schema)
+        return jsonschema_rs.validator_for(schema), None
     except jsonschema_rs.ValidationError as error:
-        return _first_line(error)
+        return None, (getattr(error, "message", None) or str(error)).splitlines()[0]
     except Exception as error:  # e.g. a $ref the validator cannot resolve offline
-        return str(error).splitlines()[0]
-    return None
-
-
-def _first_line(error: Exception) -> str:
-    text = getattr(error, "message", None) or str(error)
-    return text.splitlines()[0]
+        return None, str(error).splitlines()[0]
 
 
 def tools_of(sample: Sample) -> Declared | None:

@@ -27,10 +27,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
-
-import orjson
 
 from dataprep.checks.tools._calls import Tool, call_turns, prefilter, tools_of
 from dataprep.findings import Hit
@@ -46,13 +43,6 @@ __all__ = ["prefilter"]
 @dataclass(frozen=True)
 class Options:
     pass
-
-
-@lru_cache(maxsize=4096)
-def _validator(schema_json: bytes):
-    import jsonschema_rs
-
-    return jsonschema_rs.validator_for(orjson.loads(schema_json))
 
 
 def mismatch(tool: Tool, arguments: dict[str, Any]) -> str | None:
@@ -77,8 +67,7 @@ def mismatch(tool: Tool, arguments: dict[str, Any]) -> str | None:
                 return f"argument {name!r} is not a parameter of {tool.name}{hint}"
     if missing:
         return f"{tool.name} requires {missing[0]!r}, which the call does not give"
-    errors = _validator(orjson.dumps(schema, option=orjson.OPT_SORT_KEYS)).iter_errors(arguments)
-    for error in errors:
+    for error in tool.validator.iter_errors(arguments):
         at = "".join(f"[{p!r}]" if isinstance(p, str) else f"[{p}]" for p in error.instance_path)
         return f"arguments{at} of {tool.name}: {error.message}"
     return None
