@@ -117,6 +117,11 @@ def _json_types(node: Any) -> Any:
     return out
 
 
+def _no_fetch(uri: str):
+    """A record's schema never makes dataprep fetch anything: remote `$ref`s are refused."""
+    raise ValueError(f"remote reference {uri!r} is not fetched (schemas must be self-contained)")
+
+
 def compiled(schema: Any) -> tuple[Any, str | None]:
     """(the schema compiled for validation, None), or (None, why it is not a valid JSON
     Schema): jsonschema-rs checks it against its meta-schema while compiling."""
@@ -125,10 +130,10 @@ def compiled(schema: Any) -> tuple[Any, str | None]:
     if type(schema) is not dict:
         return None, f"a {type(schema).__name__}, not an object"
     try:
-        return jsonschema_rs.validator_for(schema), None
+        return jsonschema_rs.validator_for(schema, retriever=_no_fetch), None
     except jsonschema_rs.ValidationError as error:
         return None, (getattr(error, "message", None) or str(error)).splitlines()[0]
-    except Exception as error:  # e.g. a $ref the validator cannot resolve offline
+    except Exception as error:  # a schema jsonschema-rs cannot compile at all
         return None, str(error).splitlines()[0]
 
 
