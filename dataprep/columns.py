@@ -116,6 +116,7 @@ class Batch:
         tools: list[bool] = []
         calls: list[bool] = []
         clips: list[bool] = []
+        reasoning: list[str | None] = []
         for i, sample in enumerate(self.samples):
             if sample is None:
                 continue
@@ -130,6 +131,7 @@ class Batch:
                 prompt_at.append(None)
                 position.append(-1)
                 calls.append(False)
+                reasoning.append(None)
             last_user = None
             for at, turn in enumerate(sample.messages):
                 role = turn.role
@@ -146,6 +148,7 @@ class Batch:
                 prompt_at.append(last_user if mine else None)
                 position.append(at)
                 calls.append(turn.calls is not None)
+                reasoning.append(turn.reasoning)
             pair = sample.kind == "dpo"
             for slot, group in ((CHOSEN_SLOT, sample.chosen), (REJECTED_SLOT, sample.rejected)):
                 for turn in group:
@@ -159,6 +162,7 @@ class Batch:
                     prompt_at.append(last_user if mine else None)
                     position.append(-1)
                     calls.append(turn.calls is not None)
+                    reasoning.append(turn.reasoning)
             images.extend([len(sample.images)] * (len(rows) - start))
             tools.extend([sample.tools is not None] * (len(rows) - start))
             clips.extend([bool(sample.videos or sample.audios)] * (len(rows) - start))
@@ -176,6 +180,7 @@ class Batch:
                 "tools": pl.Series(tools, dtype=pl.Boolean),  # the record declares tools
                 "calls": pl.Series(calls, dtype=pl.Boolean),  # a turn with tool-call parts
                 "clips": pl.Series(clips, dtype=pl.Boolean),  # the record names videos/audios
+                "reasoning": pl.Series(reasoning, dtype=pl.String),  # Turn.reasoning
             }
         )
 
@@ -260,8 +265,18 @@ class Batch:
         """(records, 2) uint64: `Sample.content_key`'s equality as two 64-bit lanes: everything
         training sees of each record (system, images, every turn with its role),
         whitespace-normalised. Rows without a Sample hold the empty record's key."""
-        frame = self.frame.select("slot", "role", squeezed(text.fill_null("")).alias("text"))
-        part = pl.concat_str(_SLOT, pl.lit("\x1e"), "role", pl.lit("\x1e"), "text")
+        thought = pl.col("reasoning")
+        frame = self.frame.select(
+            "slot",
+            "role",
+            squeezed(text.fill_null("")).alias("text"),
+            # As Sample.content_key: a turn's separate reasoning, then \x1c, before its text.
+            pl.when(thought.is_null())
+            .then(pl.lit(""))
+            .otherwise(squeezed(thought) + pl.lit("\x1c"))
+            .alias("thought"),
+        )
+        part = pl.concat_str(_SLOT, pl.lit("\x1e"), "role", pl.lit("\x1e"), "thought", "text")
         # An empty or blank system prompt is no system prompt (as in Sample.content_key).
         keep = frame.select(in_turns | (text != ""))[:, 0].to_numpy()
         rows, hashes = self.rows[keep], self._hashes(frame, part)[keep]

@@ -415,9 +415,23 @@ def _message(
     if role == ASSISTANT and msg.get("tool_calls") and not content:
         return Turn(FUNCTION_CALL, _dumps(msg["tool_calls"]), f"{where}.tool_calls")
     calls: list = []
-    text = _content_text(content, cfield, problems, images, calls)
+    thoughts: list[str] = []
+    text = _content_text(content, cfield, problems, images, calls, thoughts)
     found = _dumps(calls) if calls and role == ASSISTANT else None
-    return Turn(role or tag, text, cfield, known=role is not None, calls=found)
+    reasoning = "".join(thoughts) if thoughts else None
+    if "reasoning_content" in msg:
+        value = msg["reasoning_content"]
+        if type(value) is str:
+            reasoning = value if reasoning is None else reasoning + value
+        elif value is not None:
+            problems.append(
+                Problem(
+                    "wrong-type",
+                    f"{where}.reasoning_content",
+                    f"reasoning_content is {_type(value)}, not text",
+                )
+            )
+    return Turn(role or tag, text, cfield, known=role is not None, calls=found, reasoning=reasoning)
 
 
 def _role_fix(tag: str, roles: dict[str, str], spec: Spec | None) -> str:
@@ -451,10 +465,12 @@ def _content_text(
     problems: list[Problem],
     images: list[str] | None,
     calls: list | None = None,
+    thoughts: list[str] | None = None,
 ) -> str | None:
     """A message's text: a string, or the text of a list of typed parts (OpenAI and LLaMA-Factory
     v1). Image parts are collected into `images`, tool-call parts' values into `calls` (as
-    written: the tool checks decode them)."""
+    written: the tool checks decode them), reasoning parts into `thoughts` (LLaMA-Factory v1
+    hands them to the template as `reasoning_content`, not as text)."""
     if content is None or type(content) is str:
         return content
     if type(content) is not list:
@@ -484,7 +500,9 @@ def _content_text(
                 value = part.get("text")
             if ptype == "tool_call" and calls is not None and value is not None:
                 calls.append(value)
-            if type(value) is str:
+            if ptype == "reasoning" and thoughts is not None and type(value) is str:
+                thoughts.append(value)
+            elif type(value) is str:
                 texts.append(value)
             elif ptype == "tool_call" and value is not None:
                 texts.append(_dumps(value))

@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from dataprep.sample import ASSISTANT, FUNCTION_CALL, OBSERVATION, SYSTEM, USER, Sample
+from dataprep.sample import ASSISTANT, FUNCTION_CALL, OBSERVATION, SYSTEM, USER, Sample, Turn
 from dataprep.templates import FAMILY_MARKERS, Template
 from dataprep.tokenizer import ModelTokenizer
 
@@ -45,7 +45,7 @@ def conversation(sample: Sample) -> tuple[list[dict], list | None]:
     for turn in sample.messages:
         if turn.role == SYSTEM or not turn.known:
             continue
-        messages.append({"role": ROLES.get(turn.role, turn.role), "content": turn.content or ""})
+        messages.append(_message(turn, ROLES.get(turn.role, turn.role)))
     tools = None
     if sample.tools:
         import orjson
@@ -58,6 +58,16 @@ def conversation(sample: Sample) -> tuple[list[dict], list | None]:
     return messages, tools
 
 
+def _message(turn: Turn, role: str) -> dict:
+    """A turn as a chat template's message: its separate reasoning as `reasoning_content`, the
+    key reasoning templates (Qwen3, DeepSeek-R1) render as a think block and LLaMA-Factory v1
+    fills from `reasoning` parts."""
+    message = {"role": role, "content": turn.content or ""}
+    if turn.reasoning is not None:
+        message["reasoning_content"] = turn.reasoning
+    return message
+
+
 def rendered(sample: Sample) -> list[tuple[list[dict], list | None]]:
     """One conversation per sequence training builds: two for a preference pair."""
     messages, tools = conversation(sample)
@@ -65,7 +75,7 @@ def rendered(sample: Sample) -> list[tuple[list[dict], list | None]]:
         return [(messages, tools)]
     out = []
     for side in (sample.chosen, sample.rejected):
-        answer = [{"role": "assistant", "content": t.content or ""} for t in side]
+        answer = [_message(t, "assistant") for t in side]
         out.append((messages + answer, tools))
     return out
 
@@ -338,6 +348,7 @@ def message_spans(
         end = at + len(content)
         stop = ""
         if role == "assistant":
+            at = _reasoning_start(text, message, cursor, at)
             stop = next((s for s in stops if text.startswith(s, end)), "")
             end += len(stop)
             if turn_end and stop:  # and the line break the template writes after it
@@ -346,6 +357,22 @@ def message_spans(
         spans.append((role, at, end, stop))
         cursor = end
     return spans
+
+
+def _reasoning_start(text: str, message: dict, cursor: int, at: int) -> int:
+    """Where an answer's trained span starts: at the think block the template wrote for its
+    `reasoning_content` between the previous message and its text (the model learns to write
+    its reasoning too), else at its text."""
+    reasoning = (message.get("reasoning_content") or "").strip()
+    if not reasoning:
+        return at
+    found = text.rfind(reasoning, cursor, at)
+    if found < 0:
+        return at  # the template left it out (reasoning-dropped says so)
+    tag = text.rfind("<think>", cursor, found)
+    if tag >= 0 and not text[tag + len("<think>") : found].strip():
+        return tag
+    return found
 
 
 def _turns(encoding, spans: list[tuple[int, int]]) -> list[tuple[int, int]]:

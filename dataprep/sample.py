@@ -28,6 +28,10 @@ class Turn:
     # The tool calls of an assistant turn whose typed parts (LLaMA-Factory v1) include
     # `tool_call` parts, as JSON (a list): the tool checks read them; the text keeps them too.
     calls: str | None = None
+    # The reasoning an answer carries beside its text: LLaMA-Factory v1 `reasoning` parts or a
+    # message's `reasoning_content` (what chat templates render as a think block). Reasoning
+    # written inline as `<think>...</think>` stays in `content`, as the data has it.
+    reasoning: str | None = None
 
 
 @dataclass(frozen=True)  # no slots: cached_property keeps derived views in __dict__
@@ -80,7 +84,7 @@ class Sample:
         """Everything training sees of the record, whitespace-normalised, hashed."""
         parts = [_squeeze(self.system), *self.media_parts]
         for group in (self.messages, self.chosen, self.rejected):
-            parts.extend(f"{t.role}\x1e{_squeeze(t.content)}" for t in group)
+            parts.extend(f"{t.role}\x1e{_reasoned(t)}{_squeeze(t.content)}" for t in group)
             parts.append("\x1d")
         data = "\x1f".join(parts).encode("utf-8", "replace")
         return hashlib.blake2b(data, digest_size=12).digest()
@@ -88,6 +92,12 @@ class Sample:
 
 def _squeeze(text: str | None) -> str:
     return " ".join(text.split()) if text else ""
+
+
+def _reasoned(turn: Turn) -> str:
+    """A turn's separate reasoning as a key prefix ("" without one): the same reply reached by
+    different reasoning is a different record to train on."""
+    return "" if turn.reasoning is None else f"{_squeeze(turn.reasoning)}\x1c"
 
 
 def article(role: str) -> str:

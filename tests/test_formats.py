@@ -78,7 +78,38 @@ def test_openai_typed_parts_and_v1_parts_collect_text_and_images():
     )
     assert s.format == "openai" and s.system == "Look." and s.images == ("a.png",)
     # An image part stands where the image goes, as an <image> placeholder.
-    assert turns(s)[1:] == [("user", "<image>Who?"), ("assistant", "Hmm. Them.")]
+    # A reasoning part is the turn's reasoning, not its text (LLaMA-Factory v1 hands it to the
+    # template as reasoning_content).
+    assert turns(s)[1:] == [("user", "<image>Who?"), ("assistant", "Them.")]
+    assert s.messages[2].reasoning == "Hmm. " and s.messages[1].reasoning is None
+
+
+def test_reasoning_content_is_the_turns_reasoning():
+    s = sample(
+        {
+            "messages": [
+                {"role": "user", "content": "2+2?"},
+                {"role": "assistant", "content": "4", "reasoning_content": "Two and two."},
+            ]
+        }
+    )
+    assert s.messages[1].content == "4" and s.messages[1].reasoning == "Two and two."
+    # Two records with the same reply reached by different reasoning are not the same record.
+    other = sample(
+        {
+            "messages": [
+                {"role": "user", "content": "2+2?"},
+                {"role": "assistant", "content": "4", "reasoning_content": "Count: 1, 2, 3, 4."},
+            ]
+        }
+    )
+    assert s.content_key != other.content_key
+    record = {"messages": [{"role": "user", "content": "2+2?"},
+                           {"role": "assistant", "content": "4", "reasoning_content": ["Two"]}]}  # fmt: skip
+    _, problems = normalise(Record("p", 1, 0, record, b""), None)
+    assert [(p.rule, p.field) for p in problems] == [
+        ("wrong-type", "messages[1].reasoning_content")
+    ]
 
 
 def test_preference_styles_share_one_shape():

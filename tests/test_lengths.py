@@ -11,6 +11,7 @@ from dataprep import readers, templates, tokenizer
 from dataprep.formats import normalise
 from dataprep.lengths import Lengths, Meter, infer_seqlen, rendered
 from dataprep.linter import LengthSetup, Summary, lint_paths
+from dataprep.records import Record
 from tests.conftest import LLAMAFACTORY, SHARED, needs_shared
 
 QWEN = SHARED / "tokenizers" / "qwen2.5"
@@ -213,3 +214,36 @@ def test_image_tokens_come_from_the_models_processor_config(tmp_path):
     (folder / "processor_config.json").write_text('{"image_seq_length": 576}')
     model = tokenizer.load(str(folder))
     assert model.image_tokens == 576 and model.eos == "</s>" and model.chat_template is None
+
+
+def test_an_answers_span_takes_in_the_reasoning_the_template_renders():
+    from dataprep.lengths import message_spans
+
+    # Qwen3's shape: the last answer's reasoning_content as a think block before its text.
+    tpl = templates.resolve(
+        "auto",
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n{% if m.reasoning_content is defined "
+        "and loop.last %}<think>\n{{ m.reasoning_content }}\n</think>\n\n{% endif %}"
+        "{{ m.content }}<|im_end|>\n{% endfor %}",
+        {},
+    )
+    sample, _ = normalise(Record("p", 1, 0, {"messages": [
+        {"role": "user", "content": "2+2?"},
+        {"role": "assistant", "content": [{"type": "reasoning", "value": "Two and two."},
+                                          {"type": "text", "value": "4"}]},
+    ]}, b""), None)  # fmt: skip
+    (messages, _), = rendered(sample)  # fmt: skip
+    assert messages[1] == {"role": "assistant", "content": "4", "reasoning_content": "Two and two."}
+    text = tpl.render(messages)
+    _, (role, start, end, stop) = message_spans(text, messages, ("<|im_end|>",))
+    assert role == "assistant" and stop == "<|im_end|>"
+    assert text[start:end] == "<think>\nTwo and two.\n</think>\n\n4<|im_end|>"
+    # A template that ignores reasoning_content: the span is the text alone.
+    plain = templates.resolve(
+        "auto",
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}",
+        {},
+    )
+    text = plain.render(messages)
+    _, (_, start, end, _) = message_spans(text, messages, ("<|im_end|>",))
+    assert text[start:end] == "4<|im_end|>"

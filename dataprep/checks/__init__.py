@@ -81,7 +81,7 @@ from dataprep.checks.preference import (
     off_policy_chosen,
     pair_prefix,
 )
-from dataprep.checks.reasoning import empty_reasoning, unbalanced_think
+from dataprep.checks.reasoning import empty_reasoning, reasoning_dropped, unbalanced_think
 from dataprep.checks.structure import (
     empty_conversation,
     invalid_role,
@@ -135,6 +135,7 @@ ALL: tuple[ModuleType, ...] = (
     language_mismatch,
     unbalanced_think,
     empty_reasoning,
+    reasoning_dropped,
     exact_duplicate,
     near_duplicate,
     conflicting_duplicate,

@@ -2,11 +2,15 @@ r"""Empty think blocks in a dataset that otherwise reasons, or reasoning in only
 
 Why it hurts training:
     Reasoning models are trained on answers that open with a think block. An empty block
-    (`<think>\n\n</think>`) in a dataset whose other answers reason is what a pipeline writes
-    when `enable_thinking` was off or the reasoning was stripped: the model learns to skip
-    thinking on exactly those prompts. A dataset where some answers reason and others do not
-    trains two behaviours at once; it is reported once, with the shares and a first line of
-    each, so it is a choice and not an accident. Tags inside code are not counted.
+    (`<think>\n\n</think>`, or an empty `reasoning_content` / LLaMA-Factory v1 `reasoning`
+    part) in a dataset whose other answers reason is what a pipeline writes when
+    `enable_thinking` was off or the reasoning was stripped: the model learns to skip thinking
+    on exactly those prompts. Where answers to the same kind of prompt (single-turn or
+    multi-turn, with or without tools, with or without images, video or audio) sometimes reason
+    and sometimes do not, the model is trained on two behaviours for one situation; it is
+    reported once, with the shares of each kind of prompt and a first line of each, so it is a
+    choice and not an accident. Kinds of prompt that are consistent (tool calls always reason,
+    chat never does) are not a mix. Tags inside code are not counted.
 
 Bad:
     {"messages": [{"role": "user", "content": "2+2?"}, {"role": "assistant", "content": "<think>Two and two make four.</think>4"}]}
@@ -18,12 +22,12 @@ Good:
 
 Options:
     min_share: the share of answers that must reason before empty blocks are reported, and
-        the smallest share of either kind that makes a mix.
-    min_answers: datasets with fewer answers are not judged for a mix.
+        the smallest share of either kind that makes a mix within a kind of prompt.
+    min_answers: kinds of prompt with fewer answers are not judged for a mix.
 
 Fix:
     Regenerate the empty blocks with thinking on (or drop those records); for a mix, decide
-    whether the model should always reason and make the data say so.
+    whether the model should reason on that kind of prompt and make the data say so.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from dataclasses import dataclass
 
 from dataprep.chunked import merge_capped
 from dataprep.findings import Hit, Where
-from dataprep.sample import answers
+from dataprep.sample import answers, prompts
 from dataprep.text import without_code
 
 CODE = "RS02"
@@ -52,11 +56,15 @@ class Options:
 
 
 def new_state(ctx) -> dict:
-    # kind -> [answers, first line]; kinds: "reasoning", "empty", "plain"
+    # (kind of prompt, kind of answer) -> [answers, first line]; answers: "reasoning",
+    # "empty", "plain".
     return {"counts": {}, "empty": [], "more": 0}
 
 
-def _kind(text: str) -> str:
+def _kind(turn) -> str:
+    if turn.reasoning is not None:
+        return "reasoning" if turn.reasoning.strip() else "empty"
+    text = turn.content
     if "<think>" not in text:
         return "plain"
     block = _BLOCK.search(without_code(text))
@@ -65,39 +73,59 @@ def _kind(text: str) -> str:
     return "reasoning" if block.group(1).strip() else "empty"
 
 
+def _prompt_kind(sample) -> str:
+    """The kind of prompt a record's answers respond to, by its shape (cheap: no text read)."""
+    turns = "multi-turn" if len(prompts(sample)) > 1 else "single-turn"
+    tools = " with tools" if sample.tools is not None else ""
+    media = " with media" if sample.media_parts else ""
+    return f"{turns} prompts{tools}{media}"
+
+
 def observe(state: dict, record, sample) -> None:
     if sample is None:
         return
+    prompt = None
     for turn in answers(sample):
-        if not turn.content:
+        if not turn.content and turn.reasoning is None:
             continue
-        kind = _kind(turn.content)
-        entry = state["counts"].setdefault(kind, [0, sample.line])
+        kind = _kind(turn)
+        if prompt is None:
+            prompt = _prompt_kind(sample)
+        entry = state["counts"].setdefault((prompt, kind), [0, sample.line])
         entry[0] += 1
         if kind == "empty":
             if len(state["empty"]) < KEEP:
-                state["empty"].append((sample.line, sample.index, turn.field))
+                field = turn.field if turn.reasoning is None else _reasoning_field(turn)
+                state["empty"].append((sample.line, sample.index, field))
             else:
                 state["more"] += 1
 
 
+def _reasoning_field(turn) -> str:
+    """The message that holds a separate reasoning (in its reasoning_content or, LLaMA-Factory
+    v1, in a reasoning part of its content)."""
+    return turn.field.rsplit(".", 1)[0]
+
+
 def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
     lines = offset[0]
-    for kind, (count, line) in b["counts"].items():
-        if kind in a["counts"]:
-            a["counts"][kind][0] += count
+    for key, (count, line) in b["counts"].items():
+        if key in a["counts"]:
+            a["counts"][key][0] += count
         else:
-            a["counts"][kind] = [count, line + lines]
+            a["counts"][key] = [count, line + lines]
     merge_capped(a, b, "empty", offset, KEEP)
     return a
 
 
 def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
-    counts = {k: v[0] for k, v in state["counts"].items()}
+    counts: dict[str, int] = {}
+    for (_, kind), (count, _) in state["counts"].items():
+        counts[kind] = counts.get(kind, 0) + count
     total = sum(counts.values())
     if not total:
         return
-    reasoning, empty, plain = (counts.get(k, 0) for k in ("reasoning", "empty", "plain"))
+    reasoning = counts.get("reasoning", 0)
     if reasoning and reasoning / total >= opts.min_share:
         for line, index, field in state["empty"]:
             yield Hit(
@@ -114,15 +142,25 @@ def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
                 "regenerate those answers with thinking on, or drop the records",
                 Where(ctx.path),
             )
-    thinking = reasoning + empty
-    if total >= opts.min_answers and min(thinking, plain) / total >= opts.min_share:
-        first = state["counts"]
-        with_think = min(first[k][1] for k in ("reasoning", "empty") if k in first)
+    mixes = []
+    for prompt in dict.fromkeys(p for p, _ in state["counts"]):
+        first = {k: v for (p, k), v in state["counts"].items() if p == prompt}
+        thinking = sum(first[k][0] for k in ("reasoning", "empty") if k in first)
+        plain = first["plain"][0] if "plain" in first else 0
+        size = thinking + plain
+        if size >= opts.min_answers and min(thinking, plain) / size >= opts.min_share:
+            with_think = min(first[k][1] for k in ("reasoning", "empty") if k in first)
+            mixes.append(
+                f"in {prompt}, {thinking / size:.0%} of {size:,} answers open with a think block "
+                f"(first at line {with_think}) and {plain / size:.0%} do not (first at line "
+                f"{first['plain'][1]})"
+            )
+    if mixes:
         yield Hit(
             None,
-            f"{thinking / total:.0%} of answers open with a think block (first at line "
-            f"{with_think}) and {plain / total:.0%} do not (first at line {first['plain'][1]}): "
-            "the model learns both to reason and not to",
-            "decide whether the model should always reason, and make every answer say so",
+            "; ".join(mixes) + ": the model learns both to reason and not to on the same kind "
+            "of prompt",
+            "decide whether the model should reason on that kind of prompt, and make every "
+            "answer to it say so",
             Where(ctx.path),
         )
