@@ -15,6 +15,17 @@ Video and audio: LLaMA-Factory's video/audio demo records, their clips made real
 has none: MP4 and M4A encoded by PyAV, WAV by the stdlib), with a placeholder too many or too
 few, a missing clip, an absolute or climbing path, or an empty, HTML or cut-off file.
 
+KTO: LLaMA-Factory's kto_en_demo (300 records, half desirable; the two with template tokens in
+their text left out), N labels made what exports write instead of a boolean ("true", 1,
+"yes", null) for invalid-kto-label.
+
+Dataset-level rules, by trials (each a copy of a demo file with one defect): schema-drift with
+one record's field in another JSON type (mllm_demo `images` a string, a glaive record's `tools`
+a parsed list, a KTO record's first message `content` a list of typed parts): recall counts
+the trials whose finding names the changed record's line; kto-imbalance with undesirable
+examples dropped to a 1.5-6 to 1 ratio.
+The untouched demo files must give neither finding.
+
 Recall is the share of injected records on which the rule fires; "errors on untouched" counts
 untouched records with any error finding (the issue's target: none).
 
@@ -56,6 +67,7 @@ IMAGE_RULES = (
     "image-placeholder-misplaced",
 )
 
+KTO_RULES = ("invalid-kto-label",)
 MEDIA_RULES = ("media-token-mismatch", "missing-media", "media-outside-root", "unreadable-media")
 MEDIA_DEMOS = ("mllm_video_demo.json", "mllm_audio_demo.json", "mllm_video_audio_demo.json")
 
@@ -211,6 +223,74 @@ def build_media(shared: Path, per_rule: int, rng: random.Random, root: Path) -> 
     return [records[i] for i in order], {order.index(i): rule for i, rule in labels.items()}
 
 
+def build_kto(shared: Path, per_rule: int, rng: random.Random) -> tuple[list, dict]:
+    records = json.loads((shared / "corpus" / "llamafactory" / "kto_en_demo.json").read_text())
+    # Two demo records hold another model's template tokens (`</s>`, `<|user|>`): real defects
+    # template-tokens reports, left out so that the untouched records are clean ones.
+    records = [r for r in records if not any(t in json.dumps(r) for t in ("</s>", "<|user|>"))]
+    labels = {}
+    for i in rng.sample(range(len(records)), per_rule):
+        label = records[i]["label"]
+        records[i]["label"] = rng.choice([str(label).lower(), int(label), "yes" if label else "no",
+                                          None])  # fmt: skip
+        labels[i] = "invalid-kto-label"
+    return records, labels
+
+
+def _demo(shared: Path, name: str) -> list[dict]:
+    return json.loads((shared / "corpus" / "llamafactory" / name).read_text())
+
+
+def _drifted(shared: Path, rng: random.Random, form: int) -> tuple[str, list[dict], int]:
+    """(demo name, its records with one record's field in another JSON type, that record)."""
+    name = ("mllm_demo.json", "glaive_toolcall_zh_demo.json", "kto_en_demo.json")[form]
+    records = _demo(shared, name)
+    if form == 0:  # six records: repeated, as a real image dataset is larger
+        records = [copy.deepcopy(records[i % len(records)]) for i in range(60)]
+    at = rng.randrange(1, len(records))  # not the first: the first record sets the main shape
+    r = records[at]
+    if form == 0:
+        r["images"] = r["images"][0]
+    elif form == 1:
+        r["tools"] = json.loads(r["tools"])
+    else:  # a message's text as a list of typed parts (v1 and OpenAI shapes mixed in)
+        message = r["messages"][0]
+        message["content"] = [{"type": "text", "value": message["content"]}]
+    return name, records, at
+
+
+def _lint_file(tmp: Path, records: list[dict], **kwargs) -> list:
+    path = tmp / "trial.jsonl"
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+    summary = Summary()
+    found = list(lint_paths([str(path)], None, summary, **kwargs))
+    assert not summary.errors, summary.errors
+    return found
+
+
+def dataset_level(shared: Path, trials: int, rng: random.Random, tmp: Path) -> tuple:
+    """Recall of schema-drift and kto-imbalance over trials, findings on the untouched demos."""
+    hits = {"schema-drift": 0, "kto-imbalance": 0}
+    for k in range(trials):
+        name, records, at = _drifted(shared, rng, k % 3)
+        hits["schema-drift"] += any(
+            f.name == "schema-drift" and f.line == at + 1 for f in _lint_file(tmp, records)
+        )
+        kto = _demo(shared, "kto_en_demo.json")
+        good = [r for r in kto if r["label"]]
+        bad = [r for r in kto if not r["label"]]
+        ratio = rng.uniform(1.5, 6)
+        kept = good + rng.sample(bad, max(1, int(len(good) / ratio)))
+        rng.shuffle(kept)
+        hits["kto-imbalance"] += any(f.name == "kto-imbalance" for f in _lint_file(tmp, kept))
+    untouched, errors = 0, 0
+    for name in ("mllm_demo.json", "glaive_toolcall_zh_demo.json", "kto_en_demo.json"):
+        records = _demo(shared, name)
+        untouched += len(records)
+        errors += sum(f.name in hits for f in _lint_file(tmp, records))
+    return {rule: (n, trials) for rule, n in hits.items()}, errors, untouched
+
+
 def evaluate(path: Path, labels: dict[int, str], **kwargs) -> tuple[dict, int, int]:
     summary = Summary()
     findings = list(lint_paths([str(path)], None, summary, **kwargs))
@@ -245,7 +325,12 @@ def run(shared: Path, per_rule: int, seed: int) -> dict:
         clips, clip_labels = build_media(shared, per_rule, rng, root)
         clip_file = root / "clips.jsonl"
         clip_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in clips))
+        kto, kto_labels = build_kto(shared, per_rule, rng)
+        kto_file = tmp_path / "kto.jsonl"
+        kto_file.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kto))
         return {
+            "dataset-level": dataset_level(shared, max(3, per_rule // 2), rng, tmp_path),
+            "kto": evaluate(kto_file, kto_labels),
             "pairs": evaluate(pair_file, pair_labels),
             "images": evaluate(image_file, image_labels),
             "video and audio": evaluate(clip_file, clip_labels),

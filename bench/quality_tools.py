@@ -14,7 +14,11 @@ injected in varied realistic forms; the rest stay untouched:
 - tool-turn-order: a call's observation (and the answer after it) dropped before the next
   user turn, or a copy of its observation put first in the conversation;
 - unbalanced-think: an answer given a think block never closed, a stray `</think>`, or a
-  block nested in another.
+  block nested in another;
+- empty-reasoning: a reason_tool_use answer's reasoning emptied (an empty or blank `reasoning`
+  part, or the parts replaced by an inline `<think>\n\n</think>`), as a pipeline with
+  thinking off writes it (the demo's 50 v1 records are the only ones that reason, so this
+  rule gets EMPTY_REASONING of them).
 
 Recall is the share of injected records on which the rule fires. The demos have real defects
 of their own (read one by one, listed in bench/quality_tools_reviewed.tsv with the rule that
@@ -39,8 +43,9 @@ sys.path.insert(0, str(ROOT))
 
 from dataprep.linter import Summary, lint_paths  # noqa: E402
 
-RULES = ("invalid-tools", "invalid-tool-call", "unknown-tool", "tool-arguments-mismatch",
-         "tool-turn-order", "unbalanced-think")  # fmt: skip
+RULES = ("empty-reasoning", "invalid-tools", "invalid-tool-call", "unknown-tool",
+         "tool-arguments-mismatch", "tool-turn-order", "unbalanced-think")  # fmt: skip
+EMPTY_REASONING = 10  # of the 50 reasoning records: the rest keep the dataset one that reasons
 FILES = ("glaive_toolcall_en_demo.json", "glaive_toolcall_zh_demo.json",
          "reason_tool_use_demo_50.jsonl")  # fmt: skip
 
@@ -142,6 +147,8 @@ def inject(rule: str, rec: dict, rng: random.Random) -> dict | None:
         return r
     if rule == "unbalanced-think":
         return _unbalanced(r, rng)
+    if rule == "empty-reasoning":
+        return _emptied(r, rng)
     if not slots:
         return None
     container, key = rng.choice(slots)
@@ -234,6 +241,35 @@ def _unbalanced(r: dict, rng: random.Random) -> dict | None:
     return r
 
 
+def _emptied(r: dict, rng: random.Random) -> dict | None:
+    """A v1 answer whose reasoning parts are emptied, or turned into an empty inline block."""
+    reasoning = [
+        m for m in r.get("messages", [])
+        if m.get("role") == "assistant" and isinstance(m.get("content"), list)
+        and any(p.get("type") == "reasoning" for p in m["content"])
+    ]  # fmt: skip
+    if not reasoning:
+        return None
+    msg, form = rng.choice(reasoning), rng.randrange(3)
+    if form < 2:
+        for part in msg["content"]:
+            if part.get("type") == "reasoning":
+                part["value"] = "" if form == 0 else "\n\n"
+        return r
+    parts = [p for p in msg["content"] if p.get("type") != "reasoning"]
+    text = next((p for p in parts if p.get("type") == "text"), None)
+    if text is None:
+        parts.insert(0, text := {"type": "text", "value": ""})
+    text["value"] = "<think>\n\n</think>\n\n" + text["value"]
+    msg["content"] = parts
+    return r
+
+
+def planned(rule: str, per_rule: int) -> int:
+    """How many records a rule gets its defect injected into."""
+    return min(per_rule, EMPTY_REASONING) if rule == "empty-reasoning" else per_rule
+
+
 def build(shared: Path, per_rule: int, seed: int):
     rng = random.Random(seed)
     base = load(shared)
@@ -245,7 +281,7 @@ def build(shared: Path, per_rule: int, seed: int):
     for rule in RULES:
         done = 0
         for i in order:
-            if done == per_rule:
+            if done == planned(rule, per_rule):
                 break
             if i in used:
                 continue
