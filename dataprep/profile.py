@@ -16,6 +16,8 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from dataprep.checks.reasoning.empty_reasoning import answer_kind
+from dataprep.checks.tools._calls import call_turns
 from dataprep.records import Record
 from dataprep.sample import Sample, answers, prompts
 from dataprep.text import cjk_share
@@ -68,6 +70,12 @@ class Profile:
     against: Profile | None = None  # the train side: the eval profile to check prompts against
     exact: set[int] = field(default_factory=set)  # eval lines whose prompt train has
     near: set[int] = field(default_factory=set)  # eval lines sharing a 13-gram with train
+    # Tool calls, reasoning, KTO labels and media: what the report's "modern" section counts.
+    tool_records: int = 0
+    calls: Counter = field(default_factory=Counter)  # called function name -> calls
+    reasoning: Counter = field(default_factory=Counter)  # answers: reasoning | empty | plain
+    kto: Counter = field(default_factory=Counter)  # desirable | undesirable | not a boolean
+    media: Counter = field(default_factory=Counter)  # images | videos | audios -> references
     # What `dataprep clean` would change: (record, sample) -> fixer names (clean.fixed_value).
     fix: Callable[[Record, Sample], list[str]] | None = None
     fixed: Counter = field(default_factory=Counter)  # fixer -> records it would change
@@ -80,6 +88,7 @@ class Profile:
         if self.fix is not None:
             self.fixed.update(self.fix(record, sample))
         self.kinds[f"{sample.format} {sample.kind}"] += 1
+        self._modern(sample)
         if sample.images and len(self.images) < 50_000:
             self.images[record.source, record.index] = sample.images
         prompt = "\n".join(t.content for t in prompts(sample) if t.content)
@@ -114,6 +123,25 @@ class Profile:
                     lines = reference.grams.get(gram)
                     if lines:
                         self.near.update(lines)
+
+    def _modern(self, sample: Sample) -> None:
+        """Count what the tool, reasoning, KTO and media checks look at."""
+        if sample.tools is not None:
+            self.tool_records += 1
+        for _, found in call_turns(sample):
+            for call in found:
+                self.calls[call.name or "(no name)"] += 1
+        for turn in answers(sample):
+            if turn.content or turn.reasoning is not None:
+                self.reasoning[answer_kind(turn)] += 1
+        if sample.kind == "kto":
+            label = sample.label
+            self.kto["desirable" if label is True else "undesirable" if label is False
+                     else "not a boolean"] += 1  # fmt: skip
+        for kind, refs in (("images", sample.images), ("videos", sample.videos),
+                           ("audios", sample.audios)):  # fmt: skip
+            if refs:
+                self.media[kind] += len(refs)
 
 
 def overlap(train: Profile, evaluation: Profile, examples: int = 10) -> dict:

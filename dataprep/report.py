@@ -370,6 +370,39 @@ def images(data: Dataset, other: Dataset | None) -> dict | None:
             "sizes": svg.bars([(s, n) for s, n in common])}  # fmt: skip
 
 
+MODERN_RULES = (
+    *("invalid-tools", "invalid-tool-call", "unknown-tool", "tool-arguments-mismatch"),
+    *("tool-turn-order", "unbalanced-think", "empty-reasoning", "reasoning-dropped"),
+    *("invalid-kto-label", "kto-imbalance", "schema-drift", "media-token-mismatch"),
+    *("missing-media", "media-outside-root", "unreadable-media", "unchecked-media"),
+)
+
+
+def modern(data: Dataset, other: Dataset | None) -> dict | None:
+    """Tool calls, reasoning, KTO labels, video and audio: what they hold and what is wrong."""
+    p = data.profile
+    thinking = p.reasoning.get("reasoning", 0) + p.reasoning.get("empty", 0)
+    entries = [data.findings.rules[n] for n in MODERN_RULES if n in data.findings.rules]
+    media = p.media.get("videos", 0) + p.media.get("audios", 0)
+    if not (p.tool_records or p.calls or thinking or p.kto or media or entries):
+        return None
+    answers = sum(p.reasoning.values()) or 1
+    shares = [
+        (k, p.reasoning[k] / answers) for k in ("reasoning", "empty", "plain") if p.reasoning[k]
+    ]
+    return {
+        "tool_records": p.tool_records,
+        "calls": sum(p.calls.values()),
+        "functions": len(p.calls),
+        "called": svg.bars(p.calls.most_common(10)),
+        "reasoning": svg.bars(shares, unit="%") if thinking else "",
+        "thinking": thinking / answers,
+        "kto": svg.bars(p.kto.most_common()),
+        "media": ", ".join(f"{k} ×{v:,}" for k, v in p.media.most_common()),
+        "entries": entries,
+    }
+
+
 def compare(data: Dataset, other: Dataset | None) -> dict | None:
     if other is None:
         return None
@@ -398,6 +431,7 @@ SECTIONS: list[tuple[str, str, Callable[[Dataset, Dataset | None], dict | None]]
     ("styles", "Answer styles", styles),
     ("pairs", "Preference pairs", pairs),
     ("images", "Images", images),
+    ("modern", "Tools, reasoning, KTO and media", modern),
 ]
 
 

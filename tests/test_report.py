@@ -79,12 +79,46 @@ def test_sections_appear_only_with_their_data(tmp_path):
     ids = re.findall(r'<section id="(\w+)"', page)
     assert ids[:1] == ["overview"] and "lengths" in ids and "fields" in ids
     assert "pairs" not in ids and "images" not in ids and "compare" not in ids
+    assert "modern" not in ids  # no tools, reasoning, KTO or media
     assert "Ready: no errors or warnings." in page or "Usable" in page
     dpo = _write(tmp_path, [{"prompt": f"Q{i}?", "chosen": "A long and helpful answer.",
                              "rejected": "No."} for i in range(12)], "dpo.jsonl")  # fmt: skip
     _, page = _report(tmp_path, [dpo])
     assert '<section id="pairs">' in page and "chosen is the longer answer in <b>100%</b>" in page
     assert "length-bias" in page
+
+
+def test_tools_reasoning_and_kto_have_a_section_of_their_own(tmp_path):
+    weather = '[{"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}]'
+    rows = [
+        {"conversations": [
+            {"from": "human", "value": f"Weather in city {i}?"},
+            {"from": "function_call", "value": '{"name": "get_weather", "arguments": {"city": "Oslo"}}'},
+            {"from": "observation", "value": '{"sky": "clear"}'},
+            {"from": "gpt", "value": "<think>The tool says clear.</think>Clear." if i % 2 else "Clear."},
+        ], "tools": weather}
+        for i in range(6)
+    ] + [
+        {"conversations": [
+            {"from": "human", "value": "Forecast?"},
+            {"from": "function_call", "value": '{"name": "get_forecast", "arguments": {"town": "Oslo"}}'},
+            {"from": "observation", "value": '{"sky": "rain"}'},
+            {"from": "gpt", "value": "Rain."},
+        ], "tools": weather},
+    ]  # fmt: skip
+    _, page = _report(tmp_path, [_write(tmp_path, rows)])
+    section = page[page.index('<section id="modern">') :]
+    section = section[: section.index("</section>")]
+    assert "<b>7</b>records declaring tools" in section
+    assert "<b>7</b>tool calls, 2 functions" in section and "get_weather" in section
+    assert "Answers by reasoning" in section and "43%" in section  # 3 of 7 answers think
+    assert 'href="#rule-unknown-tool"' in section and "get_forecast" in section
+    kto = _write(tmp_path, [{"messages": [{"role": "user", "content": f"Q{i}?"},
+                                          {"role": "assistant", "content": f"A{i}."}],
+                             "label": i < 9} for i in range(10)], "kto.jsonl")  # fmt: skip
+    _, page = _report(tmp_path, [kto])
+    section = page[page.index('<section id="modern">') :]
+    assert "KTO labels" in section and "desirable" in section and "kto-imbalance" in section
 
 
 def test_findings_examples_highlight_the_offending_text(tmp_path):

@@ -61,7 +61,8 @@ def new_state(ctx) -> dict:
     return {"counts": {}, "empty": [], "more": 0}
 
 
-def _kind(turn) -> str:
+def answer_kind(turn) -> str:
+    """reasoning, empty or plain: how an answer opens (its separate reasoning first)."""
     if turn.reasoning is not None:
         return "reasoning" if turn.reasoning.strip() else "empty"
     text = turn.content
@@ -88,7 +89,7 @@ def observe(state: dict, record, sample) -> None:
     for turn in answers(sample):
         if not turn.content and turn.reasoning is None:
             continue
-        kind = _kind(turn)
+        kind = answer_kind(turn)
         if prompt is None:
             prompt = _prompt_kind(sample)
         entry = state["counts"].setdefault((prompt, kind), [0, sample.line])

@@ -86,20 +86,20 @@ def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
     return a
 
 
-def _dropped(render, messages: list[dict], tools) -> list[str] | None:
-    """How each thought the rendering lacks was written ("earlier" or "reasoning_content"
-    of the last answer), or None when the template refused the record."""
+def _dropped(render, messages: list[dict], tools) -> list[tuple[bool, str]] | None:
+    """(in an earlier answer, how it was written) of each thought the rendering lacks, or None
+    when the template refused the record."""
     try:
         whole = render(messages, tools=tools)
     except Exception:
         return None
     mine = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
-    lost = []
-    for i in mine:
-        for how, thought in _thoughts(messages[i]):
-            if thought not in whole:
-                lost.append("earlier" if i != mine[-1] else how)
-    return lost
+    return [
+        (i != mine[-1], how)
+        for i in mine
+        for how, thought in _thoughts(messages[i])
+        if thought not in whole
+    ]
 
 
 def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
@@ -107,15 +107,20 @@ def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
     if meter is None or not state.get("kept"):
         return
     render = meter.template.render
-    checked = 0
-    lost: dict[str, list[int]] = {}  # how -> lines
+    rendered = []
     for line, messages, tools in state["kept"]:
         found = _dropped(render, messages, tools)
-        if found is None:
-            continue
-        checked += 1
-        for how in dict.fromkeys(found):
-            lost.setdefault(how, []).append(line)
+        if found is not None:
+            rendered.append((line, found))
+    checked = len(rendered)
+    # A way of writing reasoning the template leaves out even in the last answer is one it
+    # ignores: its loss in earlier answers is that finding's, not a multi-turn one.
+    ignored = {how for _, found in rendered for earlier, how in found if not earlier}
+    lost: dict[str, list[int]] = {}  # "earlier", "reasoning_content" or "inline" -> lines
+    for line, found in rendered:
+        kinds = {how if how in ignored or not earlier else "earlier" for earlier, how in found}
+        for kind in sorted(kinds):
+            lost.setdefault(kind, []).append(line)
     of = f"of {checked:,} rendered records with reasoning ({state['records']:,} in the file)"
     if "earlier" in lost:
         lines = lost["earlier"]
@@ -132,9 +137,9 @@ def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
             lines = lost[how]
             yield Hit(
                 None,
-                f"the template leaves out the last answer's {what} in {len(lines):,} {of}, "
-                f"first at line {lines[0]}: the model is trained on answers without their "
-                "reasoning",
+                f"the template leaves out {what}, even the last answer's, in {len(lines):,} "
+                f"{of}, first at line {lines[0]}: the model is trained on answers without "
+                "their reasoning",
                 "train with the model's reasoning template (one that renders it), or write the "
                 "reasoning inline as <think>...</think> if the model should learn to show it",
                 Where(ctx.path, lines[0]),
