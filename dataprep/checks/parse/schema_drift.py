@@ -80,6 +80,41 @@ def observe(state: dict, record, sample) -> None:
                         _seen(types, f"{key}[].{inner}", nested, line, index)
 
 
+def observe_batch(state: dict, batch, records) -> None:
+    """`observe` over a batch: records without lists are grouped by their keys and value types
+    (a file has few such shapes) and each shape is counted once; records with lists, whose
+    items are read too, go through `observe`."""
+    shapes: dict[tuple, list[int]] = {}  # (keys, types) -> [records, first line, first, last]
+    for record in records:
+        value = record.value
+        if type(value) is not dict:
+            continue
+        kinds = tuple(map(type, value.values()))
+        if list in kinds:
+            observe(state, record, None)
+            continue
+        shape = shapes.get((*value, *kinds))
+        if shape is None:
+            shapes[(*value, *kinds)] = [1, record.line, record.index, record.index]
+        else:
+            shape[0] += 1
+            shape[3] = record.index
+    types = state["types"]
+    for shape, (count, line, index, last) in shapes.items():
+        half = len(shape) // 2
+        for key, kind in zip(shape[:half], shape[half:], strict=True):
+            found = types.setdefault(key, {})
+            kind = _TYPES.get(kind, "a number")
+            entry = found.get(kind)
+            if entry is None:
+                found[kind] = [count, line, index, last]
+                continue
+            entry[0] += count
+            if line < entry[1]:  # a record with lists, observed first, came later
+                entry[1], entry[2] = line, index
+            entry[3] = max(entry[3], last)
+
+
 def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
     lines, records = offset
     for path, kinds in b["types"].items():

@@ -36,6 +36,8 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import numpy as np
+
 from dataprep.chunked import merge_capped
 from dataprep.findings import Hit, Where
 from dataprep.sample import answers, prompts
@@ -76,10 +78,17 @@ def answer_kind(turn) -> str:
 
 def _prompt_kind(sample) -> str:
     """The kind of prompt a record's answers respond to, by its shape (cheap: no text read)."""
-    turns = "multi-turn" if len(prompts(sample)) > 1 else "single-turn"
-    tools = " with tools" if sample.tools is not None else ""
-    media = " with media" if sample.media_parts else ""
-    return f"{turns} prompts{tools}{media}"
+    return _PROMPT_KINDS[
+        4 * (len(prompts(sample)) > 1) + 2 * (sample.tools is not None) + bool(sample.media_parts)
+    ]
+
+
+_PROMPT_KINDS = [
+    f"{turns} prompts{tools}{media}"
+    for turns in ("single-turn", "multi-turn")
+    for tools in ("", " with tools")
+    for media in ("", " with media")
+]
 
 
 def observe(state: dict, record, sample) -> None:
@@ -92,14 +101,56 @@ def observe(state: dict, record, sample) -> None:
         kind = answer_kind(turn)
         if prompt is None:
             prompt = _prompt_kind(sample)
-        entry = state["counts"].setdefault((prompt, kind), [0, sample.line])
-        entry[0] += 1
+        _count(state, (prompt, kind), 1, sample.line)
         if kind == "empty":
             if len(state["empty"]) < KEEP:
                 field = turn.field if turn.reasoning is None else _reasoning_field(turn)
                 state["empty"].append((sample.line, sample.index, field))
             else:
                 state["more"] += 1
+
+
+def _count(state: dict, key: tuple[str, str], n: int, line: int) -> None:
+    entry = state["counts"].get(key)
+    if entry is None:
+        state["counts"][key] = [n, line]
+    else:
+        entry[0] += n
+        entry[1] = min(entry[1], line)
+
+
+def observe_batch(state: dict, batch, records) -> None:
+    """`observe` over a batch: records with a think tag or a separate reasoning go through
+    `observe`; the plain answers of all others are counted per kind of prompt in numpy."""
+    import polars as pl
+
+    frame = batch.frame
+    if not len(frame):
+        return
+    rows = batch.rows
+    text, reasoning = pl.col("text"), pl.col("reasoning")
+    found = frame.select(
+        (
+            text.str.contains("<think>", literal=True).fill_null(False) | reasoning.is_not_null()
+        ).alias("thinking"),
+        ((text.fill_null("") != "") | reasoning.is_not_null()).alias("counted"),
+    )
+    counted = frame["answer"].to_numpy() & found["counted"].to_numpy()
+    special = batch.any_per_record(counted & found["thinking"].to_numpy())
+    samples = batch.samples
+    for i in np.flatnonzero(special).tolist():
+        observe(state, None, samples[i])
+    plain = counted & ~special[rows]
+    if not plain.any():
+        return
+    multi = np.bincount(rows[frame["prompt"].to_numpy()], minlength=len(samples)) > 1
+    tools = batch.any_per_record(frame["tools"].to_numpy())
+    media = batch.any_per_record((frame["images"].to_numpy() > 0) | frame["clips"].to_numpy())
+    code = (4 * multi + 2 * tools + media)[rows[plain]]
+    lines = batch.where[0][rows[plain]]
+    for c in np.flatnonzero(np.bincount(code, minlength=len(_PROMPT_KINDS))).tolist():
+        mine = code == c
+        _count(state, (_PROMPT_KINDS[c], "plain"), int(mine.sum()), int(lines[mine].min()))
 
 
 def _reasoning_field(turn) -> str:
@@ -144,7 +195,10 @@ def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
                 Where(ctx.path),
             )
     mixes = []
-    for prompt in dict.fromkeys(p for p, _ in state["counts"]):
+    firsts: dict[str, int] = {}  # kind of prompt -> its first line: mixes in file order
+    for (prompt, _), (_, line) in state["counts"].items():
+        firsts[prompt] = min(line, firsts.get(prompt, line))
+    for prompt in sorted(firsts, key=firsts.get):
         first = {k: v for (p, k), v in state["counts"].items() if p == prompt}
         thinking = sum(first[k][0] for k in ("reasoning", "empty") if k in first)
         plain = first["plain"][0] if "plain" in first else 0
