@@ -20,6 +20,12 @@ injected in varied realistic forms; the rest stay untouched:
   thinking off writes it (the demo's 50 v1 records are the only ones that reason, so this
   rule gets EMPTY_REASONING of them).
 
+reasoning-dropped (dataset-level, with a tokenizer) is judged on whole files of the 50
+reason_tool_use records: their `reasoning` parts under the bundled Qwen2.5 template, which
+ignores reasoning_content (it must fire), the same reasoning written inline as think blocks
+under a Qwen3-style template that keeps only the last answer's (it must fire on the multi-turn
+records), and inline under Qwen2.5, which renders it as text (it must not fire).
+
 Recall is the share of injected records on which the rule fires. The demos have real defects
 of their own (read one by one, listed in bench/quality_tools_reviewed.tsv with the rule that
 finds them): untouched records outside that list must have no tool finding.
@@ -294,6 +300,56 @@ def build(shared: Path, per_rule: int, seed: int):
     return base, records, labels
 
 
+# Qwen3's rule for past reasoning, in a few lines: think blocks stay in the last answer only.
+LAST_THOUGHT_ONLY = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{% set c = m.content %}"
+    "{% if m.role == 'assistant' and not loop.last and '</think>' in c %}"
+    "{% set c = c.split('</think>')[-1] | trim %}{% endif %}{{ c }}<|im_end|>\n{% endfor %}"
+)
+
+
+def _inline(rec: dict) -> dict:
+    """A v1 record with its reasoning parts written inline, as a think block before the text."""
+    r = copy.deepcopy(rec)
+    for msg in r["messages"]:
+        if msg.get("role") == "assistant" and isinstance(msg.get("content"), list):
+            thought = "".join(p["value"] for p in msg["content"] if p.get("type") == "reasoning")
+            parts = [p for p in msg["content"] if p.get("type") != "reasoning"]
+            if thought:
+                parts.insert(0, {"type": "text", "value": f"<think>\n{thought}\n</think>\n\n"})
+            msg["content"] = parts
+    return r
+
+
+def reasoning_dropped(shared: Path) -> dict[str, tuple[int, int]]:
+    """(records the finding names, records it should name) for each trial file."""
+    from dataprep import templates, tokenizer
+    from dataprep.lengths import LengthSetup
+
+    model = tokenizer.load(None)  # the bundled Qwen2.5 tokenizer and template
+    qwen25 = LengthSetup(model, templates.resolve("auto", model.chat_template, model.special))
+    last_only = LengthSetup(model, templates.resolve("auto", LAST_THOUGHT_ONLY, model.special))
+    demo = [r for name, _, r in load(shared) if name == "reason_tool_use_demo_50.jsonl"]
+    inline = [_inline(r) for r in demo]
+    multi = sum(sum(m["role"] == "assistant" for m in r["messages"]) > 1 for r in inline)
+    trials = {
+        "reasoning parts, Qwen2.5": (demo, qwen25, len(demo)),
+        "inline, last thought only": (inline, last_only, multi),
+        "inline, Qwen2.5 (clean)": (inline, qwen25, 0),
+    }
+    found = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (records, setup, expected) in trials.items():
+            path = Path(tmp) / "trial.jsonl"
+            path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+            named = 0
+            for f in lint_paths([str(path)], None, Summary(), lengths=setup):
+                if f.name == "reasoning-dropped":
+                    named += int(f.message.split(" in ", 1)[1].split()[0].replace(",", ""))
+            found[name] = (named, expected)
+    return found
+
+
 def evaluate(base, records, labels, known: set[tuple[str, int]]) -> dict:
     by_record: dict[int, set[str]] = defaultdict(set)
     with tempfile.TemporaryDirectory() as tmp:
@@ -345,6 +401,9 @@ def main() -> int:
           f"{known} of the demos' reviewed defects found")  # fmt: skip
     for name, index, rules in flagged:
         print(f"  {name} #{index}: {', '.join(rules)}")
+    print("reasoning-dropped, records named / expected (reason_tool_use, bundled tokenizer):")
+    for name, (named, expected) in reasoning_dropped(shared).items():
+        print(f"  {name:<28} {named}/{expected}")
     return 0
 
 

@@ -97,3 +97,12 @@ def test_the_tool_demos_own_defects_are_exactly_the_reviewed_ones():
             if f.name in bench.RULES:
                 found.add((name, f.record))
     assert found == bench.reviewed()
+
+
+@needs_shared
+def test_reasoning_dropped_names_every_record_whose_reasoning_the_template_drops():
+    found = _tools_bench().reasoning_dropped(SHARED)
+    assert found["reasoning parts, Qwen2.5"] == (50, 50)
+    named, multi = found["inline, last thought only"]
+    assert named == multi > 10
+    assert found["inline, Qwen2.5 (clean)"] == (0, 0)
