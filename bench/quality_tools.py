@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import dataclasses
 import json
 import random
 import sys
@@ -326,7 +327,9 @@ def reasoning_dropped(shared: Path) -> dict[str, tuple[int, int]]:
     from dataprep import templates, tokenizer
     from dataprep.lengths import LengthSetup
 
-    model = tokenizer.load(None)  # the bundled Qwen2.5 tokenizer and template
+    # The bundled Qwen2.5 tokenizer and template, as a model named with --tokenizer (the
+    # unnamed stand-in is not judged).
+    model = dataclasses.replace(tokenizer.load(None), estimate=False)
     qwen25 = LengthSetup(model, templates.resolve("auto", model.chat_template, model.special))
     last_only = LengthSetup(model, templates.resolve("auto", LAST_THOUGHT_ONLY, model.special))
     demo = [r for name, _, r in load(shared) if name == "reason_tool_use_demo_50.jsonl"]

@@ -3,13 +3,14 @@ r"""One parametrised runner over tests/checks/cases/<CODE>.yaml: real bad and go
 A case gives `lines` (JSONL, `\xNN` for raw bytes) or `text` (a whole file), an optional
 `suffix`, `input_format` or `dataset_info` entry, and the exact findings the rule must report:
 `sft_lines` are written to sft.jsonl and passed as `--sft`; `lengths` measures token lengths
-({tokenizer: default | tiny, chat_template, eos_token, specials, template, cutoff_len}:
-"tiny" is a small BPE trained here, tests/tokenizers.py); `files` maps names to media descriptions (tests/media.py) made next to the data, and
+({tokenizer: default | named-qwen2.5 | tiny, chat_template, eos_token, specials, template, cutoff_len}:
+"named-qwen2.5" the bundled Qwen2.5 as if named with --tokenizer, not as the stand-in estimate; "tiny" is a small BPE trained here, tests/tokenizers.py); `files` maps names to media descriptions (tests/media.py) made next to the data, and
 `expect` is a list of {line, field, message} (message: a substring), in order.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import orjson
@@ -69,6 +70,8 @@ def run_case(tmp_path: Path, rule: str, case: dict) -> list:
 def _setup(tmp_path: Path, options: dict) -> LengthSetup:
     if options.get("tokenizer", "default") == "default":
         model = tokenizer.load(None)
+    elif options["tokenizer"] == "named-qwen2.5":  # the bundled files as a named model's
+        model = dataclasses.replace(tokenizer.load(None), estimate=False)
     else:
         folder = tokenizers.make(
             tmp_path / "tok",

@@ -8,7 +8,8 @@ Why it hurts training:
     every earlier thought is silently not trained; templates made before reasoning models
     (Qwen2.5, Llama 3) ignore `reasoning_content` altogether, so a dataset of thoughts trains
     answers only. Checked with `--tokenizer`: the records with reasoning are rendered with the
-    model's template and each thought is looked for in the rendering.
+    model's template and each thought is looked for in the rendering (not with the bundled
+    stand-in tokenizer, which says nothing of the model to be trained).
 
 Bad:
     lint reasoning.jsonl --tokenizer MODEL_WHOSE_TEMPLATE_IGNORES_REASONING_CONTENT
@@ -104,7 +105,9 @@ def _dropped(render, messages: list[dict], tools) -> list[tuple[bool, str]] | No
 
 def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
     meter = ctx.meter
-    if meter is None or not state.get("kept"):
+    # The bundled tokenizer stands in for a model nobody named: its template says nothing of
+    # how the model to be trained renders reasoning.
+    if meter is None or meter.tokenizer.estimate or not state.get("kept"):
         return
     render = meter.template.render
     rendered = []
