@@ -34,6 +34,9 @@ class FileStats:
     records: int = 0
     formats: Counter = field(default_factory=Counter)  # (format, kind) -> records
     first: dict = field(default_factory=dict)  # (format, kind) -> (line, index) of its first record
+    # The fast path's records by their number of fields (2: instruction and output, 3: and
+    # input, all strings): [records, first line, first index, last index].
+    plain: dict = field(default_factory=dict)
 
     def add(self, other: FileStats, lines: int, records: int) -> None:
         """Fold in the stats of a later chunk of the same file."""
@@ -41,6 +44,13 @@ class FileStats:
         self.formats.update(other.formats)
         for key, (line, index) in other.first.items():
             self.first.setdefault(key, (line + lines, index + records))
+        for n, (count, line, index, last) in other.plain.items():
+            mine = self.plain.get(n)
+            if mine is None:
+                self.plain[n] = [count, line + lines, index + records, last + records]
+            else:
+                mine[0] += count
+                mine[3] = last + records
 
 
 @dataclass
@@ -333,6 +343,7 @@ def claimer(
     key = ("alpaca", "sft")
     formats = stats.formats
     first = stats.first
+    plain = stats.plain
 
     def claim(value: dict, raw: bytes, line: int, index: int) -> bool:
         n = len(value)
@@ -349,6 +360,12 @@ def claimer(
             first[key] = (line, index)
         formats[key] += 1
         stats.records += 1
+        shape = plain.get(n)
+        if shape is None:
+            plain[n] = [1, line, index, index]
+        else:
+            shape[0] += 1
+            shape[3] = index
         return True
 
     return claim

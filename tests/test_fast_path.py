@@ -8,7 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dataprep import checks
-from dataprep.linter import FileContext, FileStats, Plan, claimer, lint_records
+from dataprep.linter import (
+    FileContext,
+    FileStats,
+    Plan,
+    claimer,
+    finish,
+    lint_records,
+    new_states,
+)
 from dataprep.readers import _parse
 from dataprep.rulepack import load
 
@@ -40,7 +48,8 @@ def _lines():
 def _run(lines: list[str], fast: bool):
     stats = FileStats("p")
     ctx = FileContext("p", stats)
-    claim = claimer(PLAN, ctx, [], stats) if fast else None
+    states = new_states(PLAN, ctx)  # schema-drift's included: it adds the claimed records
+    claim = claimer(PLAN, ctx, states, stats) if fast else None
     assert (claim is not None) == fast
 
     def records():  # lazy, like the reader: a claim happens after earlier records are linted
@@ -54,7 +63,8 @@ def _run(lines: list[str], fast: bool):
             yield _parse("p", n, index, raw)
             index += 1
 
-    findings = list(lint_records(records(), ctx, PLAN, [], stats))
+    findings = list(lint_records(records(), ctx, PLAN, states, stats))
+    findings += finish(PLAN, states, ctx)
     return findings, stats.records, dict(stats.formats), stats.first
 
 
@@ -67,3 +77,12 @@ def test_fast_and_general_paths_agree(lines):
 def test_duplicate_keys_are_never_claimed():
     findings, *_ = _run(['{"instruction": "a", "output": "b", "output": "c"}'], fast=True)
     assert [f.name for f in findings] == ["duplicate-key"]
+
+
+def test_schema_drift_counts_the_claimed_records():
+    lines = ['{"instruction": "a", "output": "b"}', '{"instruction": "c", "output": ["d"]}',
+             '{"instruction": "e", "input": "", "output": "f"}']  # fmt: skip
+    fast, general = _run(lines, fast=True), _run(lines, fast=False)
+    assert fast == general
+    (drift,) = [f for f in fast[0] if f.name == "schema-drift"]
+    assert drift.line == 2 and "a string in 2 records (first at line 1)" in drift.message

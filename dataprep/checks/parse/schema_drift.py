@@ -39,6 +39,10 @@ NAME = "schema-drift"
 FORMATS = ("*",)
 KINDS = ("*",)
 ITEMS = 64  # list items per record whose types are read (bounds the cost of long lists)
+# The linter's fast path only counts plain alpaca records (instruction, output and maybe
+# input, all strings): finish adds them from ctx.stats.plain.
+OBSERVES_PLAIN = False
+PLAIN_FIELDS = {2: ("instruction", "output"), 3: ("instruction", "input", "output")}
 _TYPES = {str: "a string", int: "a number", float: "a number", bool: "a boolean",
           type(None): "null", list: "a list", dict: "an object"}  # fmt: skip
 _CONTAINERS = {"a list", "an object"}
@@ -103,16 +107,21 @@ def observe_batch(state: dict, batch, records) -> None:
     for shape, (count, line, index, last) in shapes.items():
         half = len(shape) // 2
         for key, kind in zip(shape[:half], shape[half:], strict=True):
-            found = types.setdefault(key, {})
-            kind = _TYPES.get(kind, "a number")
-            entry = found.get(kind)
-            if entry is None:
-                found[kind] = [count, line, index, last]
-                continue
-            entry[0] += count
-            if line < entry[1]:  # a record with lists, observed first, came later
-                entry[1], entry[2] = line, index
-            entry[3] = max(entry[3], last)
+            _add(types, key, _TYPES.get(kind, "a number"), count, line, index, last)
+
+
+def _add(types: dict, path: str, kind: str, count: int, line: int, index: int, last: int) -> None:
+    """`count` records, from line `line` (record `index`) to record `last`, with `path` of
+    type `kind`."""
+    found = types.setdefault(path, {})
+    entry = found.get(kind)
+    if entry is None:
+        found[kind] = [count, line, index, last]
+        return
+    entry[0] += count
+    if line < entry[1]:  # a record observed alone (with lists, or not claimed) came later
+        entry[1], entry[2] = line, index
+    entry[3] = max(entry[3], last)
 
 
 def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
@@ -133,6 +142,9 @@ def _records(n: int) -> str:
 
 
 def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
+    for n, (count, line, index, last) in ctx.stats.plain.items():
+        for path in PLAIN_FIELDS[n]:
+            _add(state["types"], path, "a string", count, line, index, last)
     hits = []
     for path, kinds in state["types"].items():
         found = {k: v for k, v in kinds.items() if not (opts.ignore_null and k == "null")}
