@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from dataprep import linter, readers
 from dataprep.engine import Plan
+from dataprep.errors import DataprepError
 from dataprep.findings import Finding
 from dataprep.linter import FileContext, FileStats
 from dataprep.rulepack import PackArgs
@@ -23,8 +27,11 @@ MIN_PARALLEL_BYTES = 8 << 20  # below this, starting workers costs more than it 
 
 
 def splittable(source: readers.Source, size: int | None) -> bool:
-    """Plain (uncompressed) JSONL files large enough to be worth splitting."""
+    """Plain (uncompressed) JSONL files large enough to be worth splitting, from a process
+    whose workers can be spawned."""
     if source.path is None or size is None or size < MIN_PARALLEL_BYTES or source.kind != "json":
+        return False
+    if not spawnable():
         return False
     with open(source.path, "rb") as f:
         head = f.read(readers.SNIFF_BYTES)
@@ -32,6 +39,14 @@ def splittable(source: readers.Source, size: int | None) -> bool:
         return False
     body = head.lstrip(b"\xef\xbb\xbf").lstrip()
     return body[:1] == b"{" and not body.startswith(b"{\n") and not body.startswith(b"{\r\n")
+
+
+def spawnable() -> bool:
+    """Whether spawned workers can start: each re-imports the main module from its file, so a
+    program read from stdin (`python - < script.py`, whose main file is "<stdin>") cannot."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    return path is None or os.path.isfile(path)
 
 
 def lint_parallel(
@@ -56,8 +71,13 @@ def lint_parallel(
     lines = records = 0
     states = linter.new_states(plan, ctx)
     context = multiprocessing.get_context("spawn")
-    with context.Pool(jobs, initializer=_init_worker, initargs=(pack_args, plan.batched)) as pool:
-        for i, chunk in enumerate(pool.imap(_lint_chunk, tasks)):
+    # An executor, not a Pool: a worker that dies (killed for memory) breaks it with an error,
+    # where a Pool starts another worker and waits forever for the lost chunk.
+    pool = ProcessPoolExecutor(
+        jobs, mp_context=context, initializer=_init_worker, initargs=(pack_args, plan.batched)
+    )
+    try:
+        for i, chunk in enumerate(_results(pool, tasks)):
             findings, chunk_lines, chunk_states, chunk_stats = chunk
             for f in findings:
                 yield f.shifted(lines, records)
@@ -69,7 +89,21 @@ def lint_parallel(
             records += chunk_stats.records
             if tick:
                 tick(bounds[i + 1])
+    finally:
+        pool.shutdown(cancel_futures=True)
     yield from linter.finish(plan, states, ctx)
+
+
+def _results(pool: ProcessPoolExecutor, tasks: list) -> Iterator[tuple]:
+    """The chunks' results in file order, or a clear error when a worker died."""
+    try:
+        yield from pool.map(_lint_chunk, tasks)
+    except BrokenProcessPool as exc:
+        raise DataprepError(
+            f"a --jobs worker process died while linting ({exc}); the system may have run "
+            "out of memory",
+            fix="rerun with --jobs 1, or with fewer jobs",
+        ) from None
 
 
 _WORKER_PLAN: Plan | None = None

@@ -86,3 +86,25 @@ def test_parallel_equals_serial_for_pairs_and_images(tmp_path, monkeypatch):
     assert {"missing-image", "unreadable-image", "image-outside-root", "identical-pair"} <= names
     assert {"pair-prefix", "unchecked-media", "mixed-format", "missing-media"} <= names
     assert parallel == serial
+
+
+def test_a_program_read_from_stdin_lints_in_one_process(tmp_path):
+    # Spawned workers re-import the main module from its file; "<stdin>" has none, and a pool
+    # of such workers used to respawn them forever. The file is big enough to be split.
+    import subprocess
+    import sys
+
+    line = json.dumps({"instruction": "Name a colour.", "input": "", "output": "Blue. " * 40})
+    path = tmp_path / "big.jsonl"
+    path.write_text((line + "\n") * (chunks.MIN_PARALLEL_BYTES // len(line) + 10))
+    script = (
+        "from dataprep import linter\n"
+        "summary = linter.Summary()\n"
+        f"list(linter.lint_paths([{str(path)!r}], None, summary, jobs=2))\n"
+        "print('records', summary.records)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-"], input=script, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["records", str(chunks.MIN_PARALLEL_BYTES // len(line) + 10)]
