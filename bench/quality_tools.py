@@ -40,6 +40,7 @@ import copy
 import dataclasses
 import json
 import random
+import re
 import sys
 import tempfile
 from collections import defaultdict
@@ -348,7 +349,8 @@ def reasoning_dropped(shared: Path) -> dict[str, tuple[int, int]]:
             named = 0
             for f in lint_paths([str(path)], None, Summary(), lengths=setup):
                 if f.name == "reasoning-dropped":
-                    named += int(f.message.split(" in ", 1)[1].split()[0].replace(",", ""))
+                    # The dataset-level finding counts the records it names: "... in N of M".
+                    named += int(re.search(r" in ([\d,]+) of ", f.message)[1].replace(",", ""))
             found[name] = (named, expected)
     return found
 

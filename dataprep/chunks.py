@@ -77,7 +77,7 @@ def lint_parallel(
         jobs, mp_context=context, initializer=_init_worker, initargs=(pack_args, plan.batched)
     )
     try:
-        for i, chunk in enumerate(_results(pool, tasks)):
+        for i, chunk in enumerate(_results(pool, tasks, source.display)):
             findings, chunk_lines, chunk_states, chunk_stats = chunk
             for f in findings:
                 yield f.shifted(lines, records)
@@ -94,14 +94,15 @@ def lint_parallel(
     yield from linter.finish(plan, states, ctx)
 
 
-def _results(pool: ProcessPoolExecutor, tasks: list) -> Iterator[tuple]:
+def _results(pool: ProcessPoolExecutor, tasks: list, path: str) -> Iterator[tuple]:
     """The chunks' results in file order, or a clear error when a worker died."""
     try:
         yield from pool.map(_lint_chunk, tasks)
     except BrokenProcessPool as exc:
         raise DataprepError(
-            f"a --jobs worker process died while linting ({exc}); the system may have run "
-            "out of memory",
+            f"a --jobs worker process died while linting this file ({exc}); the system may "
+            "have run out of memory",
+            path=path,
             fix="rerun with --jobs 1, or with fewer jobs",
         ) from None
 

@@ -11,9 +11,7 @@ from __future__ import annotations
 
 import base64
 import gzip
-import html
 import os
-import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -22,8 +20,7 @@ from pathlib import Path
 
 import orjson
 
-from dataprep import __version__, checks, readers, svg
-from dataprep.errors import DataprepError
+from dataprep import __version__, checks, excerpt, svg
 from dataprep.findings import SEVERITY_RANK, Finding
 from dataprep.images import OK, ImageCache, statistics
 from dataprep.lengths import Lengths, merge
@@ -33,7 +30,6 @@ from dataprep.profile import Profile, overlap
 EXAMPLES = 5  # per rule, with the record's text
 PAGE = 50  # findings table rows per page (report.js reads it from the table)
 SEVERITIES = ("error", "warning", "info")
-_QUOTED = re.compile(r"'([^'\n]{2,80})'|\"([^\"\n]{2,80})\"")
 
 
 @dataclass
@@ -226,7 +222,7 @@ def overview(data: Dataset, other: Dataset | None) -> dict:
 def findings(data: Dataset, other: Dataset | None) -> dict | None:
     if not data.findings.rules:
         return None
-    excerpts = _excerpts(data.findings, data.summary)
+    excerpts = excerpt.of(f for entry in data.findings.rules.values() for f in entry.examples)
     rules = []
     for entry in data.findings.ordered():
         examples = [(f, excerpts.get((f.path, f.record, f.field))) for f in entry.examples]
@@ -481,69 +477,6 @@ def _size(count: int) -> str:
         if count >= scale:
             return f"{count / scale:,.1f} {unit}"
     return f"{count} bytes"
-
-
-def _excerpts(found: Findings, summary: Summary) -> dict:
-    """(path, record, field) -> (before, match, after) for the examples shown per rule."""
-    wanted: dict[str, dict[int, list[Finding]]] = defaultdict(lambda: defaultdict(list))
-    for entry in found.rules.values():
-        for f in entry.examples:
-            if f.record is not None and f.field:
-                wanted[f.path][f.record].append(f)
-    out: dict = {}
-    for path, by_record in wanted.items():
-        try:
-            out.update(_read_excerpts(path, by_record))
-        except DataprepError:  # gone or unreadable since linting: the examples go without text
-            continue
-    return out
-
-
-def _read_excerpts(path: str, by_record: dict[int, list[Finding]]) -> dict:
-    out: dict = {}
-    last = max(by_record)
-    for source in readers.expand([path]):
-        for record in readers.read_source(source, None, []):
-            if record.index in by_record and isinstance(record.value, dict):
-                for f in by_record[record.index]:
-                    value = _field(record.value, f.field)
-                    if isinstance(value, str):
-                        out[(f.path, f.record, f.field)] = _highlight(value, f.message)
-            if record.index >= last:
-                break
-    return out
-
-
-def _field(value, path: str):
-    """The value at a finding's field path (`conversations[1].value`, `chosen`), if simple."""
-    for part in re.findall(r"[^.\[\]]+|\[\d+\]", path.split(" ")[0]):
-        if part.startswith("["):
-            index = int(part[1:-1])
-            if not isinstance(value, list) or index >= len(value):
-                return None
-            value = value[index]
-        elif isinstance(value, dict) and part in value:
-            value = value[part]
-        else:
-            return None
-    return value
-
-
-def _highlight(text: str, message: str, context: int = 120) -> tuple[str, str, str]:
-    """The part of `text` a message quotes, with some context either side."""
-    for match in _QUOTED.finditer(message):
-        quoted = (match.group(1) or match.group(2)).strip("…")
-        for candidate in (quoted, html.unescape(quoted), quoted.replace("\\n", "\n")):
-            at = text.find(candidate) if candidate else -1
-            if at >= 0:
-                start, end = at, at + len(candidate)
-                left = max(0, start - context)
-                return (
-                    ("…" if left else "") + text[left:start],
-                    text[start:end],
-                    text[end : end + context] + ("…" if end + context < len(text) else ""),
-                )
-    return (text[: context * 2] + ("…" if len(text) > context * 2 else ""), "", "")
 
 
 def _thumbnails(data: Dataset, limit: int = 24) -> list[tuple[str, str, int, int]]:

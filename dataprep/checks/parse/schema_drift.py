@@ -126,14 +126,9 @@ def _add(types: dict, path: str, kind: str, count: int, line: int, index: int, l
 
 def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
     lines, records = offset
-    for path, kinds in b["types"].items():
-        mine = a["types"].setdefault(path, {})
+    for path, kinds in b["types"].items():  # a chunk boundary falls between records
         for kind, (count, line, index, last) in kinds.items():
-            if kind in mine:  # a chunk boundary falls between records: no record is in both
-                mine[kind][0] += count
-                mine[kind][3] = last + records
-            else:
-                mine[kind] = [count, line + lines, index + records, last + records]
+            _add(a["types"], path, kind, count, line + lines, index + records, last + records)
     return a
 
 

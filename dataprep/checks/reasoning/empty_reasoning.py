@@ -32,12 +32,12 @@ Fix:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
+from dataprep.checks.reasoning import THINK_BLOCK
 from dataprep.chunked import merge_capped
 from dataprep.findings import Hit, Where
 from dataprep.sample import answers, prompts
@@ -48,7 +48,6 @@ NAME = "empty-reasoning"
 FORMATS = ("*",)
 KINDS = ("*",)
 KEEP = 10_000  # empty blocks kept with their lines (the rest are counted)
-_BLOCK = re.compile(r"<think>(.*?)</think>", re.S)
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def answer_kind(turn) -> str:
     text = turn.content
     if "<think>" not in text:
         return "plain"
-    block = _BLOCK.search(without_code(text))
+    block = THINK_BLOCK.search(without_code(text))
     if block is None:
         return "plain"  # unclosed: unbalanced-think's
     return "reasoning" if block.group(1).strip() else "empty"

@@ -29,10 +29,10 @@ Fix:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from dataprep.checks.reasoning import THINK_BLOCK
 from dataprep.checks.tokens import new_state  # noqa: F401  (active when lengths are measured)
 from dataprep.findings import Hit, Where
 from dataprep.lengths import conversation
@@ -44,7 +44,6 @@ FORMATS = ("*",)
 KINDS = ("*",)
 EXAMPLES = "described"  # needs a tokenizer; tests/checks/cases/RS03.yaml runs real ones
 KEEP = 50  # records with reasoning rendered: a template drops reasoning in all or in none
-_INLINE = re.compile(r"<think>(.*?)</think>", re.S)
 
 
 @dataclass(frozen=True)
@@ -58,7 +57,7 @@ def _thoughts(message: dict) -> list[tuple[str, str]]:
     separate = (message.get("reasoning_content") or "").strip()
     if separate:
         found.append(("reasoning_content", separate))
-    for block in _INLINE.finditer(message["content"]):
+    for block in THINK_BLOCK.finditer(message["content"]):
         if block.group(1).strip():
             found.append(("inline", block.group(1).strip()))
     return found
