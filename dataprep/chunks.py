@@ -7,6 +7,7 @@ forked child deadlocks on polars' thread pool once this process has used it.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -112,6 +113,7 @@ _WORKER_PLAN: Plan | None = None
 
 def _init_worker(pack_args: PackArgs, batched: bool) -> None:
     global _WORKER_PLAN
+    gc.set_threshold(50_000, 20, 20)  # as in the CLI (dataprep.cli.main): no cycles to chase
     _WORKER_PLAN = Plan(pack_args.load(), batched=batched)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import textwrap
@@ -17,6 +18,10 @@ EXIT_OK, EXIT_FINDINGS, EXIT_FAILED = 0, 1, 2
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # Records come and go by the million and hold no cycles: the default threshold (700
+    # allocations) ran ~800 collections, the full ones walking every imported object, per
+    # 50,000 records (~3% of lint's time).
+    gc.set_threshold(50_000, 20, 20)
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "command", None):

@@ -239,7 +239,8 @@ class Batch:
         rows: list[int] = []
         parts: list[str] = []
         for i, sample in enumerate(self.samples):
-            if sample is not None and sample.media_parts:
+            # The tuples first: most records name no media, and `media_parts` builds a list.
+            if sample is not None and (sample.images or sample.videos or sample.audios):
                 rows.extend([i] * len(sample.media_parts))
                 parts.extend(sample.media_parts)
         return pl.DataFrame(
@@ -343,8 +344,11 @@ class Batch:
         if count.max(initial=0) <= 1:  # one text or none a record (alpaca): no join needed
             at = np.full(len(self.samples), len(self.frame), dtype=np.int64)
             at[self.rows[marked]] = np.flatnonzero(marked)
-            every = pl.concat([self.frame["text"], pl.Series([None], dtype=pl.String)])
-            return every.gather(at).fill_null("").str.slice(0, width)
+            # Cut before gathering: the gather then copies the heads, not the whole texts.
+            every = pl.concat(
+                [self.frame["text"].str.slice(0, width), pl.Series([None], dtype=pl.String)]
+            )
+            return every.gather(at).fill_null("")
         # Each text cut to the window first: the joined head needs no more of any one text.
         every = pl.DataFrame({"row": pl.Series(range(len(self.samples)), dtype=pl.UInt32)})
         return every.join(

@@ -112,14 +112,15 @@ def observe_batch(state: dict, batch, records) -> None:
     present = batch.present
     texts = [t for t in batch.near_texts(PROMPT_CHARS, ANSWER_CHARS) if t is not None]
     lines, indexes = batch.where
-    _add(state, texts, lines[present], indexes[present], batch.content_lanes[present],
-         [s.media_parts for s in batch.samples if s is not None])  # fmt: skip
+    media = [_media(s.media_parts) if s.images or s.videos or s.audios else 0
+             for s in batch.samples if s is not None]  # fmt: skip
+    _add(state, texts, lines[present], indexes[present], batch.content_lanes[present], media)
 
 
-def _add(state: dict, texts: list[str], lines, indexes, keys, images: list[list[str]]) -> None:
+def _add(state: dict, texts: list[str], lines, indexes, keys, media: list[int]) -> None:
     """Processed records into the state's columns. `keys`: whole-record keys (exact-duplicate's),
     not the windowed text: copies that differ only beyond the window are near-duplicates, not
-    exact ones."""
+    exact ones. `media`: each record's `_media` key."""
     if not texts:
         return
     state["rows"].extend(
@@ -128,7 +129,7 @@ def _add(state: dict, texts: list[str], lines, indexes, keys, images: list[list[
         index=np.asarray(indexes, dtype=np.int64),
         key=np.asarray(keys, dtype=np.uint64).reshape(len(texts), 2),
         length=np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)),
-        media=np.array([_media(refs) for refs in images], dtype=np.uint64),
+        media=np.array(media, dtype=np.uint64),
     )
 
 
@@ -180,7 +181,7 @@ def _flush(state: dict) -> None:
         return
     state["pending"] = []
     texts, lines, indexes, keys, images = (list(column) for column in zip(*pending, strict=True))
-    _add(state, texts, lines, indexes, keys, images)
+    _add(state, texts, lines, indexes, keys, [_media(refs) for refs in images])
 
 
 def _signatures_of(texts: list[str]) -> np.ndarray:
