@@ -16,6 +16,7 @@ killed build resumes where it stopped and never leaves a half-written `<out>`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -62,6 +63,10 @@ LAYOUTS = ("llamafactory", "trl")
 IMAGE = "<image>"
 MEDIA = ("images", "videos", "audios")  # the media columns of every build, as LLaMA-Factory's
 IMAGE_TOKENS = ("<image>", "<|image_pad|>")  # the token an <image> expands to, if the vocab has one
+KINDS = ("sft", "dpo", "kto")  # the kinds of record a build writes
+# LLaMA-Factory's preprocessing_batch_size: a KTO record's KL completion is the answer of the
+# record before it in a batch of this many (the first's: the batch's last).
+KL_BLOCK = 1000
 
 
 @dataclass(frozen=True)
@@ -416,6 +421,13 @@ def _schema(kind: str, packing: bool, layout: str = "llamafactory"):
             for side in ("chosen", "rejected")
             for col in ("input_ids", "attention_mask", "labels")
         ]
+    elif kind == "kto":  # LLaMA-Factory's feedback columns (KTODataCollatorWithPadding)
+        fields = [
+            (f"{side}{col}", ints)
+            for side in ("", "kl_")
+            for col in ("input_ids", "attention_mask", "labels")
+        ]
+        fields.append(("kto_tags", pa.bool_()))
     else:
         fields = [("input_ids", ints), ("attention_mask", ints), ("labels", ints)]
         if packing:
@@ -428,6 +440,9 @@ def _schema(kind: str, packing: bool, layout: str = "llamafactory"):
 def _features(schema) -> dict:
     out = {}
     for f in schema:
+        if not hasattr(f.type, "value_type"):  # a scalar column (kto_tags)
+            out[f.name] = {"dtype": str(f.type), "_type": "Value"}
+            continue
         dtype = "string" if str(f.type.value_type) == "string" else str(f.type.value_type)
         out[f.name] = {"feature": {"dtype": dtype, "_type": "Value"}, "_type": "Sequence"}
     return out
@@ -569,6 +584,51 @@ def _with_auto_cutoff(
     )
 
 
+def _kl_answers(batch: list) -> list[str | None]:
+    """Per record of a shard, its KTO KL completion as LLaMA-Factory pairs them: the answer
+    of the record before it, the first of each block of KL_BLOCK records taking the block's
+    last (blocks start with the shard, whose default size is a multiple of KL_BLOCK). A record
+    without a KTO answer lends the nearest earlier one in its block; None where the block has
+    none (no KTO record)."""
+    from dataprep.formats import normalise
+    from dataprep.records import UNPARSED
+
+    answers: list[str | None] = []
+    for item, record in batch:
+        sample = normalise(record, item.spec)[0] if record.value is not UNPARSED else None
+        last = sample.messages[-1] if sample is not None and sample.messages else None
+        kto = sample is not None and sample.kind == "kto" and last.role == "assistant"
+        answers.append((last.content or "") if kto else None)
+    found: list[str | None] = []
+    for j in range(len(answers)):
+        start = j - j % KL_BLOCK
+        size = min(KL_BLOCK, len(answers) - start)
+        for back in range(1, size + 1):  # the previous record, wrapping round the block
+            answer = answers[start + (j - start - back) % size]
+            if answer is not None:
+                break
+        found.append(answer)
+    return found
+
+
+def _kto_pair(sample: Sample, kl: str | None) -> Sample | None:
+    """A KTO record as the two sequences LLaMA-Factory trains it on: its prompt with its own
+    answer (`chosen`) and with the KL completion (`rejected`), rendered as a pair by the
+    encoder; `_row` writes them as input_ids and kl_input_ids, `label` as kto_tags. None when
+    the record does not end with an answer."""
+    from dataclasses import replace
+
+    from dataprep.sample import ASSISTANT, Turn
+
+    if not sample.messages or sample.messages[-1].role != ASSISTANT:
+        return None
+    answer = sample.messages[-1]
+    completion = Turn(ASSISTANT, answer.content if kl is None else kl, "kl_completion")
+    return replace(
+        sample, kind="dpo", messages=sample.messages[:-1], chosen=(answer,), rejected=(completion,)
+    )
+
+
 def _publish(partial: Path, target: Path) -> None:
     """Swap the finished build in: `target` is always a whole build, old or new."""
     old = None
@@ -652,8 +712,13 @@ def _shard(run: _Run, batch, number: int) -> None:
     seen = run.seen
     from dataprep import clean
 
-    def gate(items) -> list[tuple[Record, Sample, bool]]:
-        """Clean each record and keep those with no error finding (the rest are rejected)."""
+    # KTO's KL completions come from other records of the shard (up to a block ahead): read
+    # once the shard's first KTO record is met.
+    kl_answers = functools.cache(lambda: _kl_answers(batch))
+
+    def gate(items, start: int) -> list[tuple[Record, Sample, bool]]:
+        """Clean each record and keep those with no error finding (the rest are rejected);
+        `items` start at position `start` of the shard."""
         keep = []
         batch = []
         for item, record in items:
@@ -665,8 +730,8 @@ def _shard(run: _Run, batch, number: int) -> None:
         before = len(seen)
         results = clean.clean_records(batch, run.plan, run.fixers, seen)
         new_seen.extend(reversed(list(islice(reversed(seen.items()), len(seen) - before))))
-        for (record, _, _), (kept, reasons, fixes, sample, fixed) in zip(
-            batch, results, strict=True
+        for offset, ((record, _, _), (kept, reasons, fixes, sample, fixed)) in enumerate(
+            zip(batch, results, strict=True)
         ):
             local.read += 1
             local.fixed.update(fixes)
@@ -674,8 +739,8 @@ def _shard(run: _Run, batch, number: int) -> None:
                 reasons = reasons or [_finding(record, "unknown-format", "no record to train on")]
                 _reject(local, rejects, record, reasons, fixed, fixes)
                 continue
-            if sample.kind not in ("sft", "dpo"):
-                reason = f"{sample.kind} records are not built yet (sft and dpo are)"
+            if sample.kind not in KINDS:
+                reason = f"{sample.kind} records are not built (sft, dpo and kto are)"
                 _reject(local, rejects, record, [_finding(record, "unknown-format", reason)],
                         fixed, fixes)  # fmt: skip
                 continue
@@ -686,7 +751,15 @@ def _shard(run: _Run, batch, number: int) -> None:
                 _reject(local, rejects, record, [_finding(record, "mixed-format", reason)],
                         fixed, fixes)  # fmt: skip
                 continue
-            keep.append((record, sample, _validation(sample, options), fixed, fixes))
+            val = _validation(sample, options)
+            if sample.kind == "kto":
+                sample = _kto_pair(sample, kl_answers()[start + offset])
+                if sample is None:
+                    reason = "a KTO record ends with its answer; this one does not"
+                    _reject(local, rejects, record, [_finding(record, "unknown-format", reason)],
+                            fixed, fixes)  # fmt: skip
+                    continue
+            keep.append((record, sample, val, fixed, fixes))
         return keep
 
     encoder = run.encoder
@@ -701,7 +774,7 @@ def _shard(run: _Run, batch, number: int) -> None:
                 _reject(local, rejects, record, why, fixed, fixes)
                 continue
             root = roots[record.source]
-            row = _row(sample, sequences, encoder, cutoff, options, local, root)
+            row = _row(sample, sequences, encoder, cutoff, options, local, root, run.layout.kind)
             if isinstance(row, tuple):  # (rule, why): the cutoff policy rejects it
                 _reject(local, rejects, record, [_finding(record, *row)], fixed, fixes)
                 continue
@@ -716,7 +789,7 @@ def _shard(run: _Run, batch, number: int) -> None:
     # slice at a time.
     pending = None
     for at in range(0, len(batch), ENCODE_BATCH):
-        chunk = gate(batch[at : at + ENCODE_BATCH])
+        chunk = gate(batch[at : at + ENCODE_BATCH], at)
         texts, plans = encoder.prepare([kept[1] for kept in chunk])
         future = run.pool.submit(encoder.tokenize, texts)
         if pending is not None:
@@ -761,21 +834,37 @@ def _raw(c: Counts) -> dict:
 
 
 def _row(
-    sample: Sample, sequences, encoder: Encoder, cutoff: int, options: Options, counts, root: Path
+    sample: Sample,
+    sequences,
+    encoder: Encoder,
+    cutoff: int,
+    options: Options,
+    counts,
+    root: Path,
+    kind: str = "sft",
 ):
-    """The row to write, or (rule, why) the record is rejected."""
+    """The row to write, or (rule, why) the record is rejected. `kind`: the build's; a KTO
+    record comes as the pair `_kto_pair` makes, whose sides are cut each on its own (as
+    LLaMA-Factory's feedback processor cuts them)."""
     if options.layout == "trl" and sample.images:
         return "unknown-format", (
             "a record with images in a --layout trl build: TRL's pre-tokenized layout is text "
             "only (build multimodal data with --layout llamafactory)"
         )
+    if options.layout == "trl" and kind == "kto":
+        return "unknown-format", (
+            "a KTO record in a --layout trl build: TRL's KTOTrainer takes prompt, completion "
+            "and label as text and tokenizes them itself (build KTO data with --layout "
+            "llamafactory)"
+        )
     setup = encoder.setup
     out: dict = {}
-    pair = sample.kind == "dpo"
-    sides = ("chosen", "rejected") if pair else ("",)
+    kto = kind == "kto"
+    pair = sample.kind == "dpo" and not kto  # the sides share a cut
+    sides = ("chosen", "rejected") if pair else ("", "kl_") if kto else ("",)
     sequences = [expand_images(seq, setup.image_tokens, encoder.image_id) for seq in sequences]
     longest = max(len(seq.ids) for seq in sequences)
-    labelled = [(seq, labels_for(seq, options, pair)) for seq in sequences]
+    labelled = [(seq, labels_for(seq, options, pair or kto)) for seq in sequences]
     shortened = False
     if pair and options.truncation == "truncate-answer" and longest > cutoff:
         fitted = fit_pair_prompt(labelled, cutoff)
@@ -786,14 +875,14 @@ def _row(
     results = []
     for side, (seq, labels) in zip(sides, labelled, strict=True):
         limit = cutoff
-        if options.truncation == "truncate-prompt" and longest > cutoff:
+        if pair and options.truncation == "truncate-prompt" and longest > cutoff:
             # A pair shares its prompt: both sides lose the same prompt tokens.
             limit = len(seq.ids) - (longest - cutoff)
         result = truncate(seq, labels, limit, options.truncation, encoder.eos_id)
         if isinstance(result[0], str):
             return result
         ids, labels, _ = result
-        if all(label == -100 for label in labels):
+        if all(label == -100 for label in labels) and side != "kl_":  # KL: a reference only
             which = f"the {side} side" if side else "the record"
             return NO_LABELS, (
                 f"{which} has no label token left after masking and truncation at cutoff_len "
@@ -815,10 +904,12 @@ def _row(
     if options.layout == "trl":
         return _trl_row(results)
     for side, (ids, labels, _) in results:
-        prefix = f"{side}_" if side else ""
+        prefix = f"{side}_" if pair else side
         out[f"{prefix}input_ids"] = ids
         out[f"{prefix}attention_mask"] = [1] * len(ids)
         out[f"{prefix}labels"] = labels
+    if kto:
+        out["kto_tags"] = bool(sample.label)
     out["images"] = [str(root / ref) for ref in sample.images] if sample.images else None
     out["videos"] = out["audios"] = None  # video and audio records are not built yet
     return out

@@ -69,7 +69,8 @@ def _kept_samples(paths):
                 yield record, sample
 
 
-# LLaMA-Factory's demo files that build (KTO, video and audio are not built yet).
+# LLaMA-Factory's demo files that build as SFT or pairs (KTO has tests of its own; video and
+# audio are not built yet).
 DEMO_FILES = [
     "alpaca_en_demo.json",
     "alpaca_zh_demo.json",
@@ -517,12 +518,19 @@ def test_a_build_that_keeps_nothing_or_rejects_too_much_fails(cli, tmp_path):
 
 
 @needs_shared
-def test_building_kto_demo_names_why_nothing_was_kept(cli, tmp_path):
+def test_the_kto_demo_builds_through_its_dataset_info_entry(cli, tmp_path):
     code, _, err = cli("build", "--dataset-info", LLAMAFACTORY / "dataset_info.json",
-                       "--dataset", "kto_en_demo", "--out", tmp_path / "kto")  # fmt: skip
-    assert code == 1
-    assert "the build kept no record (read 300)" in err
-    assert "unknown-format ×300" in err and "kto records are not built yet" in err
+                       "--dataset", "kto_en_demo", "--out", tmp_path / "kto",
+                       "--cutoff-len", "4096")  # fmt: skip
+    assert code == 0, err
+    manifest = json.loads((tmp_path / "kto" / "manifest.json").read_text())
+    counts = manifest["counts"]
+    assert counts["read"] == 300 == counts["kept"] + counts["rejected_records"]
+    rows = _rows(tmp_path / "kto")
+    rejected = {json.loads(line)["record"] for line in (tmp_path / "kto" / "rejects.jsonl").open()}
+    labels = [r["label"] for r in json.loads((LLAMAFACTORY / "kto_en_demo.json").read_text())]
+    assert [r["kto_tags"] for r in rows] == [k for i, k in enumerate(labels) if i not in rejected]
+    assert all(r["kl_input_ids"] != r["input_ids"] for r in rows[1:50])
 
 
 def test_build_yaml_is_validated_like_the_other_configs(cli, tmp_path):
@@ -609,3 +617,70 @@ def test_a_pairs_labels_are_its_final_answers_unless_history_is_asked_for(tmp_pa
     history = _build(tmp_path, [row], out="history", label_pair_history=True)
     assert labelled(history, "chosen") == "Hello there.<|im_end|>Blue.<|im_end|>"
     assert history.key != masked.key
+
+
+def _kto(i: int, turns: int = 1) -> dict:
+    messages = []
+    for t in range(turns - 1):
+        messages += [{"role": "user", "content": f"Earlier question {t} of record {i}?"},
+                     {"role": "assistant", "content": f"Earlier answer {t} of record {i}."}]  # fmt: skip
+    messages += [{"role": "user", "content": f"What is {i} plus {i}?"},
+                 {"role": "assistant", "content": f"It is {2 * i}, since {i} and {i} make {2 * i}."}]  # fmt: skip
+    return {"messages": messages, "label": i % 3 != 0}
+
+
+def _sft_ids(tmp_path, conversations: list[list[dict]], name: str) -> list[tuple[list, list]]:
+    """input_ids and labels of each conversation built as an SFT record."""
+    result = _build(tmp_path, [str(_write(tmp_path / f"{name}.jsonl",
+                                          [{"messages": m} for m in conversations]))], out=name)  # fmt: skip
+    assert result.counts.kept == len(conversations)
+    return [(r["input_ids"], r["labels"]) for r in _rows(result.out)]
+
+
+def test_kto_records_build_into_llamafactorys_feedback_columns(tmp_path, monkeypatch):
+    """Each record's own answer as input_ids, its KL completion (the previous record's answer,
+    the first of a block taking the block's last, as LLaMA-Factory rotates them) as
+    kl_input_ids, its label as kto_tags; both sequences exactly an SFT build's of the same
+    conversations."""
+    monkeypatch.setattr(build, "KL_BLOCK", 3)
+    rows = [_kto(i) for i in range(7)]  # blocks: 0-2, 3-5, 6 (alone: its own answer)
+    result = _build(tmp_path, rows, out="kto")
+    assert result.counts.read == result.counts.kept == 7
+    built = _rows(result.out)
+    assert set(built[0]) == {"input_ids", "attention_mask", "labels", "kl_input_ids",
+                             "kl_attention_mask", "kl_labels", "kto_tags", "images", "videos",
+                             "audios"}  # fmt: skip
+    assert [r["kto_tags"] for r in built] == [r["label"] for r in rows]
+    own = _sft_ids(tmp_path, [r["messages"] for r in rows], "own")
+    source = [2, 0, 1, 5, 3, 4, 6]
+    kl = _sft_ids(tmp_path, [rows[j]["messages"][:-1] + rows[source[j]]["messages"][-1:]
+                             for j in range(7)], "kl")  # fmt: skip
+    for row, (ids, labels), (kl_ids, kl_labels) in zip(built, own, kl, strict=True):
+        assert (row["input_ids"], row["labels"]) == (ids, labels)
+        assert (row["kl_input_ids"], row["kl_labels"]) == (kl_ids, kl_labels)
+        assert row["attention_mask"] == [1] * len(ids) and len(row["kl_attention_mask"]) == len(
+            kl_ids
+        )
+
+
+def test_a_kto_records_labels_are_its_final_answer_and_its_sides_are_cut_apart(tmp_path):
+    rows = [_kto(1, turns=2), {**_kto(2), "messages": [
+        {"role": "user", "content": "Say something long."},
+        {"role": "assistant", "content": " ".join(["word"] * 400)}]}]  # fmt: skip
+    result = _build(tmp_path, rows, out="kto", cutoff_len=128)
+    first, second = _rows(result.out)
+    model = tokenizer.load(None)
+    answer = model.backend.decode([t for t in first["labels"] if t != -100])
+    assert answer.startswith("It is 2, since") and "Earlier answer" not in answer
+    # The long answer is cut wherever it is: its own side, and the first record's KL side
+    # (the block's last answer); the other sides stay whole.
+    assert len(second["input_ids"]) == 128 == len(first["kl_input_ids"])
+    assert len(second["kl_input_ids"]) < 128 and len(first["input_ids"]) < 128
+    assert result.counts.truncated["answer cut"] == 2
+
+
+def test_kto_records_in_a_trl_layout_build_are_rejected_with_the_reason(tmp_path):
+    result = _build(tmp_path, [_kto(i) for i in range(3)], out="trl", layout="trl")
+    assert result.counts.kept == 0 and result.counts.rejected_records == 3
+    reason = json.loads((result.out / "rejects.jsonl").open().readline())["reasons"][0]
+    assert "TRL's KTOTrainer takes prompt, completion and label as text" in reason

@@ -93,30 +93,52 @@ def test_llamafactory_trains_on_our_builds_through_tokenized_path(
     assert (tmp_path / "runs" / "llamafactory-sft" / "adapter_model.safetensors").is_file()
 
 
-@needs_shared
-def test_our_ids_and_labels_equal_llamafactorys_tokenization_of_alpaca_demo(
-    lf, model_dir, tmp_path
-):
+def _both_tokenizations(lf: dict, model_dir: Path, tmp_path: Path, stage: str, name: str):
+    """(LLaMA-Factory's rows, ours, the positions of the records we kept in the file) of the
+    demo dataset `name` at cutoff 4096: LLaMA-Factory tokenizes, saves, then trains; we build
+    with --fix none --label-turn-end."""
     import datasets
 
     theirs = tmp_path / "theirs"
     config = readme_snippet("llamafactory-sft", "yaml").replace("MODEL", str(model_dir))
-    config = config.replace("dataset: prebuilt", "dataset: alpaca_en_demo")
+    config = config.replace("stage: sft", f"stage: {stage}")
+    config = config.replace("dataset: prebuilt", f"dataset: {name}")
     config = config.replace("tokenized_path: build/sft", f"tokenized_path: {theirs}\n"
-                            f"dataset_dir: {LLAMAFACTORY}")  # it tokenizes, saves, then trains  # fmt: skip
+                            f"dataset_dir: {LLAMAFACTORY}")  # fmt: skip
     config = config.replace("cutoff_len: 2048", "cutoff_len: 4096")
     run = _train(lf, tmp_path, config)
     assert run.returncode == 0, run.stderr[-4000:]
     ours = tmp_path / "ours"
-    assert dataprep_main(["build", str(LLAMAFACTORY / "alpaca_en_demo.json"), "--out", str(ours),
+    assert dataprep_main(["build", str(LLAMAFACTORY / f"{name}.json"), "--out", str(ours),
                           "--tokenizer", str(model_dir), "--cutoff-len", "4096", "--fix", "none",
                           "--label-turn-end"]) == 0  # fmt: skip
     lf_rows = datasets.load_from_disk(str(theirs))["train"]
     our_rows = datasets.load_from_disk(str(ours))["train"]
     rejected = {json.loads(line)["record"] for line in (ours / "rejects.jsonl").open()}
     kept = [k for k in range(len(lf_rows)) if k not in rejected]  # duplicates, placeholders
-    assert len(kept) == len(our_rows) > 900
+    assert len(kept) == len(our_rows)
+    assert set(lf_rows.column_names) == set(our_rows.column_names)
+    return lf_rows, our_rows, kept
+
+
+@needs_shared
+def test_our_ids_and_labels_equal_llamafactorys_tokenization_of_alpaca_demo(
+    lf, model_dir, tmp_path
+):
+    lf_rows, our_rows, kept = _both_tokenizations(lf, model_dir, tmp_path, "sft", "alpaca_en_demo")
+    assert len(kept) > 900
     for row, k in zip(our_rows, kept, strict=True):
         assert row["input_ids"] == lf_rows[k]["input_ids"], k
         assert row["labels"] == lf_rows[k]["labels"], k
-    assert set(lf_rows.column_names) == set(our_rows.column_names)
+
+
+@needs_shared
+def test_our_kto_build_equals_llamafactorys_feedback_tokenization(lf, model_dir, tmp_path):
+    """kto_en_demo tokenized by LLaMA-Factory's feedback processor (its KL completions the
+    previous record's answers) and built by us: the same feedback columns on every record."""
+    lf_rows, our_rows, kept = _both_tokenizations(lf, model_dir, tmp_path, "kto", "kto_en_demo")
+    assert len(lf_rows) == 300 and len(kept) > 250
+    columns = ("input_ids", "labels", "kl_input_ids", "kl_labels", "kto_tags")
+    for row, k in zip(our_rows, kept, strict=True):
+        for column in columns:
+            assert row[column] == lf_rows[k][column], (k, column)

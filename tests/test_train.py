@@ -114,6 +114,18 @@ def test_a_build_for_another_tokenizer_is_refused(tmp_path, model_dir, capsys):
     assert "whose files differ from the model's" in err and "dataprep build" in err
 
 
+def test_a_kto_build_is_refused_not_trained_as_sft(tmp_path, model_dir, capsys):
+    rows = [{"messages": [{"role": "user", "content": f"Q{i}?"},
+                          {"role": "assistant", "content": f"Answer {i}."}], "label": i % 2 == 0}
+            for i in range(8)]  # fmt: skip
+    build = _build(tmp_path, rows, model_dir, name="kto")
+    path = _config(tmp_path, model_name_or_path=str(model_dir), dataset=str(build),
+                   output_dir=str(tmp_path / "run"))  # fmt: skip
+    assert train_main(["run", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "is a KTO build" in err and "stage: kto" in err
+
+
 def test_resume_reproduces_the_uninterrupted_run(tmp_path, model_dir):
     build = _build(tmp_path, SFT_ROWS, model_dir)
     common = dict(model_name_or_path=str(model_dir), dataset=str(build), max_steps=10,

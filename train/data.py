@@ -99,6 +99,11 @@ def open_build(path: str, model_tokenizer, template_source: str) -> Build:
             f"{path}: the build has no training rows", fix="check its rejects.jsonl"
         )
     train = Rows(root / "train")
+    if "kto_tags" in train.column_names:  # as SFT it would learn the undesirable answers too
+        raise DataprepError(
+            f"{path} is a KTO build: train run trains SFT, DPO and LLaVA, not KTO",
+            fix="train it with LLaMA-Factory (stage: kto, tokenized_path: this folder)",
+        )
     kind = "dpo" if "chosen_input_ids" in train.column_names else "sft"
     if "position_ids" in train.column_names:
         kind = "packed"  # SFT rows holding several sequences each
