@@ -345,6 +345,7 @@ def _parser() -> argparse.ArgumentParser:
         "limit), then reuse its build",
     )  # fmt: skip
     _length_arguments(build, cutoff_auto=True, defaults=False)  # buildconfig.Settings' defaults
+    _step_arguments(build)
     build.set_defaults(run=_build)
 
     stats = sub.add_parser(
@@ -376,6 +377,7 @@ def _parser() -> argparse.ArgumentParser:
         help="read every record as this format instead of detecting it",
     )
     _length_arguments(stats)
+    _step_arguments(stats)
     stats.set_defaults(run=_stats)
 
     rules = sub.add_parser(
@@ -389,6 +391,30 @@ def _parser() -> argparse.ArgumentParser:
     rules.add_argument("--rules", metavar="FILE", help="show severities from this rule pack")
     rules.set_defaults(run=_rules)
     return parser
+
+
+def _step_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "training steps",
+        "with --per-device-batch: optimizer steps per epoch and max_steps (what a streaming "
+        "dataset needs set), counted as Hugging Face's Trainer counts them",
+    )
+    group.add_argument("--per-device-batch", type=int, metavar="B", help="rows per device batch")
+    group.add_argument("--grad-accum", type=int, default=1, metavar="G",
+                       help="gradient accumulation steps (default 1)")  # fmt: skip
+    group.add_argument("--world", type=int, default=1, metavar="W",
+                       help="processes (GPUs) training together (default 1)")  # fmt: skip
+    group.add_argument("--epochs", type=float, default=1.0, metavar="E",
+                       help="epochs (default 1)")  # fmt: skip
+
+
+def _batching(args: argparse.Namespace):
+    """The --per-device-batch flags as a Batching, or None when not asked for."""
+    if args.per_device_batch is None:
+        return None
+    from dataprep.steps import Batching
+
+    return Batching(args.per_device_batch, args.grad_accum, args.world, args.epochs)
 
 
 def _length_arguments(
@@ -493,6 +519,11 @@ def _stats(args: argparse.Namespace) -> int:
     if setup.cutoff_len:
         result["cutoff_len"] = setup.cutoff_len
         result["losses"] = lengths.losses(setup.cutoff_len)
+    batching = _batching(args)
+    if batching is not None:
+        from dataprep.steps import steps
+
+        result["steps"] = steps(result["records"], batching)
     if args.format == "json":
         sys.stdout.write(orjson.dumps(result).decode() + "\n")
     else:
@@ -564,6 +595,7 @@ def _build(args: argparse.Namespace) -> int:
 
         os.environ["RAYON_NUM_THREADS"] = str(args.num_proc)
     config = buildconfig.from_args(args)
+    batching = _batching(args)
     bar = None
     if sys.stderr.isatty():
         from dataprep.progress import Bar
@@ -599,6 +631,10 @@ def _build(args: argparse.Namespace) -> int:
         print(f"  rejected by rule: {by_rule} (reasons in {result.out}/rejects.jsonl)")
     if c.truncated:
         print(f"  cutoff policy: {', '.join(f'{k} ×{v:,}' for k, v in c.truncated.items())}")
+    if batching is not None:
+        from dataprep.steps import describe, steps
+
+        print(f"  training: {describe(steps(c.splits.get('train', 0), batching))}")
     failed = rejects.verdict(c.read, c.kept, c.rejected, result.out / "rejects.jsonl",
                              args.max_rejected)  # fmt: skip
     if failed is None:
@@ -628,6 +664,10 @@ def _stats_table(result: dict) -> str:
     for policy, lost in result.get("losses", {}).items():
         parts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in lost.items())
         lines.append(f"cutoff_len {result['cutoff_len']:,}, {policy}: loses {parts}")
+    if "steps" in result:
+        from dataprep.steps import describe
+
+        lines.append(f"training: {describe(result['steps'])} (one row a record: unpacked)")
     return "\n".join(lines) + "\n"
 
 
