@@ -624,6 +624,11 @@ def _build(args: argparse.Namespace) -> int:
         f"rejected {c.rejected_records:,}; cutoff_len {result.manifest['cutoff_len']:,}; "
         f"splits {', '.join(f'{k} {v:,}' for k, v in sorted(c.splits.items())) or 'none'}"
     )
+    if c.kept:
+        rows = sum(c.splits.values())
+        packed = f"; packed into {rows:,} rows" if result.manifest.get("packing") else ""
+        print(f"  tokens: {c.tokens:,} ({c.label_tokens:,} labelled) in {c.kept:,} samples"
+              f"{packed}")  # fmt: skip
     if c.fixed:
         print(f"  fixed: {_counts(c.fixed)}")
     if c.rejected:

@@ -51,5 +51,15 @@ def test_stats_and_build_print_the_steps(tmp_path, capsys):
     assert (
         "training: 2 optimizer steps per epoch over 30 rows (global batch 16); max_steps 4" in out
     )
+    counts = json.loads((tmp_path / "b" / "manifest.json").read_text())["counts"]
+    assert (
+        f"tokens: {counts['tokens']:,} ({counts['label_tokens']:,} labelled) in 30 samples" in out
+    )
+    assert main(["build", str(data), "--out", str(tmp_path / "p"), "--cutoff-len", "128",
+                 "--packing", *flags]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    rows = json.loads((tmp_path / "p" / "manifest.json").read_text())["counts"]["splits"]["train"]
+    assert rows < 30 and f"in 30 samples; packed into {rows:,} rows" in out
+    assert f"over {rows:,} rows" in out  # the steps count the packed rows
     assert main(["stats", str(data), "--per-device-batch", "0"]) == 2
     assert "--per-device-batch must be 1 or more" in capsys.readouterr().err
