@@ -71,6 +71,22 @@ class Report:
 # --- fixers: pure, idempotent str -> str ---------------------------------------------------
 
 
+class Lazy:
+    """A flag worked out the first time it is asked: the record-wide questions the markup
+    fixers depend on (does the prompt ask for HTML? is the record about entities?) cost regex
+    passes over every turn, and most texts hold no `<` or `&` that would ask them."""
+
+    __slots__ = ("_compute", "_value")
+
+    def __init__(self, compute):
+        self._compute, self._value = compute, False
+
+    def __bool__(self) -> bool:
+        if self._compute is not None:
+            self._value, self._compute = bool(self._compute()), None
+        return self._value
+
+
 def _outside_code(text: str, fix) -> str:
     """Apply `fix` to the text between code spans and fences, never inside them."""
     if "`" not in text:
@@ -136,7 +152,7 @@ def _normalise_prose(text: str) -> str:
 
 
 def fix_text(
-    text: str, *, markup: bool, tokens: re.Pattern[str], entities: bool = True
+    text: str, *, markup: bool | Lazy, tokens: re.Pattern[str], entities: bool | Lazy = True
 ) -> tuple[str, list[str]]:
     """The text after every safe fixer, and the names of the rules whose problems were fixed.
 
@@ -157,21 +173,22 @@ def fix_text(
 
 
 def _fix_once(
-    text: str, *, markup: bool, tokens: re.Pattern[str], entities: bool
+    text: str, *, markup: bool | Lazy, tokens: re.Pattern[str], entities: bool | Lazy
 ) -> tuple[str, list[str]]:
     fixed: list[str] = []
     new = text
-    if markup and ("<" in new or "script" in new.lower()):
+    # The text's own test first: `markup` and `entities` may be `Lazy`, asked only then.
+    if ("<" in new or "script" in new.lower()) and markup:
         stripped = _outside_code(new, strip_scripts)
         if stripped != new:
             fixed.append(script_content.NAME)
             new = stripped
-    if markup and ("<" in new or "&" in new):
+    if ("<" in new or "&" in new) and markup:
         stripped = _outside_code(new, strip_markup)
         if stripped != new:
             fixed.append(html_markup.NAME)
             new = stripped
-    if entities and "&" in new:
+    if "&" in new and entities:
         unescaped = unescape_escaped(new)
         if unescaped != new:
             if html_markup.NAME not in fixed:
@@ -234,11 +251,18 @@ class Fixers:
         )
 
 
+def _flags(sample, fixers: Fixers) -> tuple[Lazy, Lazy]:
+    """(strip markup?, unescape entities?) for a record, each asked only if a text needs it."""
+    markup = Lazy(
+        lambda: not (fixers.allow_markup_when_asked and html_markup.asked_for_markup(sample))
+    )
+    return markup, Lazy(lambda: not html_markup.about_entities(sample))
+
+
 def fix_record(obj: dict, sample, fixers: Fixers) -> list[str]:
     """Fix a parsed record in place (a copy: see `fixed_value`); returns the fixers that
     changed it."""
-    markup = not (fixers.allow_markup_when_asked and html_markup.asked_for_markup(sample))
-    entities = not html_markup.about_entities(sample)
+    markup, entities = _flags(sample, fixers)
     tokens = fixers.tokens
     changed: list[str] = []
     for node, k in _text_slots(obj):
@@ -269,12 +293,29 @@ def fixed_value(
         return record.value, []
     if record.problems and _problem_errors(record, plan):
         return record.value, []  # rejected as read: nothing is fixed
-    obj = orjson.loads(orjson.dumps(record.value))
-    names = fix_record(obj, sample, fixers)
+    obj, names = record.value, []
+    if _fixes_anything(record.value, sample, fixers):  # most records do not: no copy made
+        obj = orjson.loads(orjson.dumps(record.value))
+        names = fix_record(obj, sample, fixers)
     # A duplicated key is written back as trainers read it: the last value wins.
     if any(p.rule == "duplicate-key" for p in record.problems):
         names = sorted({*names, "duplicate-key"})
     return (obj if names else record.value), names
+
+
+def _fixes_anything(value: dict, sample, fixers: Fixers) -> bool:
+    """Whether `fix_record` would change the record, asked of the record itself (no copy)."""
+    markup, entities = _flags(sample, fixers)
+    for node, k in _text_slots(value):
+        if fix_text(node[k], markup=markup, tokens=fixers.tokens, entities=entities)[1]:
+            return True
+    text = value.get("input")
+    return (
+        sample.format == "alpaca"
+        and type(text) is str
+        and bool(text.strip())
+        and placeholder_output.is_input_placeholder(text, fixers.placeholders)
+    )
 
 
 def _problem_errors(record: Record, plan: Plan) -> list[Finding]:
