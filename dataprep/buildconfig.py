@@ -30,7 +30,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from dataprep import dataset_info, validate
-from dataprep.build import FIX, LAYOUTS, TRUNCATION, Input, Options
+from dataprep.build import ENGINES, FIX, LAYOUTS, TRUNCATION, Input, Options
 from dataprep.errors import ConfigError, DataprepError
 from dataprep.formats import Spec, resolve_format
 from dataprep.lengths import LengthSetup
@@ -65,6 +65,7 @@ class Settings:
     shard_size: int = Options.shard_size
     fix: str = Options.fix
     layout: str = Options.layout
+    tokenizer_engine: str = Options.tokenizer_engine
 
 
 FLAGS = tuple(f.name for f in fields(Settings))
@@ -204,6 +205,7 @@ def _config(
     validate.one_of(where, "mix", s.mix, ("concat", "interleave"), problems)
     validate.one_of(where, "fix", s.fix, FIX, problems)
     validate.one_of(where, "layout", s.layout, LAYOUTS, problems)
+    validate.one_of(where, "tokenizer_engine", s.tokenizer_engine, ENGINES, problems)
     if s.layout == "trl" and s.packing:
         problems.append(f"{where}: packing with layout trl: TRL packs rows itself")
     if not 0 <= s.val_size < 1:

@@ -131,13 +131,15 @@ def unescape_escaped(text: str) -> str:
 def normalise_text(text: str) -> str:
     """Line breaks, no-break spaces, control characters, NFC and trailing blanks, outside code
     (code keeps its bytes); then the text's own leading and trailing whitespace."""
-    # Most text needs nothing: plain ASCII, no CR, no trailing blanks, no control characters.
+    # Most text needs nothing: no CR, no no-break space, no trailing blanks, no control
+    # characters, and ASCII or already NFC (a code span's backticks compose with nothing, so
+    # NFC text is NFC between them too).
     if (
-        text.isascii()
-        and "\r" not in text
+        "\r" not in text
         and " \n" not in text
         and "\t\n" not in text
         and text == text.strip()
+        and (text.isascii() or ("\xa0" not in text and unicodedata.is_normalized("NFC", text)))
         and not _CONTROL.search(text)
     ):
         return text

@@ -306,6 +306,11 @@ def _parser() -> argparse.ArgumentParser:
         "none: no text is changed, records are only gated",
     )  # fmt: skip
     build.add_argument(
+        "--tokenizer-engine", choices=("auto", "tokenizers"),
+        help="auto (default): tiktoken where it gives the same tokens as the model's tokenizer "
+        "(byte-level BPE, checked on the data), else tokenizers; tokenizers: always tokenizers",
+    )  # fmt: skip
+    build.add_argument(
         "--layout", choices=("llamafactory", "trl"),
         help="llamafactory (default): its column names, a tokenized_path for every stage; trl: "
         "the columns TRL's SFTTrainer and DPOTrainer take pre-tokenized (text only)",
@@ -629,6 +634,9 @@ def _build(args: argparse.Namespace) -> int:
         packed = f"; packed into {rows:,} rows" if result.manifest.get("packing") else ""
         print(f"  tokens: {c.tokens:,} ({c.label_tokens:,} labelled) in {c.kept:,} samples"
               f"{packed}")  # fmt: skip
+    if result.timings:
+        spent = ", ".join(f"{k} {v:.2f}" for k, v in result.timings.items())
+        print(f"  seconds by stage: {spent}")
     if c.fixed:
         print(f"  fixed: {_counts(c.fixed)}")
     if c.rejected:

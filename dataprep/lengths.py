@@ -118,11 +118,7 @@ class Lengths:
 
     def recommended(self, coverage: float, step: int) -> int:
         """The smallest multiple of `step` that keeps at least `coverage` of records whole."""
-        values = sorted(self.full)
-        if not values:
-            return step
-        need = values[max(0, math.ceil(coverage * len(values)) - 1)]
-        return max(step, -(-need // step) * step)
+        return recommended_cutoff(self.full, coverage, step)
 
     def trains_on_nothing(self, i: int, cutoff: int) -> bool:
         """Whether record `i` keeps no label token under the build's truncate-answer: its
@@ -164,6 +160,15 @@ class Lengths:
             if self.label[i] and not any(kept_by_llamafactory(turns, cutoff)):
                 llamafactory["no_labels"] += 1
         return {"drop": drop, "truncate_end": right, "llamafactory": llamafactory}
+
+
+def recommended_cutoff(full: list[int], coverage: float, step: int) -> int:
+    """The smallest multiple of `step` that keeps at least `coverage` of the lengths `full`."""
+    values = sorted(full)
+    if not values:
+        return step
+    need = values[max(0, math.ceil(coverage * len(values)) - 1)]
+    return max(step, -(-need // step) * step)
 
 
 def _cut_right(turns: list[tuple[int, int]], cutoff: int) -> list[int]:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dataprep import build, templates, tokenizer
+from dataprep import build, encode, kto, templates, tokenizer
 from dataprep.build import Input, Options
 from dataprep.lengths import rendered
 from dataprep.linter import LengthSetup, PackArgs
@@ -243,7 +243,7 @@ def test_multi_turn_cut_in_a_later_prompt_drops_that_turn(tmp_path):
 def test_image_spans_expand_and_are_never_cut():
     seq = Encoded(ids=list(range(20)), spans=[("user", 2, 12), ("assistant", 14, 18)],
                   images=[(4, 7)])  # fmt: skip
-    expanded = build.expand_images(seq, 10, 999)
+    expanded = encode.expand_images(seq, 10, 999)
     assert expanded.ids.count(999) == 10 and len(expanded.ids) == 27
     assert expanded.spans == [("user", 2, 19), ("assistant", 21, 25)]
     labels = [-100] * 21 + expanded.ids[21:25] + [-100, -100]
@@ -346,29 +346,63 @@ def test_a_killed_builders_lock_is_no_reason_to_wait(tmp_path):
     assert not result.reused and time.monotonic() - started < 30
 
 
-def test_kill_9_leaves_no_build_and_the_next_build_resumes(tmp_path):
+@pytest.mark.parametrize("cutoff", ["512", "auto"])
+def test_kill_9_leaves_no_build_and_the_next_build_resumes(tmp_path, cutoff):
     data = _write(tmp_path / "data.jsonl",
                   [{"instruction": f"Question {i}?", "input": "", "output": f"Answer {i}. " * 20}
                    for i in range(6000)])  # fmt: skip
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "dataprep", "build", str(data), "--out", str(out),
-           "--cutoff-len", "512", "--shard-size", "500"]  # fmt: skip
+           "--cutoff-len", cutoff, "--shard-size", "500"]  # fmt: skip
+    # auto encodes every shard (spilled to disk) before it cuts and writes any
+    marker = "shard-00001.json" if cutoff != "auto" else "encoded-00001.json"
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
-    while time.time() < deadline and not list(tmp_path.glob("out.partial-*/shard-00001.json")):
+    while time.time() < deadline and not list(tmp_path.glob(f"out.partial-*/{marker}")):
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not out.exists()  # nothing half-written where a trainer would look
     (partial,) = tmp_path.glob("out.partial-*")
-    finished = sorted(p.name for p in partial.glob("shard-*.json"))
+    finished = sorted(p.name for p in partial.glob(marker.replace("00001", "*")))
     assert finished and len(finished) < 12
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "read 6,000 = kept 6,000 + rejected 0" in done.stdout
     assert not list(tmp_path.glob("out.partial-*"))
-    fresh = _build(tmp_path, [str(data)], out="fresh", cutoff_len=512, shard_size=500)
+    fresh = _build(tmp_path, [str(data)], out="fresh", shard_size=500,
+                   cutoff_len=None if cutoff == "auto" else int(cutoff))  # fmt: skip
     assert _rows(out) == _rows(fresh.out)
+    assert json.loads((out / "manifest.json").read_text())["counts"] == fresh.manifest["counts"]
+
+
+def test_auto_cutoff_is_chosen_in_the_same_pass_from_the_records_kept(tmp_path, monkeypatch):
+    from dataprep import readers
+    from dataprep.lengths import recommended_cutoff
+
+    rows = [{"instruction": f"Q{i}?", "input": "", "output": "A long answer. " * (i % 40 + 1)}
+            for i in range(300)]  # fmt: skip
+    rows += [{"instruction": "Empty?", "input": "", "output": ""}]  # rejected: not measured
+    reads, read_source = [], readers.read_source
+
+    def counted(*args, **kwargs):
+        for record in read_source(*args, **kwargs):
+            reads.append(record.index)
+            yield record
+
+    monkeypatch.setattr(readers, "read_source", counted)
+    result = _build(tmp_path, rows, cutoff_len=None, shard_size=128)
+    assert sorted(reads) == list(range(301))  # every record read once: one pass
+    monkeypatch.undo()
+    whole = _build(tmp_path, rows, out="whole", cutoff_len=100_000)
+    lengths = [len(row["input_ids"]) for row in _rows(whole.out)]
+    assert len(lengths) == 300 == result.counts.kept
+    assert result.manifest["cutoff_len"] == recommended_cutoff(lengths, 0.95, 64) < max(lengths)
+    assert result.counts.truncated["answer cut"] == sum(n > result.manifest["cutoff_len"]
+                                                        for n in lengths)  # fmt: skip
+    assert not list(result.out.glob("spill-*")) and not list(result.out.glob("encoded-*"))
+    assert {"read", "gate", "render", "tokenize", "cut", "write"} <= set(result.timings)
+    assert all(seconds >= 0 for seconds in result.timings.values())
 
 
 def test_check_verifies_a_build_against_its_manifest(cli, tmp_path):
@@ -642,7 +676,7 @@ def test_kto_records_build_into_llamafactorys_feedback_columns(tmp_path, monkeyp
     the first of a block taking the block's last, as LLaMA-Factory rotates them) as
     kl_input_ids, its label as kto_tags; both sequences exactly an SFT build's of the same
     conversations."""
-    monkeypatch.setattr(build, "KL_BLOCK", 3)
+    monkeypatch.setattr(kto, "KL_BLOCK", 3)
     rows = [_kto(i) for i in range(7)]  # blocks: 0-2, 3-5, 6 (alone: its own answer)
     result = _build(tmp_path, rows, out="kto")
     assert result.counts.read == result.counts.kept == 7

@@ -1,0 +1,108 @@
+"""A build's cache: the key that decides whether a build is current, and publishing one.
+
+The key hashes the inputs' bytes, the tokenizer files, the template, the processor config,
+the rule pack and every option. A build writes into `<out>.partial-<key>` and renames it to
+`<out>` only when complete (under `dataprep.buildlock`'s lock); each finished stage of a shard
+leaves a marker (`save_marker`), so a killed build resumes where it stopped and never leaves a
+half-written `<out>`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import orjson
+
+from dataprep import __version__, readers
+from dataprep.errors import DataprepError
+
+if TYPE_CHECKING:
+    from dataprep.build import Input, Options
+    from dataprep.lengths import LengthSetup
+    from dataprep.rulepack import PackArgs
+
+SCHEMA = 1  # the layout of a build folder
+
+
+def file_hash(path: Path, digest=None) -> str:
+    h = digest or hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def input_files(inputs: list[Input]) -> list[Path]:
+    files = []
+    for item in inputs:
+        for source in readers.expand(list(item.paths)):
+            if source.path is None:
+                raise DataprepError("build reads files, not stdin", fix="save the data to a file")
+            files.append(source.path)
+    return files
+
+
+def rules_text(pack: PackArgs) -> str:
+    """The rule packs that decide what is rejected, as text: the bundled packs (any pack may
+    extend them), the named one, and the select/ignore lists."""
+    from dataprep.resources import rules_dir
+
+    parts = [p.read_text(encoding="utf-8") for p in sorted(rules_dir().glob("*.yaml"))]
+    if pack.path:
+        parts.append(Path(pack.path).read_text(encoding="utf-8"))
+    parts.append(repr((pack.select, pack.ignore)))
+    return "\n".join(parts)
+
+
+def cache_key(inputs: list[Input], setup: LengthSetup, options: Options, pack: PackArgs) -> tuple:
+    """(key, input descriptions, tokenizer hash): everything that decides the shards."""
+    described = []
+    for path in input_files(inputs):
+        described.append(
+            {"path": str(path), "size": path.stat().st_size, "sha256": file_hash(path)}
+        )
+    tokenizer_hash = setup.tokenizer.fingerprint()
+    material = {
+        "schema": SCHEMA,
+        "dataprep": __version__,
+        "inputs": [(d["path"], d["sha256"]) for d in described],
+        "datasets": [
+            [i.name, list(i.paths), repr(i.spec), i.num_samples, i.probability] for i in inputs
+        ],
+        "tokenizer": tokenizer_hash,
+        "template": setup.template.source,
+        "image_tokens": setup.image_tokens,
+        "options": asdict(options),
+        "rules": hashlib.sha256(rules_text(pack).encode()).hexdigest(),
+    }
+    key = hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    return key, described, tokenizer_hash
+
+
+def publish(partial: Path, target: Path) -> None:
+    """Swap the finished build in: `target` is always a whole build, old or new."""
+    old = None
+    if target.exists():
+        old = target.with_name(f"{target.name}.old-{os.getpid()}")
+        target.rename(old)
+    partial.rename(target)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def save_marker(path: Path, state: dict) -> None:
+    """A stage of a shard is finished only once its marker exists."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state))
+    tmp.replace(path)
+
+
+def markers(partial: Path, prefix: str) -> set[int]:
+    """The shard numbers with a `prefix` marker in a partial build."""
+    return {int(p.stem.split("-")[1]) for p in partial.glob(f"{prefix}-*.json")}
