@@ -26,7 +26,7 @@ from __future__ import annotations
 import argparse
 import glob
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from dataprep import dataset_info, validate
@@ -80,6 +80,35 @@ class BuildConfig:
     pack: PackArgs
     options: Options
     total: int = 0  # records to read, when known cheaply (for the progress bar)
+
+
+def declared_kind(item: Input) -> str | None:
+    """The kind of record a dataset_info.json entry says it holds (ranking: dpo, a kto_tag
+    column: kto, else sft); None for files whose kind each record decides."""
+    spec = item.spec
+    if spec is None or not spec.strict:
+        return None
+    return "dpo" if spec.ranking else "kto" if spec.kto_tag else "sft"
+
+
+def by_kind(config: BuildConfig) -> list[tuple[str | None, BuildConfig]]:
+    """One build per kind: a dataset_info.json naming SFT, preference and KTO datasets
+    builds each kind into its own folder under `out` (`out/sft`, `out/dpo`, `out/kto`), in
+    one command, as each trains apart. Inputs of one kind build into `out` itself."""
+    kinds = {declared_kind(item) for item in config.inputs}
+    if len(kinds) < 2:
+        return [(None, config)]
+    if None in kinds:
+        raise DataprepError(
+            "these inputs mix dataset_info.json datasets of several kinds with plain files",
+            fix="build the plain files apart, or give them dataset_info.json entries",
+        )
+    order = [k for k in ("sft", "dpo", "kto") if k in kinds]
+    return [
+        (kind, replace(config, inputs=[i for i in config.inputs if declared_kind(i) == kind],
+                       out=str(Path(config.out) / kind), total=0))
+        for kind in order
+    ]  # fmt: skip
 
 
 def _paths(pattern: str) -> list[str]:

@@ -580,7 +580,7 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from dataprep import build, buildconfig, rejects
+    from dataprep import build, buildconfig
 
     if args.check:
         problems = build.check(args.check)
@@ -601,6 +601,19 @@ def _build(args: argparse.Namespace) -> int:
         os.environ["RAYON_NUM_THREADS"] = str(args.num_proc)
     config = buildconfig.from_args(args)
     batching = _batching(args)
+    builds = buildconfig.by_kind(config)
+    codes = []
+    for kind, one in builds:
+        if kind is not None:
+            print(f"{kind}: {', '.join(i.name for i in one.inputs)}")
+        codes.append(_build_one(args, one, batching))
+    return max(codes)
+
+
+def _build_one(args: argparse.Namespace, config, batching) -> int:
+    """One build (of a kind's datasets): run it and print its summary; the exit code."""
+    from dataprep import build, rejects
+
     bar = None
     if sys.stderr.isatty():
         from dataprep.progress import Bar

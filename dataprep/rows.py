@@ -89,8 +89,7 @@ def row(
         return trl_row(results)
     for side, (ids, labels, _) in results:
         prefix = f"{side}_" if pair else side
-        out[f"{prefix}input_ids"] = ids
-        out[f"{prefix}attention_mask"] = [1] * len(ids)
+        out[f"{prefix}input_ids"] = ids  # attention_mask: ones, made by the shard writer
         out[f"{prefix}labels"] = labels
     if kto:
         out["kto_tags"] = bool(sample.label)
@@ -105,7 +104,7 @@ def trl_row(results) -> dict:
     shared prompt (everything after it, as TRL's own tokenization splits them)."""
     if len(results) == 1:
         ids, labels, _ = results[0][1]
-        return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels}
+        return {"input_ids": ids, "labels": labels}  # attention_mask: by the shard writer
     (_, (chosen, chosen_labels, _)), (_, (rejected, rejected_labels, _)) = results
     # The prompt ends where the final answers begin: the start of each side's last labelled
     # run, and never past where the two sides first differ.

@@ -15,6 +15,8 @@ from pathlib import Path
 import numpy as np
 
 MEDIA = ("images", "videos", "audios")  # the media columns of every build, as LLaMA-Factory's
+# An attention mask a row leaves out is ones, as long as its ids: made from their offsets.
+ONES = {f"{side}attention_mask": f"{side}input_ids" for side in ("", "chosen_", "rejected_", "kl_")}
 
 
 def schema(kind: str, packing: bool, layout: str = "llamafactory"):
@@ -114,6 +116,16 @@ def _bools(values: list[bool]):
     return pa.Array.from_buffers(pa.bool_(), len(values), [None, pa.py_buffer(bits)])
 
 
+def _ones_like(lists):
+    """An int32 list column of ones, each list as long as the one in `lists` at its row."""
+    import pyarrow as pa
+
+    ones = np.ones(len(lists.values), dtype=np.int32)
+    values = pa.Array.from_buffers(pa.int32(), len(ones), [None, pa.py_buffer(ones)])
+    return pa.Array.from_buffers(lists.type, len(lists), [None, lists.buffers()[1]],
+                                 children=[values])  # fmt: skip
+
+
 def column(values: list, kind):
     """One column of a record batch from Python values."""
     import pyarrow as pa
@@ -143,18 +155,29 @@ class ShardWriter:
         self.writer = pa.ipc.new_stream(self.sink, schema)
 
     def add(self, row: dict) -> None:
+        """A row; an attention mask it leaves out is all ones (a packed row numbers its own)."""
         for name, values in self.rows.items():
-            values.append(row[name])
+            values.append(row.get(name) if name in ONES else row[name])
         self.count += 1
         if len(self.rows[self.schema.names[0]]) >= self.batch:
             self._flush()
 
     def _flush(self) -> None:
-        if self.rows[self.schema.names[0]]:
-            arrays = [column(self.rows[f.name], f.type) for f in self.schema]
-            self.writer.write_batch(self.pa.RecordBatch.from_arrays(arrays, schema=self.schema))
-            for values in self.rows.values():
-                values.clear()
+        rows = self.rows
+        if not rows[self.schema.names[0]]:
+            return
+        arrays = {}
+        for f in self.schema:
+            if f.name in ONES and rows[f.name][0] is None:
+                continue
+            arrays[f.name] = column(rows[f.name], f.type)
+        for f in self.schema:
+            if f.name not in arrays:
+                arrays[f.name] = _ones_like(arrays[ONES[f.name]])
+        ordered = [arrays[name] for name in self.schema.names]
+        self.writer.write_batch(self.pa.RecordBatch.from_arrays(ordered, schema=self.schema))
+        for values in rows.values():
+            values.clear()
 
     def close(self) -> None:
         self._flush()

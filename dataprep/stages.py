@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from dataprep.engine import Plan
 
 KINDS = ("sft", "dpo", "kto")  # the kinds of record a build writes
+AHEAD = 2  # batches in the tokenizer's queue: its start-up (the vocabulary) is hidden too
 
 # What to do about a record the build itself rejects (the linter's rules carry their own fix).
 FIXES = {
@@ -249,17 +250,17 @@ def render(
 def tokenize(
     batches: Iterable[tuple[list[Item], list[str]]], encoder: Encoder, pool
 ) -> Iterator[list[Item]]:
-    """The texts encoded in `pool`'s thread (Rust, the GIL released), a batch ahead: while it
-    encodes one batch, the stages before render the next and the stages after cut the
-    previous one. Each item gets its sequences, with token spans of messages and images."""
-    pending = None
+    """The texts encoded in `pool`'s thread (Rust, the GIL released), up to AHEAD batches
+    ahead: while it encodes one batch (or, at the start, loads the vocabulary), the stages
+    before render the next ones and the stages after cut the previous one. Each item gets
+    its sequences, with token spans of messages and images."""
+    pending: deque = deque()
     for batch, texts in batches:
-        future = pool.submit(encoder.tokenize, texts)
-        if pending is not None:
-            yield _placed(encoder, *pending)
-        pending = batch, future
-    if pending is not None:
-        yield _placed(encoder, *pending)
+        pending.append((batch, pool.submit(encoder.tokenize, texts)))
+        if len(pending) > AHEAD:
+            yield _placed(encoder, *pending.popleft())
+    while pending:
+        yield _placed(encoder, *pending.popleft())
 
 
 def _placed(encoder: Encoder, batch: list[Item], future) -> list[Item]:

@@ -567,6 +567,30 @@ def test_the_kto_demo_builds_through_its_dataset_info_entry(cli, tmp_path):
     assert all(r["kl_input_ids"] != r["input_ids"] for r in rows[1:50])
 
 
+@needs_shared
+def test_one_dataset_info_builds_each_kind_into_its_own_folder(cli, tmp_path):
+    info = LLAMAFACTORY / "dataset_info.json"
+    names = {"sft": "alpaca_en_demo", "dpo": "dpo_en_demo", "kto": "kto_en_demo"}
+    code, out, err = cli("build", "--dataset-info", info, "--dataset", ",".join(names.values()),
+                         "--out", tmp_path / "all", "--cutoff-len", "1024")  # fmt: skip
+    assert code == 0, err
+    assert not (tmp_path / "all" / "manifest.json").exists()  # no build mixes the kinds
+    columns = {"sft": "input_ids", "dpo": "chosen_input_ids", "kto": "kto_tags"}
+    for kind, name in names.items():
+        assert f"{kind}: {name}\n" in out
+        folder = tmp_path / "all" / kind
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert [Path(i["path"]).name for i in manifest["inputs"]] == [f"{name}.json"]
+        assert manifest["counts"]["rejected"].get("mixed-format") is None
+        rows = _rows(folder)
+        assert rows and columns[kind] in rows[0]
+        # the same rows as the dataset built alone
+        code, _, err = cli("build", "--dataset-info", info, "--dataset", name,
+                           "--out", tmp_path / name, "--cutoff-len", "1024")  # fmt: skip
+        assert code == 0, err
+        assert _rows(tmp_path / name) == rows
+
+
 def test_build_yaml_is_validated_like_the_other_configs(cli, tmp_path):
     _write(tmp_path / "a.jsonl", [{"instruction": f"Q{i}?", "input": "", "output": "A."}
                                   for i in range(20)])  # fmt: skip
