@@ -135,6 +135,10 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     args = parser.parse_args()
     data = make_data(args.shared, args.records)
+    # Bytecode as an installed package has it (pip compiles LLaMA-Factory's at install; an
+    # editable checkout under PYTHONDONTWRITEBYTECODE would compile every module every run).
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(ROOT / "dataprep")],
+                   stdout=subprocess.DEVNULL, check=True)  # fmt: skip
     tokenizer = args.shared / "tokenizers" / "qwen2.5"
     out = DATA / "dataprep_build"
     ours_cmd = [sys.executable, "-m", "dataprep", "build", str(data), "--out", str(out),

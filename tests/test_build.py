@@ -76,6 +76,7 @@ DEMO_FILES = [
     "alpaca_zh_demo.json",
     "glaive_toolcall_en_demo.json",
     "glaive_toolcall_zh_demo.json",
+    "reason_tool_use_demo_50.jsonl",  # v1 reasoning and tool-call parts
     "identity.json",
     "mllm_demo.json",
     "dpo_en_demo.json",
@@ -742,3 +743,47 @@ def test_kto_records_in_a_trl_layout_build_are_rejected_with_the_reason(tmp_path
     assert result.counts.kept == 0 and result.counts.rejected_records == 3
     reason = json.loads((result.out / "rejects.jsonl").open().readline())["reasons"][0]
     assert "TRL's KTOTrainer takes prompt, completion and label as text" in reason
+
+
+def test_reasoning_is_labelled_where_the_template_renders_it(tmp_path):
+    from tests import tokenizers
+
+    # Qwen3's shape: the last answer's reasoning as a think block, earlier answers without.
+    qwen3 = (
+        "{% for m in messages %}<|im_start|>{{ m.role }}\n{% if m.reasoning_content is defined "
+        "and loop.last %}<think>\n{{ m.reasoning_content }}\n</think>\n\n{% endif %}"
+        "{{ m.content }}<|im_end|>\n{% endfor %}"
+    )
+    folder = tokenizers.make(tmp_path / "tok", chat_template=qwen3, eos_token="<|im_end|>",
+                             specials=("<|im_start|>", "<|im_end|>"))  # fmt: skip
+    model = tokenizer.load(str(folder))
+    setup = LengthSetup(model, templates.resolve("auto", model.chat_template, model.special))
+
+    def answer(thought, text):
+        return {"role": "assistant", "content": [{"type": "reasoning", "value": thought},
+                                                 {"type": "text", "value": text}]}  # fmt: skip
+
+    rows = [{"messages": [{"role": "user", "content": "What is two plus two?"},
+                          answer("Two and two make four.", "Four.")]},
+            {"messages": [{"role": "user", "content": "Hello!"}, answer("A greeting.", "Hi."),
+                          {"role": "user", "content": "And rain?"},
+                          answer("Water falls from clouds.", "Rain falls.")]}]  # fmt: skip
+    result = _build(tmp_path, rows, setup=setup)
+    assert result.counts.kept == 2
+    decoded = []
+    for row in _rows(result.out):
+        labelled = [t if label != -100 else None for t, label in
+                    zip(row["input_ids"], row["labels"], strict=True)]  # fmt: skip
+        runs, run = [], []
+        for token in [*labelled, None]:
+            if token is None:
+                if run:
+                    runs.append(model.backend.decode(run, skip_special_tokens=False))
+                run = []
+            else:
+                run.append(token)
+        decoded.append(runs)
+    assert decoded[0] == ["<think>\nTwo and two make four.\n</think>\n\nFour.<|im_end|>"]
+    # the earlier answer is rendered without its reasoning: only its text is labelled
+    assert decoded[1] == ["Hi.<|im_end|>",
+                          "<think>\nWater falls from clouds.\n</think>\n\nRain falls.<|im_end|>"]  # fmt: skip
