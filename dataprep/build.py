@@ -251,11 +251,14 @@ class _Run:
     caches: dict = field(default_factory=dict)  # image checks, per image root
 
     def media(self, item: Input) -> ImageCache | None:
+        """The image checks of a dataset's image root (asked once a record)."""
+        found = self.caches.get(item.image_root, self)
+        if found is not self:
+            return found
         from dataprep.images import ImageCache
         from dataprep.linter import image_cache
 
-        if item.image_root not in self.caches:
-            self.caches[item.image_root] = image_cache(self.plan, ImageCache(root=item.image_root))
+        self.caches[item.image_root] = image_cache(self.plan, ImageCache(root=item.image_root))
         return self.caches[item.image_root]
 
 
