@@ -70,13 +70,14 @@ def timed(cmd: list[str], cwd: Path | None = None) -> tuple[float, int]:
 def make_data(shared: Path, records: int) -> Path:
     from dataprep import clean, readers
     from dataprep.engine import Plan
+    from dataprep.fixers import Fixers
     from dataprep.rulepack import load
 
     path = DATA / f"alpaca_{records}.json"
     if path.exists():
         return path
     pack = load()
-    plan, fixers, seen = Plan(pack), clean.Fixers.from_pack(pack), {}
+    plan, fixers, seen = Plan(pack), Fixers.from_pack(pack), {}
     untouched = []
     for name in ("alpaca_en_demo.json", "alpaca_zh_demo.json"):
         source = readers.expand([str(shared / "corpus" / "llamafactory" / name)])[0]

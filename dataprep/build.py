@@ -36,9 +36,9 @@ from dataprep.truncation import POLICIES
 # The cache-hit path imports only the above: the stages, numpy, the tokenizer's vocabulary
 # and the rule registry load once a build has work to do.
 if TYPE_CHECKING:
-    from dataprep import clean
     from dataprep.encode import Encoder
     from dataprep.engine import Plan
+    from dataprep.fixers import Fixers
     from dataprep.formats import Spec
     from dataprep.images import ImageCache
     from dataprep.lengths import LengthSetup
@@ -144,11 +144,14 @@ def build(
         try:
             cutoff = _write_shards(run, inputs)
         except FastPathMismatch:  # tiktoken is not exact on this data: all of it again, exactly
+            run.pool.shutdown()
             shutil.rmtree(partial)
             partial.mkdir()
             options = Options(**{**asdict(options), "tokenizer_engine": "tokenizers"})
             run = _start(partial, setup, loaded, options, progress)
             cutoff = _write_shards(run, inputs)
+        finally:
+            run.pool.shutdown()
         for scratch in [*partial.glob("*-[0-9]*.json"), *partial.glob("rejects-*.jsonl")]:
             scratch.unlink()  # resume markers: the finished build does not need them
         options = Options(**{**asdict(options), "cutoff_len": cutoff})
@@ -239,7 +242,7 @@ class _Run:
     partial: Path
     setup: LengthSetup
     plan: Plan
-    fixers: clean.Fixers | None  # None: --fix none
+    fixers: Fixers | None  # None: --fix none
     encoder: Encoder
     options: Options
     progress: object
@@ -252,27 +255,26 @@ class _Run:
 
     def media(self, item: Input) -> ImageCache | None:
         """The image checks of a dataset's image root (asked once a record)."""
-        found = self.caches.get(item.image_root, self)
-        if found is not self:
-            return found
-        from dataprep.images import ImageCache
-        from dataprep.linter import image_cache
+        if item.image_root not in self.caches:
+            from dataprep.images import ImageCache
+            from dataprep.linter import image_cache
 
-        self.caches[item.image_root] = image_cache(self.plan, ImageCache(root=item.image_root))
+            cache = image_cache(self.plan, ImageCache(root=item.image_root))
+            self.caches[item.image_root] = cache
         return self.caches[item.image_root]
 
 
 def _start(partial: Path, setup: LengthSetup, pack, options: Options, progress) -> _Run:
     from concurrent.futures import ThreadPoolExecutor
 
-    from dataprep import clean
     from dataprep.encode import Encoder
     from dataprep.engine import Plan
+    from dataprep.fixers import Fixers
     from dataprep.stages import Layout, Timings
 
     pool = ThreadPoolExecutor(1)
     encoder = Encoder(setup, options, pool)  # its vocabulary loads beside the rules
-    fixers = clean.Fixers.from_pack(pack) if options.fix == "safe" else None
+    fixers = Fixers.from_pack(pack) if options.fix == "safe" else None
     return _Run(partial, setup, Plan(pack), fixers, encoder, options, progress, Layout(),
                 Timings(), pool)  # fmt: skip
 
@@ -288,7 +290,7 @@ def _write_shards(run: _Run, inputs: list[Input]) -> int:
     written = buildcache.markers(partial, "shard")
     if options.cutoff_len is not None:
         for number, records in shards:
-            if not _replay(run, partial / f"shard-{number:05d}.json", written, number):
+            if not _replay(run, "shard", number, written):
                 _whole_shard(run, number, records, options.cutoff_len)
         cutoff = options.cutoff_len
     else:  # auto: every shard encoded and spilled first, then the cutoff, then cut and written
@@ -296,13 +298,12 @@ def _write_shards(run: _Run, inputs: list[Input]) -> int:
         encoded = buildcache.markers(partial, "encoded")
         count = 0
         for number, records in shards:
-            marker = partial / f"encoded-{number:05d}.json"
-            state = _replay(run, marker, encoded, number)
+            state = _replay(run, "encoded", number, encoded)
             lengths.extend(state["lengths"] if state else _encoded_shard(run, number, records))
             count += 1
         cutoff = recommended_cutoff(lengths, run.setup.coverage, run.setup.round)
         for number in range(count):
-            if not _replay(run, partial / f"shard-{number:05d}.json", written, number):
+            if not _replay(run, "shard", number, written):
                 _spilled_shard(run, number, cutoff)
     write_metadata(partial, run.layout.kind is not None)
     counts = run.counts
@@ -367,12 +368,16 @@ def _encoded_shard(run: _Run, number: int, records: list) -> list[int]:
 
     ledger, new_seen, lengths = Ledger(), [], []
     setup, image_id = run.setup, run.encoder.image_id
-    with open(run.partial / f"spill-{number:05d}.pickle", "wb") as spill:
-        for batch in _encoded(run, records, ledger, new_seen):
-            pickle.dump(batch, spill, protocol=pickle.HIGHEST_PROTOCOL)
-            for item in batch:
-                lengths.append(max(len(expand_images(seq, setup.image_tokens, image_id).ids)
-                                   for seq in item.sequences))  # fmt: skip
+
+    def spill() -> None:
+        with open(run.partial / f"spill-{number:05d}.pickle", "wb") as out:
+            for batch in _encoded(run, records, ledger, new_seen):
+                pickle.dump(batch, out, protocol=pickle.HIGHEST_PROTOCOL)
+                for item in batch:
+                    lengths.append(max(len(expand_images(seq, setup.image_tokens, image_id).ids)
+                                       for seq in item.sequences))  # fmt: skip
+
+    run.timings.consume("spill", spill)
     state = {"seen": _seen(new_seen), **_layout(run), "lengths": lengths}
     _finish(run, number, "encoded", ledger, state)
     return lengths
@@ -394,15 +399,15 @@ def _spilled_shard(run: _Run, number: int, cutoff: int) -> None:
                 except EOFError:
                     return
 
-    _written(run, batches(), number, cutoff, ledger)
+    _written(run, run.timings.stage("spill", batches()), number, cutoff, ledger)
     _finish(run, number, "shard", ledger, {})
     path.unlink()
 
 
 def _finish(run: _Run, number: int, stage: str, ledger: Ledger, state: dict) -> None:
     """A shard's stage is done: its rejects and its marker on disk, its counts added."""
-    name = f"rejects-{number:05d}.jsonl" if stage == "shard" else f"rejects-{number:05d}-0.jsonl"
-    (run.partial / name).write_bytes(b"".join(ledger.rejects))
+    # rejects-N-encoded sorts before rejects-N-shard: a shard's rejects stay together, in order
+    (run.partial / f"rejects-{number:05d}-{stage}.jsonl").write_bytes(b"".join(ledger.rejects))
     marker = run.partial / f"{stage}-{number:05d}.json"
     buildcache.save_marker(marker, {"counts": ledger.counts.as_dict(), **state})
     run.counts.add(ledger.counts.as_dict())
@@ -410,11 +415,11 @@ def _finish(run: _Run, number: int, stage: str, ledger: Ledger, state: dict) -> 
         run.progress(run.counts.read, "building")
 
 
-def _replay(run: _Run, marker: Path, done: set[int], number: int) -> dict | None:
+def _replay(run: _Run, stage: str, number: int, done: set[int]) -> dict | None:
     """A shard's stage finished before (resumed): its counts, kept keys and layout replayed."""
     if number not in done:
         return None
-    state = json.loads(marker.read_text())
+    state = json.loads((run.partial / f"{stage}-{number:05d}.json").read_text())
     run.counts.add(state["counts"])
     for key, where in state.get("seen", ()):
         run.seen[int(key, 16)] = tuple(where)

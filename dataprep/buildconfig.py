@@ -99,8 +99,11 @@ def by_kind(config: BuildConfig) -> list[tuple[str | None, BuildConfig]]:
     if len(kinds) < 2:
         return [(None, config)]
     if None in kinds:
+        plain = ", ".join(p for i in config.inputs if declared_kind(i) is None for p in i.paths)
+        declared = ", ".join(sorted(k for k in kinds if k))
         raise DataprepError(
-            "these inputs mix dataset_info.json datasets of several kinds with plain files",
+            f"{plain}: plain files beside dataset_info.json datasets of several kinds "
+            f"({declared}), which build into a folder each: which one would they join?",
             fix="build the plain files apart, or give them dataset_info.json entries",
         )
     order = [k for k in ("sft", "dpo", "kto") if k in kinds]

@@ -393,6 +393,17 @@ def finding(setting: Setting, hit: Hit, path: str, line: int | None, index: int 
     )
 
 
+def problem_errors(record: Record, plan: Plan) -> list[Finding]:
+    """The reader's problems with a record that are errors under the pack (it is rejected as
+    read)."""
+    return [
+        f
+        for p in record.problems
+        for f in problem_findings(plan, p, record.source, record.line, record.index)
+        if f.severity == "error"
+    ]
+
+
 def problem_findings(
     plan: Plan, problem: Problem, path: str, line: int | None, index: int | None
 ) -> Iterator[Finding]:

@@ -76,7 +76,7 @@ class Profile:
     reasoning: Counter = field(default_factory=Counter)  # answers: reasoning | empty | plain
     kto: Counter = field(default_factory=Counter)  # desirable | undesirable | not a boolean
     media: Counter = field(default_factory=Counter)  # images | videos | audios -> references
-    # What `dataprep clean` would change: (record, sample) -> fixer names (clean.fixed_value).
+    # What `dataprep clean` would change: (record, sample) -> fixer names (fixers.fixed_value).
     fix: Callable[[Record, Sample], list[str]] | None = None
     fixed: Counter = field(default_factory=Counter)  # fixer -> records it would change
 

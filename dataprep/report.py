@@ -161,11 +161,11 @@ def collect(
 def fix_counter(pack) -> Callable:
     """(record, sample) -> the fixers `dataprep clean` would apply: the one function clean and
     build count with, so the report's counts are theirs."""
-    from dataprep import clean
     from dataprep.engine import Plan
+    from dataprep.fixers import Fixers, fixed_value
 
-    plan, fixers = Plan(pack), clean.Fixers.from_pack(pack)
-    return lambda record, sample: clean.fixed_value(record, sample, plan, fixers)[1]
+    plan, fixers = Plan(pack), Fixers.from_pack(pack)
+    return lambda record, sample: fixed_value(record, sample, plan, fixers)[1]
 
 
 class Recorder:

@@ -28,10 +28,10 @@ from dataprep.sample import Sample
 from dataprep.truncation import NO_LABELS
 
 if TYPE_CHECKING:
-    from dataprep import clean
     from dataprep.build import Input, Options
     from dataprep.encode import Encoder
     from dataprep.engine import Plan
+    from dataprep.fixers import Fixers
 
 KINDS = ("sft", "dpo", "kto")  # the kinds of record a build writes
 AHEAD = 2  # batches in the tokenizer's queue: its start-up (the vocabulary) is hidden too
@@ -142,7 +142,7 @@ def slices(records: list[tuple[Input, Record]], size: int) -> Iterator[list[Item
 def gate(
     batches: Iterable[list[Item]],
     plan: Plan,
-    fixers: clean.Fixers | None,
+    fixers: Fixers | None,
     seen: dict,
     new_seen: list,
     media: Callable[[Input], object],

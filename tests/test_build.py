@@ -57,10 +57,11 @@ def _rows(folder: Path, split="train") -> list[dict]:
 def _kept_samples(paths):
     """The records a build keeps, as cleaned (the fixers may rewrite text), in order."""
     from dataprep import clean, readers
+    from dataprep.fixers import Fixers
     from dataprep.linter import Plan
 
     pack = load()
-    plan, fixers, seen = Plan(pack), clean.Fixers.from_pack(pack), {}
+    plan, fixers, seen = Plan(pack), Fixers.from_pack(pack), {}
     for source in readers.expand([str(p) for p in paths]):
         records = list(readers.read_source(source, None, []))
         results = clean.clean_records([(r, None, None) for r in records], plan, fixers, seen)
@@ -787,3 +788,23 @@ def test_reasoning_is_labelled_where_the_template_renders_it(tmp_path):
     # the earlier answer is rendered without its reasoning: only its text is labelled
     assert decoded[1] == ["Hi.<|im_end|>",
                           "<think>\nWater falls from clouds.\n</think>\n\nRain falls.<|im_end|>"]  # fmt: skip
+
+
+def test_plain_files_beside_datasets_of_several_kinds_are_refused_by_name(cli, tmp_path):
+    _write(tmp_path / "pairs.jsonl", [{"p": "Why?", "c": "Because.", "r": "No."}])
+    _write(tmp_path / "sft.jsonl", [{"instruction": "Hi", "input": "", "output": "Hello."}])
+    plain = _write(tmp_path / "plain.jsonl", [{"instruction": "Q", "input": "", "output": "A."}])
+    (tmp_path / "dataset_info.json").write_text(json.dumps({
+        "pairs": {"file_name": "pairs.jsonl", "ranking": True,
+                  "columns": {"prompt": "p", "chosen": "c", "rejected": "r"}},
+        "sft": {"file_name": "sft.jsonl"},
+    }))  # fmt: skip
+    code, _, err = cli("build", plain, "--dataset-info", tmp_path / "dataset_info.json",
+                       "--out", tmp_path / "out")  # fmt: skip
+    assert code == 2 and f"{plain}: plain files beside" in err and "(dpo, sft)" in err
+    assert "fix: build the plain files apart" in err and not (tmp_path / "out").exists()
+    code, _, err = cli("build", "--dataset-info", tmp_path / "dataset_info.json",
+                         "--out", tmp_path / "out")  # fmt: skip
+    assert code == 0, err
+    assert _rows(tmp_path / "out" / "dpo")[0]["chosen_input_ids"]
+    assert _rows(tmp_path / "out" / "sft")[0]["input_ids"]

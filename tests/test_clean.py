@@ -7,7 +7,7 @@ import json
 import pytest
 
 from dataprep.checks.content.template_tokens import Options, pattern
-from dataprep.clean import fix_text, strip_markup
+from dataprep.fixers import fix_text, strip_markup
 from tests.conftest import LLAMAFACTORY, needs_shared, write_lines
 
 TOKENS = pattern(Options().tokens)

@@ -9,7 +9,7 @@ import orjson
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dataprep import clean
+from dataprep import fixers
 from dataprep.checks.content import html_markup
 from dataprep.formats import FORMATS, Spec, normalise
 from dataprep.linter import FileContext, FileStats, Plan, lint_records
@@ -90,7 +90,7 @@ def test_serialised_records_round_trip_through_the_reader(value):
 # --- the HTML fixer and the html-markup rule agree ---------------------------------------------
 
 
-FIXERS = clean.Fixers.from_pack(load())
+FIXERS = fixers.Fixers.from_pack(load())
 TAG_NAMES = ["b", "i", "p", "a", "u", "q", "br", "div", "span", "li", "ul", "td", "tr", "table",
              "strong", "em", "h1", "h3", "img", "font", "pre", "code", "hr", "body", "html"]  # fmt: skip
 CLOSING = re.compile(rf"</(?:{'|'.join(TAG_NAMES)})\s*>", re.I)
@@ -141,7 +141,7 @@ def _unescapings(text: str) -> list[str]:
 @given(TEXTS)
 def test_text_the_rule_flags_is_clean_after_the_fixer_and_code_keeps_its_bytes(text):
     prompt = "Describe the weather."
-    fixed, _ = clean.fix_text(text, markup=True, tokens=FIXERS.tokens)
+    fixed, _ = fixers.fix_text(text, markup=True, tokens=FIXERS.tokens)
     if _flagged(prompt, text):
         assert not _flagged(prompt, fixed), (text, fixed)
         plain = without_code(fixed)
@@ -155,7 +155,7 @@ def test_text_the_rule_flags_is_clean_after_the_fixer_and_code_keeps_its_bytes(t
     assert len(before) == len(after), (text, fixed)
     for old, new in zip(before, after, strict=True):
         assert new in _unescapings(old), (text, fixed)
-    assert clean.fix_text(fixed, markup=True, tokens=FIXERS.tokens)[0] == fixed  # final
+    assert fixers.fix_text(fixed, markup=True, tokens=FIXERS.tokens)[0] == fixed  # final
 
 
 @settings(max_examples=200, deadline=None)
@@ -164,13 +164,13 @@ def test_markup_a_task_asks_for_is_never_stripped(text):
     prompt = "Write an HTML page for my shop."
     record = Record("p", 1, 0, {"instruction": prompt, "input": "", "output": text}, b"")
     sample = normalise(record, None)[0]
-    value, fixes = clean.fixed_value(record, sample, PLAN, FIXERS)
+    value, fixes = fixers.fixed_value(record, sample, PLAN, FIXERS)
     assert record.value["output"] == text  # the record itself is never changed
     assert "script-content" not in fixes
     if html_markup.escaped_text(text) is None:
         assert "html-markup" not in fixes
         if fixes:
-            assert value["output"] == clean.normalise_text(text)
+            assert value["output"] == fixers.normalise_text(text)
     else:  # written as entities: unescaped, and every tag that makes is kept
         assert "html-markup" in fixes
-        assert value["output"] in {clean.normalise_text(t) for t in _unescapings(text)}
+        assert value["output"] in {fixers.normalise_text(t) for t in _unescapings(text)}
