@@ -116,19 +116,19 @@ def build(
     target.parent.mkdir(parents=True, exist_ok=True)
     lock_path = target.with_name(target.name + ".lock")
     with buildlock.held(lock_path, lock_timeout, notify):
+        manifest_path = target / "manifest.json"
+        old = _old_manifest(manifest_path)
+        hashes = buildcache.Hashes(old.get("hashes", {}))
         # The key is of the options as asked (cutoff_len auto stays auto): a build that is
         # in the cache is found without measuring every record again.
-        key, described, tokenizer_hash = cache_key(inputs, setup, options, pack)
-        manifest_path = target / "manifest.json"
-        if manifest_path.is_file():
-            try:
-                old = json.loads(manifest_path.read_text())
-            except ValueError:
-                old = {}
-            if old.get("key") == key:
-                counts = Counts()
-                counts.add(old["counts_raw"])
-                return Result(target, key, True, counts, time.perf_counter() - started, old)
+        key, described, tokenizer_hash = cache_key(inputs, setup, options, pack, hashes)
+        if old.get("key") == key:
+            if hashes.changed:  # e.g. an input touched but not changed: remember its times
+                old = {**old, "hashes": hashes.seen}
+                _save_manifest(manifest_path, old)
+            counts = Counts()
+            counts.add(old["counts_raw"])
+            return Result(target, key, True, counts, time.perf_counter() - started, old)
         partial = target.with_name(f"{target.name}.partial-{key[:16]}")
         for stale in target.parent.glob(f"{target.name}.partial-*"):
             if stale != partial:  # another key's leftovers: never resumed, never used
@@ -158,10 +158,27 @@ def build(
         rules = sorted(n for n, s in loaded.settings.items() if s.enabled)
         made = manifest(key, described, tokenizer_hash, setup, options, run.counts, partial, rules)
         made["tokenizer"]["engine"] = run.encoder.engine
+        made["hashes"] = hashes.seen
         (partial / "manifest.json").write_text(json.dumps(made, indent=2))
         buildcache.publish(partial, target)
         seconds = time.perf_counter() - started
         return Result(target, key, False, run.counts, seconds, made, dict(run.timings.seconds))
+
+
+def _old_manifest(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):  # none yet, or not ours: the build is made again
+        return {}
+
+
+def _save_manifest(path: Path, made: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(made, indent=2))
+        tmp.replace(path)
+    except OSError:  # a read-only build folder: it is still current, only slower to confirm
+        tmp.unlink(missing_ok=True)
 
 
 def _validate(options: Options) -> None:

@@ -13,7 +13,9 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import asdict
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
     from dataprep.rulepack import PackArgs
 
 SCHEMA = 1  # the layout of a build folder
+RACY_NS = 2_000_000_000  # see Hashes
 
 
 def file_hash(path: Path, digest=None) -> str:
@@ -36,6 +39,39 @@ def file_hash(path: Path, digest=None) -> str:
         while chunk := f.read(1 << 20):
             h.update(chunk)
     return h.hexdigest()
+
+
+def _stat(path: Path) -> list[int]:
+    st = path.stat()
+    return [st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+@dataclass
+class Hashes:
+    """Content hashes remembered by the files' stat, as git's index remembers them: a file
+    whose device, inode, size, mtime and ctime are what they were when it was hashed is not
+    read again (a cached rebuild of a large dataset would otherwise spend most of its time
+    re-reading it). ctime cannot be set back from user space (`touch -d` sets mtime), and a
+    file changed less than RACY_NS before its hashing is always read again: a coarse
+    filesystem clock could give a write just after the hashing the same times."""
+
+    known: dict = field(default_factory=dict)  # what a build folder remembered ("hashes")
+    at: int = field(default_factory=time.time_ns)  # when this run's hashing started
+    seen: dict = field(default_factory=dict)  # this run's, to remember for the next
+
+    def digest(self, paths: list[Path], compute: Callable[[], str]) -> str:
+        name = "\0".join(str(p) for p in paths)
+        stats = [_stat(Path(p)) for p in paths]
+        old = self.known.get(name, {})
+        if stats and old.get("stat") == stats and max(s[4] for s in stats) < old["at"] - RACY_NS:
+            self.seen[name] = old
+            return old["sha256"]
+        self.seen[name] = {"stat": stats, "at": self.at, "sha256": compute()}
+        return self.seen[name]["sha256"]
+
+    @property
+    def changed(self) -> bool:
+        return self.seen != self.known
 
 
 def input_files(inputs: list[Input]) -> list[Path]:
@@ -60,14 +96,21 @@ def rules_text(pack: PackArgs) -> str:
     return "\n".join(parts)
 
 
-def cache_key(inputs: list[Input], setup: LengthSetup, options: Options, pack: PackArgs) -> tuple:
+def cache_key(
+    inputs: list[Input],
+    setup: LengthSetup,
+    options: Options,
+    pack: PackArgs,
+    hashes: Hashes | None = None,
+) -> tuple:
     """(key, input descriptions, tokenizer hash): everything that decides the shards."""
+    hashes = hashes or Hashes()
     described = []
     for path in input_files(inputs):
-        described.append(
-            {"path": str(path), "size": path.stat().st_size, "sha256": file_hash(path)}
-        )
-    tokenizer_hash = setup.tokenizer.fingerprint()
+        sha = hashes.digest([path], lambda path=path: file_hash(path))
+        described.append({"path": str(path), "size": path.stat().st_size, "sha256": sha})
+    tokenizer = setup.tokenizer
+    tokenizer_hash = hashes.digest(list(tokenizer.files), tokenizer.fingerprint)
     material = {
         "schema": SCHEMA,
         "dataprep": __version__,

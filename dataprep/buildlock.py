@@ -12,7 +12,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,7 +46,7 @@ def held(
                 notify(f"waiting for the build by {who} to finish (lock {path})")
             _wait(fd, timeout, who, path)
         os.ftruncate(fd, 0)
-        mine = {"pid": os.getpid(), "host": socket.gethostname(), "since": time.time()}
+        mine = {"pid": os.getpid(), "host": os.uname().nodename, "since": time.time()}
         os.pwrite(fd, json.dumps(mine).encode(), 0)
         yield
     finally:

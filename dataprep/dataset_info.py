@@ -10,14 +10,13 @@ run, and report those traps.
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
 
-from dataprep.errors import DataprepError
+from dataprep.errors import DataprepError, closest
 from dataprep.formats import Spec
 from dataprep.records import Problem
 from dataprep.sample import ASSISTANT, FUNCTION_CALL, OBSERVATION, SYSTEM, USER
@@ -142,11 +141,11 @@ def load(info_path: str, names: list[str] | None) -> tuple[list[Entry], list[str
     entries = []
     for name in names:
         if name not in info:
-            close = difflib.get_close_matches(name, list(info), n=1)
+            close = closest(name, info)
             raise DataprepError(
                 f"no dataset named {name!r}",
                 path=info_path,
-                fix=f"did you mean {close[0]!r}?" if close else "check the --dataset name",
+                fix=f"did you mean {close!r}?" if close else "check the --dataset name",
             )
         entries.append(_entry(name, info[name], path, text))
     return entries, skipped
@@ -167,12 +166,12 @@ def _entry(name: str, attrs: object, path: Path, text: bytes) -> Entry:
         )
     formatting = attrs.get("formatting", "alpaca")
     if formatting not in FORMATTINGS:
-        close = difflib.get_close_matches(str(formatting), FORMATTINGS, n=1)
+        close = closest(str(formatting), FORMATTINGS)
         raise DataprepError(
             f"dataset {name!r} has formatting {formatting!r}, which LLaMA-Factory does not know",
             path=display,
             line=line,
-            fix=f"use {close[0]!r}" if close else f"use one of {', '.join(FORMATTINGS)}",
+            fix=f"use {close!r}" if close else f"use one of {', '.join(FORMATTINGS)}",
         )
     notes: list[tuple[int, Problem]] = []
     start = _offset_of(text, f'"{name}"')
@@ -272,8 +271,8 @@ def _entry(name: str, attrs: object, path: Path, text: bytes) -> Entry:
 
 
 def _unknown(where: str, key: str, known: tuple[str, ...], what: str) -> Problem:
-    close = difflib.get_close_matches(key, known, n=1)
-    hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(known)}"
+    close = closest(key, known)
+    hint = f"did you mean {close!r}?" if close else f"known: {', '.join(known)}"
     return Problem(
         "unknown-column",
         where,

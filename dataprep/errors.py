@@ -38,3 +38,11 @@ class ConfigError(Exception):
         # Each problem names its own file or flag; the head says what was being loaded.
         head = f"{self.source}: {len(self.problems)} problem(s)"
         return "\n".join([head, *(f"  - {p}" for p in self.problems)])
+
+
+def closest(name: str, known) -> str | None:
+    """The known name `name` is most likely a typo of, for a "did you mean" hint (or None)."""
+    import difflib  # only error messages need it, and it is 1.4 ms of every start
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return close[0] if close else None

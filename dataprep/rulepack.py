@@ -7,7 +7,6 @@ with the file and key, so a user fixes a pack in one go.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import typing
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from dataprep import resources, validate
-from dataprep.errors import ConfigError
+from dataprep.errors import ConfigError, closest
 from dataprep.findings import SEVERITIES
 
 
@@ -267,5 +266,5 @@ def _suggest(name: str) -> str:
     from dataprep import checks  # the registry imports every rule: only when needed
 
     names = [m.NAME for m in checks.ALL]
-    close = difflib.get_close_matches(name, names, n=1)
-    return f" (did you mean {close[0]!r}?)" if close else ""
+    close = closest(name, names)
+    return f" (did you mean {close!r}?)" if close else ""

@@ -10,10 +10,11 @@ is 0.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import typing
 from types import UnionType
 from typing import Any
+
+from dataprep.errors import closest
 
 BAD: Any = object()
 """What `typed` returns for a value that is not of the expected type."""
@@ -71,8 +72,8 @@ def wrong_type(where: str, key: str, value: Any, expected: Any) -> str:
 
 
 def unknown_key(where: str, key: Any, known: list[str], what: str = "key") -> str:
-    close = difflib.get_close_matches(str(key), known, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    close = closest(str(key), known)
+    hint = f" (did you mean {close!r}?)" if close else ""
     return f"{where}: unknown {what} {key!r}{hint}"
 
 

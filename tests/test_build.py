@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from dataprep import build, encode, kto, templates, tokenizer
+from dataprep import build, buildcache, encode, kto, templates, tokenizer
 from dataprep.build import Input, Options
 from dataprep.lengths import rendered
 from dataprep.linter import LengthSetup, PackArgs
@@ -301,6 +301,52 @@ def test_the_cache_reuses_identical_builds_and_rebuilds_on_any_change(tmp_path):
     edited = _build(tmp_path, rows, cutoff_len=2048)
     assert not edited.reused
     assert not list(tmp_path.glob("out.partial-*")) and not list(tmp_path.glob("out.old-*"))
+
+
+def test_file_hashes_are_remembered_by_stat_and_never_trusted_across_a_change(tmp_path):
+    path = tmp_path / "data.jsonl"
+    path.write_text("x" * 100)
+    computed = []
+
+    def digest(hashes):
+        return hashes.digest([path], lambda: computed.append(1) or buildcache.file_hash(path))
+
+    racy = buildcache.Hashes()  # the file was written just now: its times prove nothing yet
+    digest(racy)
+    digest(buildcache.Hashes(racy.seen))
+    assert len(computed) == 2
+    settled = {name: {**e, "at": e["at"] + buildcache.RACY_NS + 1} for name, e in racy.seen.items()}
+    again = buildcache.Hashes(settled)
+    assert digest(again) == buildcache.file_hash(path) and len(computed) == 2
+    assert not again.changed
+    before = path.stat()
+    path.write_text("y" * 100)  # same size, and the old mtime put back: ctime still moves
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    fresh = buildcache.Hashes(settled)
+    assert digest(fresh) == buildcache.file_hash(path) != again.seen[str(path)]["sha256"]
+    assert len(computed) == 3 and fresh.changed
+
+
+def test_a_same_size_edit_with_its_mtime_put_back_is_still_rebuilt(tmp_path, monkeypatch):
+    monkeypatch.setattr(buildcache, "RACY_NS", 0)  # the test's files are seconds old at most
+    rows = [{"instruction": f"Q{i}", "input": "", "output": f"Answer {i}."} for i in range(20)]
+    first = _build(tmp_path, rows)
+    path = tmp_path / "data.jsonl"
+    assert first.manifest["hashes"][str(path)]["sha256"] == buildcache.file_hash(path)
+    os.utime(path)  # touched, not changed: reused, and the new times remembered
+    touched = _build(tmp_path, rows)
+    assert touched.reused and touched.manifest["hashes"] != first.manifest["hashes"]
+    remembered = json.loads((tmp_path / "out" / "manifest.json").read_text())["hashes"]
+    assert remembered[str(path)]["stat"][0][3] == path.stat().st_mtime_ns
+    before = path.stat()
+    rows[3]["output"] = "Answer X."  # as long as "Answer 3."
+    _write(path, rows)
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
+    edited = build.build([Input((str(path),))], str(tmp_path / "out"), _setup(), PackArgs(),
+                         Options(cutoff_len=4096))  # fmt: skip
+    assert not edited.reused and edited.key != first.key
+    assert build.check(str(tmp_path / "out")) == []
 
 
 def test_a_second_builder_waits_for_the_lock_and_reuses_the_build(tmp_path):
