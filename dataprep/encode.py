@@ -8,6 +8,7 @@ template rendered, whatever its markup.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from dataprep.fastbpe import FastBPE, FastEncoding
@@ -21,6 +22,12 @@ if TYPE_CHECKING:
 VERIFY_EVERY = 32  # of the batches tiktoken encodes, 1 in this many is checked against tokenizers
 IMAGE = "<image>"
 IMAGE_TOKENS = ("<image>", "<|image_pad|>")  # the token an <image> expands to, if the vocab has one
+
+
+def limit_threads(n: int) -> None:
+    """At most `n` threads for the Rust tokenizer's batch encoding. Its thread pool has no
+    setting but RAYON_NUM_THREADS, read when it is first used: call this before encoding."""
+    os.environ["RAYON_NUM_THREADS"] = str(n)
 
 
 class Encoder:
