@@ -69,6 +69,24 @@ def test_print_config_shows_method_aware_defaults(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["learning_rate"] == 1e-5
 
 
+def test_help_config_documents_every_key_with_its_default(capsys):
+    import dataclasses
+
+    from train.config import TrainConfig, field_docs
+
+    with pytest.raises(SystemExit) as stop:
+        train_main(["run", "--help-config"])  # no config file needed, as with --help
+    assert stop.value.code == 0
+    out = capsys.readouterr().out
+    docs = field_docs()
+    for f in dataclasses.fields(TrainConfig):
+        assert docs.get(f.name), f"{f.name} has no docstring"
+        if f.name != "source":
+            assert f"{f.name}: {f.type} = {f.default!r}\n" in out
+            assert " ".join(docs[f.name].split()[:4]) in " ".join(out.split())
+    assert "source" not in docs or "source:" not in out
+
+
 def test_lora_sft_lowers_the_loss_and_saves_a_loadable_adapter(tmp_path, model_dir):
     build = _build(tmp_path, SFT_ROWS, model_dir)
     out = tmp_path / "run"

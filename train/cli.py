@@ -12,6 +12,19 @@ from pathlib import Path
 from dataprep.errors import ConfigError, DataprepError
 
 
+class _HelpConfig(argparse.Action):
+    """Like --help: prints and exits before the config file is asked for."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        from train.config import help_text
+
+        sys.stdout.write(help_text())
+        parser.exit()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="train",
@@ -37,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     run.add_argument("config", metavar="CONFIG.yaml")
     run.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
     run.add_argument("--print-config", action="store_true", help="show the resolved config")
+    run.add_argument(
+        "--help-config", action=_HelpConfig, help="every config key: type, default, meaning"
+    )
     run.add_argument("--overwrite", action="store_true", help="replace a non-empty output_dir")
     plan = sub.add_parser(
         "plan",

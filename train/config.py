@@ -25,57 +25,119 @@ ATTENTION = ("auto", "fa2", "sdpa", "eager")
 
 @dataclass
 class TrainConfig:
+    """A training run. Each field's docstring is what `train run --help-config` prints."""
+
     model_name_or_path: str = ""
+    """The base model: a hub id or a local folder (required)."""
     method: str = "sft"
+    """sft (supervised), dpo (preference pairs) or llava (images and text)."""
     finetuning_type: str = "lora"
-    quantization_bit: int | None = None  # 4 with qlora
-    dataset: str = ""  # a build directory, a build.yaml, or a data file (built first)
+    """lora (default: adapters on a frozen base, a fraction of full fine-tuning's memory),
+    qlora (LoRA on a 4-bit base) or full (every weight)."""
+    quantization_bit: int | None = None
+    """4 or 8: load the base model quantised (bitsandbytes, CUDA only); qlora means 4."""
+    dataset: str = ""
+    """A `dataprep build` folder, or a data file, which is built first with this model's
+    tokenizer and template (required)."""
     output_dir: str = ""
-    tokenizer: str | None = None  # default: the model's own
+    """Where the adapter or model, checkpoints, trainer_log.jsonl and the config go
+    (required)."""
+    tokenizer: str | None = None
+    """The tokenizer, when not the model's own (e.g. one with <image> added for llava)."""
     template: str = "auto"
-    cutoff_len: int | None = None  # default: the build's
+    """The chat template: auto (the tokenizer's own, so training renders as inference will)
+    or a name (chatml, llama3, alpaca, default)."""
+    cutoff_len: int | None = None
+    """Tokens per sequence when dataset is a data file built here (default: the recommended
+    cutoff_len of its token lengths); a build folder keeps its own."""
     per_device_train_batch_size: int = 4
+    """Rows per device per micro-batch."""
     gradient_accumulation_steps: int = 1
-    learning_rate: float | None = None  # default: by method and finetuning type
+    """Micro-batches per optimizer step: a larger effective batch without the memory."""
+    learning_rate: float | None = None
+    """Peak learning rate (default by method: 2e-4 LoRA SFT, 1e-5 full SFT, 5e-6 DPO, the
+    troubleshooting chapter's starting points)."""
     num_train_epochs: float = 1.0
-    max_steps: int = -1  # > 0 overrides epochs
+    """Passes over the training rows (fractions allowed)."""
+    max_steps: int = -1
+    """Optimizer steps; above 0 it overrides num_train_epochs."""
     warmup_ratio: float = 0.03
+    """Share of the steps the learning rate rises over (a short warm-up keeps the first
+    steps of a fresh adapter from overshooting)."""
     lr_scheduler_type: str = "cosine"
+    """cosine (default, as LLaMA-Factory's examples), linear or constant after warm-up."""
     weight_decay: float = 0.0
+    """AdamW's decoupled weight decay (0: LoRA adapters rarely need it)."""
     max_grad_norm: float = 1.0
+    """Gradients are clipped to this global norm (1.0, transformers' default)."""
     lora_rank: int = 8
-    lora_alpha: int | None = None  # default: 2 x rank
+    """LoRA's rank r (8: enough for most instruction tuning; raise it for new knowledge)."""
+    lora_alpha: int | None = None
+    """LoRA's scale alpha (default 2 x lora_rank)."""
     lora_dropout: float = 0.0
-    lora_target: str = "all"  # all, or comma-separated module names
+    """Dropout on the LoRA inputs (0: short runs rarely overfit through the adapter)."""
+    lora_target: str = "all"
+    """all (every linear layer of the LM, as LLaMA-Factory's default) or comma-separated
+    module names (q_proj,v_proj)."""
     flash_attn: str = "auto"
+    """Attention kernel: auto (FlashAttention-2 when installed on CUDA, else SDPA), fa2,
+    sdpa or eager."""
     bf16: bool = False
+    """Train in bfloat16 (Ampere or newer): half the activations, no loss scaling."""
     fp16: bool = False
+    """Train in float16 with loss scaling (older GPUs); bf16 is safer where it exists."""
     tf32: bool = False
+    """Allow TF32 matmuls on Ampere or newer (faster fp32, slightly less precise)."""
     gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass: much less memory for ~30% more time."""
     pref_beta: float = 0.1
+    """DPO's beta: how far the policy may move from the reference (0.1, the DPO paper's)."""
     pref_loss: str = "sigmoid"
+    """DPO's loss: sigmoid (the DPO paper), ipo or hinge."""
     pref_ftx: float = 0.0
-    pack_pairs: bool = True  # DPO: a pair in one row (prompt+chosen, prompt+rejected), less padding
+    """DPO: weight of an SFT loss on the chosen answers (keeps the chosen likelihood from
+    falling)."""
+    pack_pairs: bool = True
+    """DPO: a pair's two sequences (prompt+chosen, prompt+rejected) in one row, with less
+    padding than a row each."""
     val_size: float = 0.0
+    """Share of the data held out for evaluation when the dataset is built here."""
     eval_steps: int | None = None
+    """Evaluate every N steps on the build's validation split, keeping the best model in
+    output_dir/best (default: never)."""
     save_steps: int | None = None
+    """Save a resumable checkpoint-N every N steps (default: only at the end)."""
     logging_steps: int = 10
+    """Log loss, learning rate, gradient norm and speed every N steps."""
     seed: int = 42
+    """Seed of the row order, dropout and new weights."""
     deepspeed: str | None = None
-    # LLaVA (method llava): a CLIP tower + the LM + a new projector, or a LLaVA checkpoint.
+    """A DeepSpeed config (JSON file, or a bundled ZeRO preset name) to shard across GPUs."""
     vision_tower: str | None = None
-    projector_type: str = "mlp"  # mlp (LLaVA-1.5's GELU MLP) | linear
+    """llava: a CLIP vision model to join to the LM with a new projector (default: the
+    model is already a LLaVA checkpoint)."""
+    projector_type: str = "mlp"
+    """llava: the new projector, mlp (LLaVA-1.5's two layers with GELU) or linear."""
     freeze_vision_tower: bool = True
+    """llava: keep the vision tower's weights fixed (LLaVA's recipe)."""
     freeze_projector: bool = False
-    freeze_llm_module: bool = False  # stage 1: projector pre-training
-    fsdp: str | None = None  # full_shard | shard_grad_op (PyTorch FSDP)
-    fsdp_offload: bool = False  # FSDP: parameters, gradients, optimizer states in CPU memory
+    """llava: keep the projector fixed."""
+    freeze_llm_module: bool = False
+    """llava: keep the LM fixed (stage 1, projector pre-training)."""
+    fsdp: str | None = None
+    """PyTorch FSDP across GPUs: full_shard or shard_grad_op."""
+    fsdp_offload: bool = False
+    """FSDP: keep parameters, gradients and optimizer states in CPU memory."""
     resume_from_checkpoint: str | None = None
+    """A checkpoint-N folder to continue from (optimizer, scheduler and row order too)."""
     group_by_length: bool = True
+    """Batch rows of similar length together (less padding; the order stays seeded)."""
     dataloader_num_workers: int = 0
+    """llava: threads loading images ahead of the step (0: one)."""
     overwrite_output_dir: bool = False
-    # Where the config came from (not a setting).
+    """Replace a non-empty output_dir (as --overwrite)."""
     source: str = field(default="", repr=False)
+    """Where the config came from (not a setting)."""
 
     @property
     def effective_batch(self) -> int:
@@ -89,6 +151,36 @@ class TrainConfig:
         out = dataclasses.asdict(self)
         out.pop("source")
         return out
+
+
+def field_docs() -> dict[str, str]:
+    """Each field's docstring (the string under it in TrainConfig), by name."""
+    import ast
+    import inspect
+    import itertools
+
+    tree = ast.parse(inspect.getsource(TrainConfig))
+    body = tree.body[0].body
+    docs = {}
+    for node, after in itertools.pairwise(body):
+        if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr):
+            docs[node.target.id] = inspect.cleandoc(after.value.value)
+    return docs
+
+
+def help_text() -> str:
+    """Every setting with its type, default and docstring: `train run --help-config`."""
+    import textwrap
+
+    docs = field_docs()
+    lines = []
+    for f in dataclasses.fields(TrainConfig):
+        if f.name == "source":
+            continue
+        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()
+        lines.append(f"{f.name}: {f.type} = {default!r}")
+        lines += textwrap.wrap(docs[f.name], 88, initial_indent="    ", subsequent_indent="    ")
+    return "\n".join(lines) + "\n"
 
 
 def default_learning_rate(config: TrainConfig) -> float:
