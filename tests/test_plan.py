@@ -44,7 +44,8 @@ def test_parameters_counted_from_the_config_equal_the_models(tmp_path, kind, dim
 def _measured_peak(config, folder: Path, cutoff: int, vocab: int = 6000) -> int:
     """Peak tensor bytes of a real training step (the trainer's model, step and engine),
     every row cutoff_len long, after a first step has created the optimizer states."""
-    from train import data, dpo, engine, sft
+    from train import data, engine
+    from train.recipes import dpo, sft
     from train import model as models
 
     model, reference = models.load(config, vocab, "cpu")

@@ -308,7 +308,7 @@ def test_the_dpo_loss_equals_trls_for_the_same_batch(tmp_path, model_dir, loss):
 
     from train.config import TrainConfig
     from train.data import Rows, collate
-    from train.dpo import make_step
+    from train.recipes.dpo import make_step
 
     build = _build(tmp_path, DPO_ROWS, model_dir, "pairs")
     rows = Rows(build / "train")
@@ -372,7 +372,7 @@ def test_packed_rows_train_exactly_like_their_sequences_apart(tmp_path, model_di
 
     from dataprep.cli import main as dataprep_main
     from train.data import Rows, collate
-    from train.sft import step
+    from train.recipes.sft import step
 
     data = tmp_path / "data.jsonl"
     data.write_text("".join(json.dumps(r) + "\n" for r in SFT_ROWS))

@@ -235,10 +235,9 @@ def _run(args) -> int:
     if args.print_config:
         print(json.dumps(config.resolved(), indent=2))
         return 0
-    from train import dpo, llava, sft
+    from train.recipes import RECIPES
 
-    recipe = {"dpo": dpo, "llava": llava}.get(config.method, sft)
-    state = recipe.run(config, overwrite=args.overwrite)
+    state = RECIPES[config.method](config, overwrite=args.overwrite)
     print(
         f"trained {state.step:,} steps; adapter/model and trainer_log.jsonl in {config.output_dir}"
     )

@@ -1,4 +1,6 @@
-"""LLaVA-style multimodal fine-tuning, top to bottom: data with images, model, loop, save.
+"""LLaVA's parts: the vision tower's config, the model assembled or loaded, the collator
+that loads each batch's images, and what a run saves besides the adapter (the recipe that
+trains with them is `train.recipes.llava`).
 
 The model is a LLaVA checkpoint (`model_name_or_path` alone), or assembled: a CLIP vision tower
 (`vision_tower`) + a causal LM (`model_name_or_path`) + a new projector (`projector_type: mlp`,
@@ -18,11 +20,8 @@ from pathlib import Path
 
 from dataprep import images
 from dataprep.errors import DataprepError
-from train import data, dist, loop, recipe
-from train import engine as engines
+from train import data
 from train import model as models
-from train.log import Log
-from train.sft import step
 
 IMAGE_TOKENS = ("<image>", "<|image_pad|>")
 LLM_LINEARS = r"q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_proj"
@@ -252,43 +251,6 @@ class Images:
                 "pixel_values"
             ]
         return batch
-
-
-def run(config, overwrite: bool = False, quiet: bool = False):
-    out = recipe.prepare_output(config, overwrite)
-    model_tok, template = recipe.model_tokenizer(config)
-    vision = vision_config(config.vision_tower or config.model_name_or_path)
-    per_image = tokens_per_image(vision)
-    build = recipe.dataset(config, model_tok, template, image_tokens=per_image)
-    if build.kind != "sft":
-        raise DataprepError(
-            f"{build.path} is not a conversation build (kind {build.kind})",
-            fix="build image + conversation data without --packing",
-        )
-    built = build.manifest.get("image_tokens")
-    if built != per_image:
-        raise DataprepError(
-            f"{build.path} expands each image to {built} tokens; the vision tower makes "
-            f"{per_image}",
-            fix=f"rebuild with --image-tokens {per_image}",
-        )
-    loop.seed_everything(config.seed)
-    device = dist.setup(recipe.device())
-    model = load(config, model_tok, device, scratch=out)
-    total = loop.total_steps(config, len(build.train) // dist.world())
-    engine = engines.make(config, model, device, total, None)
-    pad = model_tok.backend.token_to_id(model_tok.special.get("pad_token") or "") or 0
-    loader = Images(config, image_token_id(model_tok), per_image)
-    log = Log(out, quiet or dist.rank() > 0)
-    try:
-        state = loop.run(config, build, engine, step, pad, device, log, collate=loader)
-    finally:
-        log.close()
-    recipe.finish(config, engine, out, model_tok, state, build)
-    if dist.rank() == 0:
-        save_parts(model, config, out, per_image, loader.skipped)
-    dist.finish()
-    return state
 
 
 def save_parts(model, config, out: Path, per_image: int, skipped: list[str]) -> None:

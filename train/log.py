@@ -59,25 +59,25 @@ class Log:
                 if isinstance(value, int | float) and key != "step":
                     self.board.add_scalar(key, value, record["step"])
 
-    def step(
-        self, state, window: dict, grad_norm: float, lr: float, elapsed: float, device
-    ) -> None:
+    def step(self, state, window, grad_norm: float, lr: float, device) -> None:
+        """One log line from a `loop.Window` of sums since the last."""
         import torch
 
-        batches = max(1, window["batches"])
-        pairs = max(1.0, window["weight"])
+        elapsed = time.perf_counter() - window.started
+        batches = max(1, window.batches)
+        pairs = max(1.0, window.weight)
         record = {
             "step": state.step,
             "epoch": state.epoch,
-            "loss": window["loss"] / max(1, window["steps"]),
+            "loss": window.loss / max(1, window.steps),
             "grad_norm": grad_norm,
             "lr": lr,
-            "tokens_per_s": window["tokens"] / max(elapsed, 1e-9),
-            "padding": window["padding"] / batches,
-            "data_wait_s": window["wait"],
+            "tokens_per_s": window.tokens / max(elapsed, 1e-9),
+            "padding": window.padding / batches,
+            "data_wait_s": window.wait,
             "time": time.time(),
         }
-        record.update({k: v / pairs for k, v in window["metrics"].items()})  # sums over pairs
+        record.update({k: v / pairs for k, v in window.metrics.items()})  # sums over pairs
         if str(device).startswith("cuda"):
             record["gpu_memory_gb"] = torch.cuda.max_memory_allocated() / 2**30
             record["gpu_total_gb"] = torch.cuda.get_device_properties(0).total_memory / 2**30
@@ -96,6 +96,12 @@ class Log:
 
     def eval(self, state, value: float) -> None:
         self._write({"step": state.step, "eval_loss": value, "time": time.time()})
+
+    def __enter__(self) -> Log:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def close(self) -> None:
         if self.tty:

@@ -1,4 +1,4 @@
-"""Direct preference optimisation, top to bottom: data, model, loop, save.
+"""Direct preference optimisation, top to bottom: tokenizer, pairs, model, loop, save.
 
 The reference policy is the model itself with its adapters disabled (LoRA/QLoRA: no second
 copy in memory), or a frozen copy for full fine-tuning. Losses: sigmoid (DPO), ipo (on
@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 from contextlib import nullcontext
+from typing import TYPE_CHECKING
 
 from dataprep.errors import DataprepError
-from train import dist, loop, recipe
+from train import blocks, dist, loop
 from train import engine as engines
 from train import model as models
 from train.log import Log
+
+if TYPE_CHECKING:
+    from train.config import TrainConfig
 
 
 def sequence_logps(model, batch):
@@ -83,29 +87,26 @@ def make_step(config, reference):
     return step
 
 
-def run(config, overwrite: bool = False, quiet: bool = False):
-    out = recipe.prepare_output(config, overwrite)
-    model_tok, template = recipe.model_tokenizer(config)
-    build = recipe.dataset(config, model_tok, template)
+def main(cfg: TrainConfig, overwrite: bool = False, quiet: bool = False) -> loop.State:
+    out = blocks.output_dir(cfg, overwrite)
+    model_tok, template = blocks.model_tokenizer(cfg)
+    build = blocks.dataset(cfg, model_tok, template)
     if build.kind != "dpo":
         raise DataprepError(
             f"{build.path} holds SFT rows; method dpo trains on preference builds",
             fix="build chosen/rejected data, or set method: sft",
         )
-    if config.pack_pairs:
+    if cfg.pack_pairs:
         build = dataclasses.replace(build, kind="pairs")
-    loop.seed_everything(config.seed)
-    device = dist.setup(recipe.device(), single_group=bool(config.deepspeed or config.fsdp))
-    ds = recipe.deepspeed(config)
-    model, reference = models.load(config, model_tok.backend.get_vocab_size(), device, ds)
-    total = loop.total_steps(config, len(build.train) // dist.world())
-    engine = engines.make(config, model, device, total, ds)
-    pad = model_tok.backend.token_to_id(model_tok.special.get("pad_token") or "") or 0
-    log = Log(out, quiet or dist.rank() > 0)
-    try:
-        state = loop.run(config, build, engine, make_step(config, reference), pad, device, log)
-    finally:
-        log.close()
-    recipe.finish(config, engine, out, model_tok, state, build)
+    loop.seed_everything(cfg.seed)  # the new weights, dropout and the row order
+    device = dist.setup(blocks.device(), single_group=bool(cfg.deepspeed or cfg.fsdp))
+    ds = blocks.deepspeed(cfg)
+    model, reference = models.load(cfg, model_tok.backend.get_vocab_size(), device, ds)
+    total = loop.total_steps(cfg, len(build.train) // dist.world())
+    engine = engines.make(cfg, model, device, total, ds)
+    step = make_step(cfg, reference)
+    with Log(out, quiet or dist.rank() > 0) as log:
+        state = loop.run(cfg, build, engine, step, blocks.pad_id(model_tok), device, log)
+    blocks.save(cfg, engine, out, model_tok, state, build)
     dist.finish()
     return state

@@ -1,5 +1,6 @@
-"""What both recipes do before and after their loop: resolve the data, the tokenizer and the
-output folder, and save what a run leaves behind."""
+"""The blocks every recipe is made of, as plain functions: the output folder, the tokenizer
+and template, the dataset (built first when it is a data file), the device and DeepSpeed
+config, the padding id, and what a finished run leaves behind."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ def device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def prepare_output(config, overwrite: bool) -> Path:
+def output_dir(config, overwrite: bool) -> Path:
+    """output_dir, created; a non-empty one only with --overwrite or when resuming."""
     out = Path(config.output_dir)
     replace = overwrite or config.overwrite_output_dir
     resuming = bool(config.resume_from_checkpoint)
@@ -94,7 +96,14 @@ def deepspeed(config) -> dict | None:
     return engine.deepspeed_config(config, dist.world())
 
 
-def finish(config, engine, out: Path, model_tok, state, build: data.Build) -> None:
+def pad_id(model_tok) -> int:
+    """The tokenizer's padding token (its id 0 when it names none: padding is masked out)."""
+    return model_tok.backend.token_to_id(model_tok.special.get("pad_token") or "") or 0
+
+
+def save(config, engine, out: Path, model_tok, state, build: data.Build) -> None:
+    """The adapter or model, the tokenizer files and run.json (what `train doctor`,
+    `train merge` and `train generate` read)."""
     from train import dist
 
     engine.save_model(out)  # every process: ZeRO gathers the shards
