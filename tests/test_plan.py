@@ -45,8 +45,8 @@ def _measured_peak(config, folder: Path, cutoff: int, vocab: int = 6000) -> int:
     """Peak tensor bytes of a real training step (the trainer's model, step and engine),
     every row cutoff_len long, after a first step has created the optimizer states."""
     from train import data, engine
-    from train.recipes import dpo, sft
     from train import model as models
+    from train.recipes import dpo, sft
 
     model, reference = models.load(config, vocab, "cpu")
     eng = engine.Plain(config, model, "cpu", 10)
