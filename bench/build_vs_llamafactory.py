@@ -81,7 +81,7 @@ def make_data(shared: Path, records: int) -> Path:
     untouched = []
     for name in ("alpaca_en_demo.json", "alpaca_zh_demo.json"):
         source = readers.expand([str(shared / "corpus" / "llamafactory" / name)])[0]
-        read = list(readers.read_source(source, None, []))
+        read = list(readers.read_source(source))
         results = clean.clean_records([(r, None, None) for r in read], plan, fixers, seen)
         for record, (kept, _, fixes, _, _) in zip(read, results, strict=True):
             if kept is not None and not fixes:

@@ -166,7 +166,7 @@ def rule_costs(path: Path, limit: int = 20_000) -> None:
 
     plan = Plan(load())
     source = readers.expand([str(path)])[0]
-    records = list(itertools.islice(readers.read_source(source, None, []), limit))
+    records = list(itertools.islice(readers.read_source(source), limit))
     costs = Costs()
     states = [(s, s.module.new_state(None)) for s in plan.dataset_rules
               if hasattr(s.module, "observe_batch")]  # fmt: skip

@@ -104,7 +104,7 @@ def precision(shared: Path, table: bool) -> None:
             findings = list(lint_paths([str(path)], pack, Summary()))
             samples = {
                 r.line: normalise(r, None)[0]
-                for r in readers.read_source(readers.expand([str(path)])[0], None, [])
+                for r in readers.read_source(readers.expand([str(path)])[0])
                 if r.value is not readers.UNPARSED
             }
         except Exception:

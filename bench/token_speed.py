@@ -37,7 +37,7 @@ def samples(shared: Path, count: int) -> list:
         if path.name == "dataset_info.json":
             continue
         for source in readers.expand([str(path)]):
-            for record in readers.read_source(source, None, []):
+            for record in readers.read_source(source):
                 sample, _ = normalise(record, None)
                 if sample is not None and sample.kind != "pretrain":
                     found.append((record, sample))

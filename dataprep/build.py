@@ -215,7 +215,7 @@ def _records(inputs: list[Input], options: Options) -> Iterator[tuple[Input, Rec
     def one(item: Input) -> Iterator[tuple[Input, Record]]:
         n = 0
         for source in readers.expand(list(item.paths)):
-            for record in readers.read_source(source, None, []):
+            for record in readers.read_source(source):
                 if item.num_samples is not None and n >= item.num_samples:
                     return
                 n += 1

@@ -14,12 +14,14 @@ import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import replace
 from pathlib import Path
 
 from dataprep import linter, readers
+from dataprep.checks.shape import ObservingCheck
 from dataprep.engine import Plan
 from dataprep.errors import DataprepError
-from dataprep.findings import Finding
+from dataprep.findings import Finding, Note
 from dataprep.linter import FileContext, FileStats
 from dataprep.rulepack import PackArgs
 
@@ -56,9 +58,8 @@ def lint_parallel(
     plan: Plan,
     pack_args: PackArgs,
     jobs: int,
-    stats: FileStats,
     tick: Callable[[int], None] | None,
-) -> Iterator[Finding]:
+) -> Iterator[Finding | Note]:
     # Sniffing refuses non-data files before any worker starts.
     raw, stream = readers.open_stream(source)
     try:
@@ -67,7 +68,7 @@ def lint_parallel(
         raw.close()
     size = os.path.getsize(source.path)  # type: ignore[arg-type]
     count = max(jobs, -(-size // CHUNK_BYTES))
-    bounds = [size * i // count for i in range(count + 1)]
+    bounds = readers.line_starts(source.path, [size * i // count for i in range(count + 1)])
     tasks = [(source, ctx, bounds[i], bounds[i + 1]) for i in range(count)]
     lines = records = 0
     states = linter.new_states(plan, ctx)
@@ -83,9 +84,9 @@ def lint_parallel(
             for f in findings:
                 yield f.shifted(lines, records)
             for (setting, state), other in zip(states, chunk_states, strict=True):
-                if hasattr(setting.module, "merge"):
+                if isinstance(setting.module, ObservingCheck):
                     setting.module.merge(state, other, (lines, records))
-            stats.add(chunk_stats, lines, records)
+            ctx.stats.add(chunk_stats, lines, records)
             lines += chunk_lines
             records += chunk_stats.records
             if tick:
@@ -121,10 +122,11 @@ def _lint_chunk(task: tuple) -> tuple:
     source, ctx, start, end = task
     plan = _WORKER_PLAN
     assert plan is not None
-    stats = FileStats(source.display)
+    path = Path(source.path)
+    ctx = replace(ctx, stats=FileStats(source.display))
     states = linter.new_states(plan, ctx)
-    lines = [0]
-    claim = linter.claimer(plan, ctx, states, stats)
-    records = readers.read_range(Path(source.path), source.display, start, end, lines, claim)
-    findings = list(linter.lint_records(records, ctx, plan, states, stats))
-    return findings, lines[0], [s for _, s in states], stats
+    plain = linter.plain_check(plan, ctx, states)
+    records = readers.read_range(path, source.display, start, end, plain)
+    findings = list(linter.lint_records(records, ctx, plan, states))
+    lines = readers.count_lines(path, start, end)
+    return findings, lines, [s for _, s in states], ctx.stats

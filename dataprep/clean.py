@@ -74,9 +74,8 @@ def clean(
     if array:
         out.write(b"[")
     for source in readers.expand(paths):
-        notes: list = []
         media = (images, images.root_for(source.display)) if images is not None else None
-        for chunk in batches(readers.read_source(source, None, notes)):
+        for chunk in batches(readers.read_source(source)):
             items = [(record, spec, media) for record in chunk]
             for record, cleaned in zip(
                 chunk, clean_records(items, plan, fixers, seen), strict=True

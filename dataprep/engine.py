@@ -18,6 +18,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from dataprep.checks.shape import (
+    BatchObservingCheck,
+    DatasetCheck,
+    ObservingCheck,
+    Prefiltered,
+    RecordCheck,
+)
 from dataprep.findings import Hit
 from dataprep.rulepack import Pack, Setting
 from dataprep.sample import Sample
@@ -44,15 +51,15 @@ class Plan:
         self.batched = batched
         enabled = pack.enabled()
         self.by_problem = {s.module.NAME: s for s in enabled}
-        self.sample_rules = [s for s in enabled if hasattr(s.module, "check")]
-        self.dataset_rules = [s for s in enabled if hasattr(s.module, "finish")]
+        self.sample_rules = [s for s in enabled if isinstance(s.module, RecordCheck)]
+        self.dataset_rules = [s for s in enabled if isinstance(s.module, DatasetCheck)]
         self.prefilters = _prefilters(self.sample_rules) if batched else {}
         self._for: dict[tuple[str, str], list[Setting]] = {}
 
     def per_record(self, module) -> bool:
         """Whether a dataset check observes records one by one (else a batch at a time)."""
-        return hasattr(module, "observe") and not (
-            self.batched and hasattr(module, "observe_batch")
+        return isinstance(module, ObservingCheck) and not (
+            self.batched and isinstance(module, BatchObservingCheck)
         )
 
     def for_sample(self, sample: Sample) -> list[Setting]:
@@ -77,7 +84,7 @@ def _prefilters(rules: list[Setting]) -> dict[str, pl.Expr | Callable[[pl.DataFr
 
     found = {}
     for s in rules:
-        if hasattr(s.module, "prefilter"):
+        if isinstance(s.module, Prefiltered):
             select = s.module.prefilter(s.options)
             if isinstance(select, pl.Expr):
                 select = select.fill_null(False).alias(s.module.NAME)
@@ -183,11 +190,11 @@ def observe_batch(
     if not plan.batched:
         return
     for setting, state in states:
-        observe = getattr(setting.module, "observe_batch", None)
-        if observe is None:
+        module = setting.module
+        if not isinstance(module, BatchObservingCheck):
             continue
         start = time.perf_counter()
-        observe(state, batch, records)
+        module.observe_batch(state, batch, records)
         if costs is not None:
             costs.observe[setting.module.NAME] += time.perf_counter() - start
 

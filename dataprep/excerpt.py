@@ -37,7 +37,7 @@ def _read(path: str, by_record: dict[int, list[Finding]]) -> dict:
     out: dict = {}
     last = max(by_record)
     for source in readers.expand([path]):
-        for record in readers.read_source(source, None, []):
+        for record in readers.read_source(source):
             if record.index in by_record and isinstance(record.value, dict):
                 for f in by_record[record.index]:
                     value = field_value(record.value, f.field)

@@ -62,3 +62,11 @@ class Hit:
     message: str
     fix: str
     where: Where | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    """A measurement for the run's summary rather than a problem (a dataset check's length
+    ratios, a file's token lengths): `finish` may yield it beside its Hits."""
+
+    text: str

@@ -442,3 +442,38 @@ def over(lengths: Lengths, cutoff: int) -> Iterator[tuple[int, int, int, int]]:
     for i, full in enumerate(lengths.full):
         if full > cutoff:
             yield lengths.lines[i], lengths.records[i], full, lengths.label[i]
+
+
+def summary_lines(path: str, setup: LengthSetup, lengths: Lengths) -> list[str]:
+    """The length summary of one file, for the text output."""
+    if not len(lengths):
+        return []
+    full, label = lengths.percentiles("full"), lengths.percentiles("label")
+    row = "  ".join(f"{k} {v:,}" for k, v in full.items())
+    label_row = "  ".join(f"{k} {v:,}" for k, v in label.items())
+    who = setup.tokenizer.name + (
+        " - an estimate for other models: pass --tokenizer for yours"
+        if setup.tokenizer.estimate
+        else ""
+    )
+    cutoff = lengths.recommended(setup.coverage, setup.round)
+    notes = [
+        f"{path}: token lengths with {who}, template {setup.template.name}",
+        f"  full   {row}",
+        f"  labels {label_row}",
+        f"  recommended cutoff_len {cutoff:,} (smallest multiple of {setup.round} keeping "
+        f"{setup.coverage:.0%} of {len(lengths):,} records whole)",
+    ]
+    if setup.cutoff_len:
+        for policy, lost in lengths.losses(setup.cutoff_len).items():
+            parts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in lost.items())
+            notes.append(f"  cutoff_len {setup.cutoff_len:,}, {policy}: loses {parts}")
+    if lengths.images and not setup.image_tokens:
+        notes.append(
+            f"  {lengths.images:,} <image> placeholders counted as their text: pass "
+            "--image-tokens N (576 for LLaVA-1.5)"
+        )
+    if lengths.failed:
+        line, why = lengths.failed[0]
+        notes.append(f"  {len(lengths.failed):,} records the template refused (line {line}: {why})")
+    return notes

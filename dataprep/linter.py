@@ -8,6 +8,7 @@ end. With `jobs > 1`, a large JSONL file is cut into byte ranges linted by worke
 
 from __future__ import annotations
 
+import functools
 import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -16,13 +17,14 @@ from typing import Any
 
 from dataprep import dataset_info, readers
 from dataprep.baseline import record_hash
+from dataprep.checks.shape import ProblemCheck, observes_plain
 from dataprep.engine import BATCH, Costs, Plan, batch_of, observe_batch, sample_hits
 from dataprep.errors import DataprepError
-from dataprep.findings import Finding, Hit
+from dataprep.findings import Finding, Hit, Note
 from dataprep.formats import Spec, normalise
 from dataprep.images import ImageCache
-from dataprep.lengths import Lengths, LengthSetup, Meter
-from dataprep.records import UNPARSED, Problem, Record
+from dataprep.lengths import Lengths, LengthSetup, Meter, summary_lines
+from dataprep.records import UNPARSED, Plain, Problem, Record
 from dataprep.rulepack import Pack, PackArgs, Setting
 from dataprep.rulepack import load as load_pack
 from dataprep.sample import Sample
@@ -53,23 +55,24 @@ class FileStats:
                 mine[3] = last + records
 
 
-@dataclass
+@dataclass(frozen=True)
 class FileContext:
-    """What dataset-level checks may know about the file they look at; `stats` is complete by
-    the time `finish` runs."""
+    """What dataset-level checks may know about the file they look at. `stats` and `meter`
+    fill as the file is read; by the time `finish` runs they are complete, and so is `lengths`."""
 
     path: str
     stats: FileStats
     spec: Spec | None = None
     entry: dataset_info.Entry | None = None
-    hashes: dict | None = None  # (path, record index) -> content hash, for baselines
     images: ImageCache | None = None  # set when an image file rule is active
     sft: tuple[str, ...] = ()  # --sft files: the answers a DPO dataset's chosen are compared with
-    notes: list[str] = field(default_factory=list)  # measurements for the summary (the run's)
     setup: LengthSetup | None = None  # token lengths asked for (--tokenizer, --lengths, stats)
     meter: Meter | None = None  # measuring this file's records, when `setup` is set
-    lengths: Lengths | None = None  # the measured lengths, once the file is read
-    observe: Callable[[FileContext, Record, Sample | None], None] | None = None  # e.g. a report
+
+    @functools.cached_property
+    def lengths(self) -> Lengths | None:
+        """The measured lengths (once the file is read)."""
+        return self.meter.finish() if self.meter is not None else None
 
 
 @dataclass
@@ -106,6 +109,9 @@ def image_cache(plan: Plan, given: ImageCache | None) -> ImageCache | None:
     return cache
 
 
+Observe = Callable[[FileContext, Record, Sample | None], None]
+
+
 def lint_paths(
     paths: list[str],
     pack: Pack | PackArgs | None = None,
@@ -119,12 +125,13 @@ def lint_paths(
     images: ImageCache | None = None,
     sft: list[str] | None = None,
     lengths: LengthSetup | None = None,
-    observe: Callable[[FileContext, Record, Sample | None], None] | None = None,
+    observe: Observe | None = None,
     reference: bool | None = None,
 ) -> Iterator[Finding]:
     """Findings for data files (or the entries of a dataset_info.json), file by file.
 
-    Files that cannot be read are recorded in `summary.errors` and linting goes on.
+    What was read goes to `summary` (files, notes, lengths, record hashes when its `hashes` is
+    a dict); files that cannot be read are recorded in `summary.errors` and linting goes on.
     `progress(path, size)` may return a callback that receives bytes read so far. `images`
     holds the image root and thread count (defaults: each data file's folder, one per core).
     `sft` names the SFT data a DPO dataset's chosen answers are compared with (off-policy-chosen).
@@ -141,62 +148,63 @@ def lint_paths(
         reference = _small(paths, info)
     plan = Plan(pack, batched=not reference)
     images = image_cache(plan, images)
-    sft = tuple(sft or ())
     summary = summary if summary is not None else Summary()
-    units: list[tuple[FileContext, readers.Source]] = []
+    units: list[tuple[readers.Source, Spec | None, dataset_info.Entry | None]] = []
     if info:
         entries, summary.skipped = dataset_info.load(info, datasets)
         for entry in entries:
             yield from _entry_notes(entry, plan)
-            for path in entry.files:
-                display = str(path)
-                if not path.exists():
-                    summary.errors.append(
-                        DataprepError(
-                            f"dataset {entry.name!r}: file_name points to a missing file",
-                            path=display,
-                            fix=f"check file_name of {entry.name!r} in {entry.info_path}",
-                        )
-                    )
-                    continue
-                kind = "text" if path.name.endswith(readers.TEXT_SUFFIXES) else "json"
-                source = readers.Source(display, path, kind)
-                stats = FileStats(display)
-                ctx = FileContext(
-                    display, stats, entry.spec, entry, summary.hashes, images, sft, summary.notes,
-                    lengths,
-                )  # fmt: skip
-                units.append((ctx, source))
-    if paths:
-        for source in readers.expand(paths):
-            stats = FileStats(source.display)
-            ctx = FileContext(
-                source.display, stats, spec, None, summary.hashes, images, sft, summary.notes,
-                lengths,
-            )  # fmt: skip
-            units.append((ctx, source))
-    for ctx, source in units:
-        stats = ctx.stats
+            units.extend(_entry_sources(entry, summary.errors))
+    units.extend((source, spec, None) for source in readers.expand(paths or []))
+    for source, file_spec, entry in units:
+        stats = FileStats(source.display)
         summary.files.append(stats)
         size = readers.file_size(source)
         tick = progress(source.display, size) if progress else None
         try:
-            if ctx.setup is not None:
-                ctx.meter = Meter(ctx.setup.tokenizer, ctx.setup.template, ctx.setup.image_tokens)
-            ctx.observe = observe
-            parallel = summary.hashes is None and ctx.meter is None and observe is None
+            meter = None
+            if lengths is not None:
+                meter = Meter(lengths.tokenizer, lengths.template, lengths.image_tokens)
+            ctx = FileContext(
+                source.display, stats, file_spec, entry, images, tuple(sft or ()), lengths, meter
+            )
+            parallel = summary.hashes is None and meter is None and observe is None
             if jobs > 1 and parallel and _chunks().splittable(source, size):
-                yield from _chunks().lint_parallel(
-                    source, ctx, plan, pack_args or PackArgs(), jobs, stats, tick
+                found = _chunks().lint_parallel(
+                    source, ctx, plan, pack_args or PackArgs(), jobs, tick
                 )
             else:
-                yield from _lint_serial(source, ctx, plan, stats, tick)
+                found = _lint_serial(source, ctx, plan, tick, summary.hashes, observe)
+            for item in found:
+                if type(item) is Note:
+                    summary.notes.append(item.text)
+                else:
+                    yield item
             if ctx.lengths is not None:
                 summary.lengths[ctx.path] = ctx.lengths
         except DataprepError as exc:
             summary.errors.append(exc)
             if not stats.records:
                 summary.files.remove(stats)  # never read: the error says all there is
+
+
+def _entry_sources(
+    entry: dataset_info.Entry, errors: list[DataprepError]
+) -> Iterator[tuple[readers.Source, Spec | None, dataset_info.Entry]]:
+    """The files of a dataset_info entry to read; a missing one is an error, not a source."""
+    for path in entry.files:
+        display = str(path)
+        if not path.exists():
+            errors.append(
+                DataprepError(
+                    f"dataset {entry.name!r}: file_name points to a missing file",
+                    path=display,
+                    fix=f"check file_name of {entry.name!r} in {entry.info_path}",
+                )
+            )
+            continue
+        kind = "text" if path.name.endswith(readers.TEXT_SUFFIXES) else "json"
+        yield readers.Source(display, path, kind), entry.spec, entry
 
 
 def _chunks():
@@ -226,40 +234,53 @@ def _lint_serial(
     source: readers.Source,
     ctx: FileContext,
     plan: Plan,
-    stats: FileStats,
     tick: Callable[[int], None] | None,
-) -> Iterator[Finding]:
+    hashes: dict | None,
+    observe: Observe | None,
+) -> Iterator[Finding | Note]:
     states = new_states(plan, ctx)
-    notes: list[Problem] = []
-    claim = claimer(plan, ctx, states, stats)
-    records = readers.read_source(source, tick, notes, claim)
-    yield from lint_records(records, ctx, plan, states, stats)
-    for problem in notes:
-        yield from problem_findings(plan, problem, source.display, None, None)
+    fast = hashes is None and observe is None
+    items = readers.read_items(source, tick, plain_check(plan, ctx, states) if fast else None)
+    yield from lint_records(items, ctx, plan, states, hashes=hashes, observe=observe)
     yield from finish(plan, states, ctx)
 
 
 def lint_records(
-    records: Iterable[Record],
+    records: Iterable[Record | Problem | Plain],
     ctx: FileContext,
     plan: Plan,
     states: list[tuple[Setting, Any]],
-    stats: FileStats,
     costs: Costs | None = None,
+    *,
+    hashes: dict | None = None,
+    observe: Observe | None = None,
 ) -> Iterator[Finding]:
     """The per-record part of linting: parse and schema problems, then the record checks,
-    a batch at a time (`dataprep.engine`); findings come out in record order."""
+    a batch at a time (`dataprep.engine`); findings come out in record order, then those of
+    the file-level problems the reader ends with. Plain records are only counted into
+    `ctx.stats`; `hashes` collects each record's content hash, `observe` sees each parsed
+    record."""
     spec = ctx.spec
+    stats = ctx.stats
     formats = stats.formats
     by_problem = plan.by_problem
     observing = [(s, state) for s, state in states if plan.per_record(s.module)]
-    hashes = ctx.hashes
     meter = ctx.meter
-    watch = ctx.observe
     count = 0
     pending: list[tuple[Record, Sample | None, list[Finding]]] = []
     try:
         for record in records:
+            kind = type(record)
+            if kind is Plain:
+                count += 1
+                _count_plain(stats, record)
+                continue
+            if kind is Problem:  # the file's own, after its records
+                if pending:
+                    yield from _check_batch(pending, plan, states, costs)
+                    pending = []
+                yield from problem_findings(plan, record, ctx.path, None, None)
+                continue
             count += 1
             if hashes is not None:
                 hashes[record.source, record.index] = record_hash(record.raw)
@@ -285,8 +306,8 @@ def lint_records(
                 )
             for setting, state in observing:
                 setting.module.observe(state, record, sample)
-            if watch is not None:
-                watch(ctx, record, sample)
+            if observe is not None:
+                observe(ctx, record, sample)
             if sample is not None:
                 key = (sample.format, sample.kind)
                 if key not in formats:
@@ -301,10 +322,27 @@ def lint_records(
     except DataprepError:  # a damaged file: what was read before the damage is still reported
         if pending:
             yield from _check_batch(pending, plan, states, costs)
+        stats.records += count
         raise
     if pending:
         yield from _check_batch(pending, plan, states, costs)
     stats.records += count
+
+
+_PLAIN_KEY = ("alpaca", "sft")
+
+
+def _count_plain(stats: FileStats, plain: Plain) -> None:
+    """A plain alpaca SFT record in the file's stats, as the general path would count it."""
+    if _PLAIN_KEY not in stats.formats:
+        stats.first[_PLAIN_KEY] = (plain.line, plain.index)
+    stats.formats[_PLAIN_KEY] += 1
+    shape = stats.plain.get(plain.fields)
+    if shape is None:
+        stats.plain[plain.fields] = [1, plain.line, plain.index, plain.index]
+    else:
+        shape[0] += 1
+        shape[3] = plain.index
 
 
 def _check_batch(
@@ -323,57 +361,39 @@ def _check_batch(
             yield finding(setting, hit, record.source, record.line, record.index)
 
 
-def claimer(
-    plan: Plan, ctx: FileContext, states: list[tuple[Setting, Any]], stats: FileStats
-) -> readers.Claim | None:
+def plain_check(
+    plan: Plan, ctx: FileContext, states: list[tuple[Setting, Any]]
+) -> readers.PlainCheck | None:
     """The fast path: plain alpaca SFT records that no active check can flag are only counted.
 
-    Eligible when formats are detected (no Spec), no sample check applies to alpaca SFT and no
-    dataset check observes plain records one by one. A record is claimed only when normalising it
-    could raise no problem: exactly instruction/output (and input), all strings, and no quote
-    beyond the 4 per key/value pair, which also rules out duplicate keys. Everything else takes
-    the general path; tests/test_fast_path.py checks that both paths agree.
+    Open when formats are detected (no Spec), no sample check applies to alpaca SFT, no token
+    lengths are measured and no dataset check observes plain records one by one. A record is
+    plain only when normalising it could raise no problem: exactly instruction/output (and
+    input), all strings, and no quote beyond the 4 per key/value pair, which also rules out
+    duplicate keys. Everything else takes the general path; tests/test_fast_path.py checks that
+    both paths agree.
     """
-    if ctx.spec is not None or ctx.hashes is not None or plan.for_format("alpaca", "sft"):
+    if ctx.spec is not None or ctx.meter is not None or plan.for_format("alpaca", "sft"):
         return None
-    if ctx.meter is not None or ctx.observe is not None:  # every record is measured or watched
+    if any(observes_plain(s.module) for s, _ in states):
         return None
-    if any(_observes_plain(s.module) for s, _ in states):
-        return None
-    key = ("alpaca", "sft")
-    formats = stats.formats
-    first = stats.first
-    plain = stats.plain
-
-    def claim(value: dict, raw: bytes, line: int, index: int) -> bool:
-        n = len(value)
-        if n == 3:
-            if type(value.get("input")) is not str:
-                return False
-        elif n != 2:
-            return False
-        if type(value.get("instruction")) is not str or type(value.get("output")) is not str:
-            return False
-        if raw.count(b'"') != 4 * n:
-            return False
-        if key not in formats:
-            first[key] = (line, index)
-        formats[key] += 1
-        stats.records += 1
-        shape = plain.get(n)
-        if shape is None:
-            plain[n] = [1, line, index, index]
-        else:
-            shape[0] += 1
-            shape[3] = index
-        return True
-
-    return claim
+    return plain_fields
 
 
-def _observes_plain(module) -> bool:
-    """Whether a dataset check needs to see plain alpaca SFT records (most do)."""
-    return hasattr(module, "observe") and getattr(module, "OBSERVES_PLAIN", True)
+def plain_fields(value: dict, raw: bytes) -> int:
+    """2 or 3 when `value` is a plain alpaca SFT record (instruction, output, maybe input, all
+    strings, written without escaped quotes), else 0."""
+    n = len(value)
+    if n == 3:
+        if type(value.get("input")) is not str:
+            return 0
+    elif n != 2:
+        return 0
+    if type(value.get("instruction")) is not str or type(value.get("output")) is not str:
+        return 0
+    if raw.count(b'"') != 4 * n:
+        return 0
+    return n
 
 
 def finding(setting: Setting, hit: Hit, path: str, line: int | None, index: int | None) -> Finding:
@@ -410,7 +430,8 @@ def problem_findings(
     setting = plan.by_problem.get(problem.rule)
     if setting is None:
         return
-    fix = problem.fix or getattr(setting.module, "FIX", "")
+    module = setting.module
+    fix = problem.fix or (module.FIX if isinstance(module, ProblemCheck) else "")
     yield finding(setting, Hit(problem.field, problem.message, fix), path, line, index)
 
 
@@ -428,46 +449,17 @@ def new_states(plan: Plan, ctx: FileContext) -> list[tuple[Setting, Any]]:
     return states
 
 
-def finish(plan: Plan, states: list[tuple[Setting, Any]], ctx: FileContext) -> Iterator[Finding]:
-    if ctx.meter is not None:
-        ctx.lengths = ctx.meter.finish()
-        ctx.notes.extend(length_notes(ctx))
+def finish(
+    plan: Plan, states: list[tuple[Setting, Any]], ctx: FileContext
+) -> Iterator[Finding | Note]:
+    """The dataset checks' findings once the file is read, with the notes for the summary
+    (the file's token lengths first)."""
+    if ctx.setup is not None and ctx.lengths is not None:
+        for text in summary_lines(ctx.path, ctx.setup, ctx.lengths):
+            yield Note(text)
     for setting, state in states:
         for hit in setting.module.finish(state, setting.options, ctx):
-            yield finding(setting, hit, ctx.path, None, None)
-
-
-def length_notes(ctx: FileContext) -> list[str]:
-    """The length summary of one file, for the text output."""
-    setup, lengths = ctx.setup, ctx.lengths
-    if setup is None or lengths is None or not len(lengths):
-        return []
-    full, label = lengths.percentiles("full"), lengths.percentiles("label")
-    row = "  ".join(f"{k} {v:,}" for k, v in full.items())
-    label_row = "  ".join(f"{k} {v:,}" for k, v in label.items())
-    who = setup.tokenizer.name + (
-        " - an estimate for other models: pass --tokenizer for yours"
-        if setup.tokenizer.estimate
-        else ""
-    )
-    cutoff = lengths.recommended(setup.coverage, setup.round)
-    notes = [
-        f"{ctx.path}: token lengths with {who}, template {setup.template.name}",
-        f"  full   {row}",
-        f"  labels {label_row}",
-        f"  recommended cutoff_len {cutoff:,} (smallest multiple of {setup.round} keeping "
-        f"{setup.coverage:.0%} of {len(lengths):,} records whole)",
-    ]
-    if setup.cutoff_len:
-        for policy, lost in lengths.losses(setup.cutoff_len).items():
-            parts = ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in lost.items())
-            notes.append(f"  cutoff_len {setup.cutoff_len:,}, {policy}: loses {parts}")
-    if lengths.images and not setup.image_tokens:
-        notes.append(
-            f"  {lengths.images:,} <image> placeholders counted as their text: pass "
-            "--image-tokens N (576 for LLaVA-1.5)"
-        )
-    if lengths.failed:
-        line, why = lengths.failed[0]
-        notes.append(f"  {len(lengths.failed):,} records the template refused (line {line}: {why})")
-    return notes
+            if type(hit) is Note:
+                yield hit
+            else:
+                yield finding(setting, hit, ctx.path, None, None)

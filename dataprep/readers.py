@@ -21,7 +21,7 @@ from typing import BinaryIO
 import orjson
 
 from dataprep.errors import DataprepError
-from dataprep.records import UNPARSED, Problem, Record
+from dataprep.records import UNPARSED, Plain, Problem, Record
 
 DATA_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson")
 TEXT_SUFFIXES = (".txt", ".txt.gz")
@@ -30,9 +30,10 @@ BUFFER = 1 << 20
 PROGRESS_EVERY = 4096  # records between progress callbacks
 
 Progress = Callable[[int], None]
-Claim = Callable[[dict, bytes, int, int], bool]
-"""`claim(value, raw, line, index)`: True when the caller has fully handled a parsed object, which
-is then not yielded (the linter's fast path for records no active rule can flag)."""
+PlainCheck = Callable[[dict, bytes], int]
+"""`plain(value, raw)`: the number of fields of a parsed object the caller only needs counted
+(the linter's fast path for records no active rule can flag), else 0. Such an object is yielded
+as a `Plain`, not a Record."""
 
 _BOM = b"\xef\xbb\xbf"
 _MAGIC = {
@@ -100,28 +101,30 @@ def expand(paths: list[str]) -> list[Source]:
     return sources
 
 
-def read_source(
-    source: Source,
-    progress: Progress | None = None,
-    notes: list[Problem] | None = None,
-    claim: Claim | None = None,
-) -> Iterator[Record]:
-    """Every record of one source, in file order. Raises DataprepError for non-data files.
+def read_source(source: Source, progress: Progress | None = None) -> Iterator[Record]:
+    """Every record of one source, in file order. Raises DataprepError for non-data files."""
+    for item in read_items(source, progress):
+        if type(item) is Record:
+            yield item
 
-    File-level observations (a JSON array rather than JSONL, an unclosed array) are appended
-    to `notes`; the checks of the same name report them.
-    """
+
+def read_items(
+    source: Source, progress: Progress | None = None, plain: PlainCheck | None = None
+) -> Iterator[Record | Problem | Plain]:
+    """Every record of one source, in file order, then the file-level problems (a JSON array
+    rather than JSONL, an unclosed array), which the checks of the same name report. With
+    `plain`, the objects it counts come as `Plain`s. Raises DataprepError for non-data files."""
     raw, stream = open_stream(source)
     try:
         head = sniff(source, stream)
         if source.kind == "text":
             yield from _text_lines(source.display, stream, raw, progress)
         elif _looks_like_array(head):
-            yield from _json_document(source.display, _read_all(source, stream), True, notes)
+            yield from _json_document(source.display, _read_all(source, stream), True)
         elif _looks_like_object_document(head):
-            yield from _json_document(source.display, _read_all(source, stream), False, notes)
+            yield from _json_document(source.display, _read_all(source, stream), False)
         else:
-            yield from _records(source.display, stream, raw, progress, claim)
+            yield from _records(source.display, stream, raw, progress, plain)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise DataprepError(
             f"compressed stream is damaged or truncated ({exc})",
@@ -133,36 +136,49 @@ def read_source(
             raw.close()
 
 
-def read_range(
-    path: Path,
-    display: str,
-    start: int,
-    end: int,
-    lines: list[int],
-    claim: Claim | None = None,
-) -> Iterator[Record]:
-    """JSONL records whose first byte lies in [start, end), for `--jobs` chunks.
+def line_starts(path: Path, bounds: list[int]) -> list[int]:
+    """Each byte offset moved forward to the start of the line it falls in (or stays, if it
+    starts one): the bounds of `--jobs` chunks, so that no line is split between two."""
+    out = []
+    with open(path, "rb") as f:
+        for bound in bounds:
+            if bound > 0:
+                f.seek(bound - 1)
+                if f.read(1) != b"\n":
+                    f.readline()
+                bound = f.tell()
+            out.append(max(bound, out[-1]) if out else bound)
+    return out
 
-    Lines and record indexes are relative to the chunk (the caller adds the offsets of the
-    chunks before it); `lines[0]` counts the lines consumed, blank ones included.
-    """
+
+def read_range(
+    path: Path, display: str, start: int, end: int, plain: PlainCheck | None = None
+) -> Iterator[Record | Plain]:
+    """The JSONL records of the lines in [start, end), both line starts (`line_starts`), for
+    `--jobs` chunks. Lines and record indexes are relative to the chunk: the caller adds the
+    offsets of the chunks before it (`count_lines`)."""
     with open(path, "rb", buffering=BUFFER) as f:
-        if start > 0:
-            f.seek(start - 1)
-            if f.read(1) != b"\n":
-                f.readline()  # this line started in the previous chunk
+        f.seek(start)
 
         def chunk_lines() -> Iterator[bytes]:
-            pos = f.tell()
+            pos = start
             while pos < end:
                 raw = f.readline()
                 if not raw:
                     break
                 pos += len(raw)
-                lines[0] += 1
                 yield raw
 
-        yield from _records(display, chunk_lines(), None, None, claim)
+        yield from _records(display, chunk_lines(), None, None, plain)
+
+
+def count_lines(path: Path, start: int, end: int) -> int:
+    """Lines in [start, end) of a file (both line starts), blank ones and an unterminated last
+    line included: how far a chunk shifts the line numbers of those after it."""
+    with open(path, "rb") as f:
+        f.seek(start)
+        data = f.read(end - start)
+    return data.count(b"\n") + (1 if data and not data.endswith(b"\n") else 0)
 
 
 def open_stream(source: Source) -> tuple[BinaryIO, io.BufferedReader]:
@@ -255,9 +271,10 @@ def _records(
     stream: Iterable[bytes],
     raw: BinaryIO | None,
     progress: Progress | None,
-    claim: Claim | None = None,
-) -> Iterator[Record]:
-    """JSONL lines as Records (blank lines skipped, broken ones carrying their problem)."""
+    plain: PlainCheck | None = None,
+) -> Iterator[Record | Plain]:
+    """JSONL lines as Records (blank lines skipped, broken ones carrying their problem), or as
+    Plains where `plain` counts them."""
     # The hot loop of lint: each line is parsed once, here.
     loads = orjson.loads
     decode_error = orjson.JSONDecodeError
@@ -274,9 +291,12 @@ def _records(
                 continue
             record = Record(display, line_no, index, UNPARSED, line, (_json_problem(line, exc),))
         else:
-            if type(value) is dict and claim is not None and claim(value, line, line_no, index):
-                index += 1
-                continue
+            if type(value) is dict and plain is not None:
+                fields = plain(value, line)
+                if fields:
+                    yield Plain(line_no, index, fields)
+                    index += 1
+                    continue
             record = _record(display, line_no, index, line, value)
         index += 1
         if progress is not None and not index % PROGRESS_EVERY:
@@ -431,9 +451,7 @@ def _utf8_problem(exc: UnicodeDecodeError) -> Problem:
     )
 
 
-def _json_document(
-    display: str, data: bytes, array: bool, notes: list[Problem] | None
-) -> Iterator[Record]:
+def _json_document(display: str, data: bytes, array: bool) -> Iterator[Record | Problem]:
     """A JSON array (one record per element) or a single-object document (one record)."""
     if not array:
         try:
@@ -460,17 +478,14 @@ def _json_document(
             problem = Problem("invalid-json", None, "empty array element", "remove the extra comma")
             record = Record(display, line, index, UNPARSED, chunk, (problem,))
         yield record
-    if notes is not None:
-        notes.append(Problem("json-array-file", None, f"a JSON array of {len(spans)} records"))
-        if broken_end:
-            notes.append(
-                Problem(
-                    "invalid-json",
-                    None,
-                    "the JSON array is never closed: the file is cut short",
-                    "restore the end of the file (a final `]`); loaders reject the whole file",
-                )
-            )
+    yield Problem("json-array-file", None, f"a JSON array of {len(spans)} records")
+    if broken_end:
+        yield Problem(
+            "invalid-json",
+            None,
+            "the JSON array is never closed: the file is cut short",
+            "restore the end of the file (a final `]`); loaders reject the whole file",
+        )
 
 
 def _array_spans(data: bytes) -> tuple[list[tuple[int, int]], bool] | None:

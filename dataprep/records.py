@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 UNPARSED: Any = object()
 """`Record.value` when the bytes could not be parsed (a parse problem says why)."""
@@ -17,6 +17,16 @@ class Problem:
     field: str | None
     message: str
     fix: str | None = None
+
+
+class Plain(NamedTuple):
+    """A record the reader only counted (`readers.PlainCheck`): an object of `fields` string
+    fields no active check can flag, at 1-based `line`, 0-based `index`. A tuple, because the
+    fast path makes one per record."""
+
+    line: int
+    index: int
+    fields: int
 
 
 @dataclass(frozen=True, slots=True)

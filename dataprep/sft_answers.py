@@ -13,7 +13,7 @@ def read_answers(paths: tuple[str, ...] | list[str], limit: int) -> list[str]:
     """Up to `limit` answers, an even sample of all of them (every k-th, in file order)."""
     found: list[str] = []
     for source in readers.expand(list(paths)):
-        for record in readers.read_source(source, None, []):
+        for record in readers.read_source(source):
             if record.value is UNPARSED:
                 continue
             sample, _ = normalise(record, None)

@@ -63,7 +63,7 @@ def _kept_samples(paths):
     pack = load()
     plan, fixers, seen = Plan(pack), Fixers.from_pack(pack), {}
     for source in readers.expand([str(p) for p in paths]):
-        records = list(readers.read_source(source, None, []))
+        records = list(readers.read_source(source))
         results = clean.clean_records([(r, None, None) for r in records], plan, fixers, seen)
         for record, (kept, _, _, sample, _) in zip(records, results, strict=True):
             if kept is not None and sample is not None:
@@ -140,7 +140,7 @@ def test_fix_none_ids_equal_apply_chat_template_of_the_records_as_written(tmp_pa
     rows = iter(_rows(result.out))
     checked = 0
     for source in readers.expand([str(path)]):
-        for record in readers.read_source(source, None, []):
+        for record in readers.read_source(source):
             if record.index in rejected:
                 continue
             sample, _ = normalise(record, None)

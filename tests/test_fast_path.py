@@ -12,12 +12,13 @@ from dataprep.linter import (
     FileContext,
     FileStats,
     Plan,
-    claimer,
     finish,
     lint_records,
     new_states,
+    plain_check,
 )
 from dataprep.readers import _parse
+from dataprep.records import Plain
 from dataprep.rulepack import load
 
 # The fast path is open when only structural rules run (content rules read every record).
@@ -48,22 +49,18 @@ def _lines():
 def _run(lines: list[str], fast: bool):
     stats = FileStats("p")
     ctx = FileContext("p", stats)
-    states = new_states(PLAN, ctx)  # schema-drift's included: it adds the claimed records
-    claim = claimer(PLAN, ctx, states, stats) if fast else None
-    assert (claim is not None) == fast
+    states = new_states(PLAN, ctx)  # schema-drift's included: it adds the plain records
+    plain = plain_check(PLAN, ctx, states) if fast else None
+    assert (plain is not None) == fast
 
-    def records():  # lazy, like the reader: a claim happens after earlier records are linted
-        index = 0
-        for n, line in enumerate(lines, 1):
+    def records():  # lazy, like the reader
+        for index, line in enumerate(lines):
             raw = line.encode() + b"\n"
             value = json.loads(line)
-            if claim is not None and type(value) is dict and claim(value, raw, n, index):
-                index += 1
-                continue
-            yield _parse("p", n, index, raw)
-            index += 1
+            fields = plain(value, raw) if plain is not None and type(value) is dict else 0
+            yield Plain(index + 1, index, fields) if fields else _parse("p", index + 1, index, raw)
 
-    findings = list(lint_records(records(), ctx, PLAN, states, stats))
+    findings = list(lint_records(records(), ctx, PLAN, states))
     findings += finish(PLAN, states, ctx)
     return findings, stats.records, dict(stats.formats), stats.first
 

@@ -23,7 +23,7 @@ DATA = Path(__file__).parent / "data"
 
 def _samples(path: Path):
     for source in readers.expand([str(path)]):
-        for record in readers.read_source(source, None, []):
+        for record in readers.read_source(source):
             sample, _ = normalise(record, None)
             if sample is not None and sample.kind != "pretrain":
                 yield record, sample

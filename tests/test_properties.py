@@ -53,7 +53,7 @@ STATS = FileStats("p")
 
 def _lint_all(record: Record, spec: Spec | None) -> list:
     ctx = FileContext("p", FileStats("p"), spec)
-    return list(lint_records([record], ctx, PLAN, [], ctx.stats))
+    return list(lint_records([record], ctx, PLAN, []))
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -20,9 +20,7 @@ GOOD = '{"instruction": "Name a prime number.", "output": "7"}'
 
 
 def records(path) -> list:
-    notes: list = []
-    found = list(readers.read_source(readers.expand([str(path)])[0], notes=notes))
-    return found
+    return list(readers.read_source(readers.expand([str(path)])[0]))
 
 
 def lint_json(cli, *args):

@@ -58,7 +58,7 @@ def _trl_text(path: Path) -> list[dict]:
 
     out = []
     for source in readers.expand([str(path)]):
-        for record in readers.read_source(source, None, []):
+        for record in readers.read_source(source):
             (chosen, _), (rejected, _) = rendered(normalise(record, None)[0])
             out.append({"prompt": chosen[:-1], "chosen": chosen[-1:], "rejected": rejected[-1:]})
     return out

@@ -18,6 +18,8 @@ that is its user documentation (summary, Why it hurts training, Bad, Good, Optio
   that need only per-file counts read `ctx.stats` in `finish` and do not observe, which keeps
   the linter's fast path open.
 
+`dataprep.checks.shape` names these shapes as Protocols; the engine dispatches on them.
+
 Severity and options live in `rules/*.yaml`, not here. Checks say what is wrong and where inside
 the record (a Hit); the linter adds provenance and severity to make the Finding.
 """

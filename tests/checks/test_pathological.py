@@ -33,7 +33,7 @@ def test_checks_finish_on_pathological_text(text):
     ctx = FileContext("p", FileStats("p"))
     states = [(s, s.module.new_state(ctx)) for s in PLAN.dataset_rules]
     states = [(s, st) for s, st in states if st is not None]
-    findings = list(lint_records(records, ctx, PLAN, states, ctx.stats))
+    findings = list(lint_records(records, ctx, PLAN, states))
     for setting, state in states:
         findings.extend(setting.module.finish(state, setting.options, ctx))
     assert all(f.message for f in findings)

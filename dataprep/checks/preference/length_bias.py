@@ -44,7 +44,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dataprep.checks.preference import pair
-from dataprep.findings import Hit, Where
+from dataprep.findings import Hit, Note, Where
 
 CODE = "PR05"
 NAME = "length-bias"
@@ -105,11 +105,11 @@ def _normal(k: int, n: int) -> float:
     return 0.5 * math.erfc(z / math.sqrt(2))
 
 
-def finish(state: list, opts: Options, ctx) -> Iterator[Hit]:
+def finish(state: list, opts: Options, ctx) -> Iterator[Hit | Note]:
     if not state:
         return
     s = ratios(state)
-    ctx.notes.append(
+    yield Note(
         f"{ctx.path}: {s['pairs']:,} preference pairs; chosen longer in "
         f"{s['chosen_longer_share']:.0%}; chosen/rejected length ratio p10 {s['ratio_p10']:.2f}, "
         f"median {s['ratio_p50']:.2f}, p90 {s['ratio_p90']:.2f}"

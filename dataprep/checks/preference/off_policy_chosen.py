@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from dataprep.checks.preference import side
-from dataprep.findings import Hit, Where
+from dataprep.findings import Hit, Note, Where
 
 CODE = "PR06"
 NAME = "off-policy-chosen"
@@ -67,7 +67,7 @@ def merge(a: list, b: list, offset: tuple[int, int]) -> list:
     return a
 
 
-def finish(state: list, opts: Options, ctx) -> Iterator[Hit]:
+def finish(state: list, opts: Options, ctx) -> Iterator[Hit | Note]:
     from dataprep.separability import separate
     from dataprep.sft_answers import read_answers
 
@@ -75,11 +75,11 @@ def finish(state: list, opts: Options, ctx) -> Iterator[Hit]:
         return
     sft = read_answers(ctx.sft, opts.max_sft)
     if len(sft) < 10:
-        ctx.notes.append(f"off-policy-chosen: too few SFT answers in {', '.join(ctx.sft)}")
+        yield Note(f"off-policy-chosen: too few SFT answers in {', '.join(ctx.sft)}")
         return
     result = separate(sft, [text for *_, text in state])
     how = "; ".join(result.differences) or "in vocabulary"
-    ctx.notes.append(
+    yield Note(
         f"{ctx.path}: chosen answers vs {len(sft):,} SFT answers: classifier AUC "
         f"{result.auc:.2f} (0.5 = indistinguishable, 1.0 = another distribution); {how}"
     )
