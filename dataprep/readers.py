@@ -1,8 +1,9 @@
 """Stream data files into Records: JSONL, JSON arrays, .gz, plain text, directories and stdin.
 
-Lines stay bytes until orjson parses them, so a bad byte or a broken line becomes a problem on
-that record and reading goes on. Whole files that are not data at all (an image, a Git LFS
-pointer, a CSV) raise one DataprepError that says what the file is and what to do.
+Lines stay bytes until orjson parses them (`dataprep.jsonrecords`), so a bad byte or a broken
+line becomes a problem on that record and reading goes on. Whole files that are not data at all
+(an image, a Git LFS pointer, a CSV) raise one DataprepError that says what the file is and
+what to do.
 """
 
 from __future__ import annotations
@@ -10,32 +11,23 @@ from __future__ import annotations
 import gzip
 import io
 import os
-import re
 import sys
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-import orjson
-
+from dataprep import jsonrecords
 from dataprep.errors import DataprepError
+from dataprep.jsonrecords import BOM, PROGRESS_EVERY, PlainCheck, Progress
 from dataprep.records import UNPARSED, Plain, Problem, Record
 
 DATA_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson")
 TEXT_SUFFIXES = (".txt", ".txt.gz")
 SNIFF_BYTES = 64 * 1024
 BUFFER = 1 << 20
-PROGRESS_EVERY = 4096  # records between progress callbacks
 
-Progress = Callable[[int], None]
-PlainCheck = Callable[[dict, bytes], int]
-"""`plain(value, raw)`: the number of fields of a parsed object the caller only needs counted
-(the linter's fast path for records no active rule can flag), else 0. Such an object is yielded
-as a `Plain`, not a Record."""
-
-_BOM = b"\xef\xbb\xbf"
 _MAGIC = {
     b"\x89PNG": "a PNG image",
     b"\xff\xd8\xff": "a JPEG image",
@@ -49,7 +41,6 @@ _MAGIC = {
     b"\xfd7zXZ": "an xz archive",
     b"SQLite format 3": "an SQLite database",
 }
-_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]')
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,11 +111,11 @@ def read_items(
         if source.kind == "text":
             yield from _text_lines(source.display, stream, raw, progress)
         elif _looks_like_array(head):
-            yield from _json_document(source.display, _read_all(source, stream), True)
+            yield from jsonrecords.json_document(source.display, _read_all(source, stream), True)
         elif _looks_like_object_document(head):
-            yield from _json_document(source.display, _read_all(source, stream), False)
+            yield from jsonrecords.json_document(source.display, _read_all(source, stream), False)
         else:
-            yield from _records(source.display, stream, raw, progress, plain)
+            yield from jsonrecords.jsonl_records(source.display, stream, raw, progress, plain)
     except (EOFError, zlib.error, gzip.BadGzipFile) as exc:
         raise DataprepError(
             f"compressed stream is damaged or truncated ({exc})",
@@ -169,7 +160,7 @@ def read_range(
                 pos += len(raw)
                 yield raw
 
-        yield from _records(display, chunk_lines(), None, None, plain)
+        yield from jsonrecords.jsonl_records(display, chunk_lines(), None, None, plain)
 
 
 def count_lines(path: Path, start: int, end: int) -> int:
@@ -235,7 +226,7 @@ def sniff(source: Source, stream: io.BufferedReader) -> bytes:
             fix="pass the .jsonl/.json data file",
         )
     if source.kind == "json" and head.strip() and not _has_json_line(head):
-        first = head.lstrip(_BOM).splitlines()[0][:80].decode("utf-8", "replace")
+        first = head.lstrip(BOM).splitlines()[0][:80].decode("utf-8", "replace")
         raise DataprepError(
             f"does not look like JSON or JSONL (it starts with {first!r})",
             path=source.display,
@@ -246,16 +237,16 @@ def sniff(source: Source, stream: io.BufferedReader) -> bytes:
 
 def _has_json_line(head: bytes) -> bool:
     """Whether any line in the sniffed head starts like a JSON value a data file would hold."""
-    return any(line.lstrip()[:1] in (b"{", b"[") for line in head.lstrip(_BOM).splitlines())
+    return any(line.lstrip()[:1] in (b"{", b"[") for line in head.lstrip(BOM).splitlines())
 
 
 def _looks_like_array(head: bytes) -> bool:
-    return head.lstrip(_BOM).lstrip()[:1] == b"["
+    return head.lstrip(BOM).lstrip()[:1] == b"["
 
 
 def _looks_like_object_document(head: bytes) -> bool:
     """A pretty-printed single object: its first line is a lone `{`."""
-    for line in head.lstrip(_BOM).splitlines():
+    for line in head.lstrip(BOM).splitlines():
         if line.strip():
             return line.strip() == b"{"
     return False
@@ -263,62 +254,7 @@ def _looks_like_object_document(head: bytes) -> bool:
 
 def _read_all(source: Source, stream: io.BufferedReader) -> bytes:
     data = stream.read()
-    return data[3:] if data.startswith(_BOM) else data
-
-
-def _records(
-    display: str,
-    stream: Iterable[bytes],
-    raw: BinaryIO | None,
-    progress: Progress | None,
-    plain: PlainCheck | None = None,
-) -> Iterator[Record | Plain]:
-    """JSONL lines as Records (blank lines skipped, broken ones carrying their problem), or as
-    Plains where `plain` counts them."""
-    # The hot loop of lint: each line is parsed once, here.
-    loads = orjson.loads
-    decode_error = orjson.JSONDecodeError
-    index = 0
-    line_no = 0
-    for line in stream:
-        line_no += 1
-        if line_no == 1 and line.startswith(_BOM):
-            line = line[3:]
-        try:
-            value = loads(line)
-        except decode_error as exc:
-            if not line.strip():
-                continue
-            record = Record(display, line_no, index, UNPARSED, line, (_json_problem(line, exc),))
-        else:
-            if type(value) is dict and plain is not None:
-                fields = plain(value, line)
-                if fields:
-                    yield Plain(line_no, index, fields)
-                    index += 1
-                    continue
-            record = _record(display, line_no, index, line, value)
-        index += 1
-        if progress is not None and not index % PROGRESS_EVERY:
-            progress(_position(raw))  # type: ignore[arg-type]
-        yield record
-
-
-def _key_count(value: dict) -> int:
-    """Keys in an object and in the objects of its list values (the shapes of every format).
-
-    When the raw line holds exactly this many `":` sequences, no key can be duplicated, and the
-    line needs no closer look.
-    """
-    count = len(value)
-    for v in value.values():
-        if type(v) is list:
-            for item in v:
-                if type(item) is dict:
-                    count += len(item)
-        elif type(v) is dict:
-            count += len(v)
-    return count
+    return data[3:] if data.startswith(BOM) else data
 
 
 def _text_lines(
@@ -328,7 +264,7 @@ def _text_lines(
     index = 0
     for line_no, line in enumerate(stream, 1):
         body = line.rstrip(b"\r\n")
-        if line_no == 1 and body.startswith(_BOM):
+        if line_no == 1 and body.startswith(BOM):
             body = body[3:]
         if not body.strip():
             continue
@@ -336,206 +272,11 @@ def _text_lines(
             value = {"text": body.decode("utf-8")}
             problems: tuple[Problem, ...] = ()
         except UnicodeDecodeError as exc:
-            value, problems = UNPARSED, (_utf8_problem(exc),)
+            value, problems = UNPARSED, (jsonrecords.utf8_problem(exc),)
         yield Record(display, line_no, index, value, line, problems)
         index += 1
         if progress is not None and index % PROGRESS_EVERY == 0:
-            progress(_position(raw))
-
-
-def _position(raw: BinaryIO) -> int:
-    try:
-        return raw.tell()
-    except (OSError, ValueError):
-        return 0
-
-
-def _parse(display: str, line_no: int, index: int, raw: bytes) -> Record | None:
-    """One JSONL line as a Record; None for a blank line."""
-    try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        if not raw.strip():
-            return None
-        return Record(display, line_no, index, UNPARSED, raw, (_json_problem(raw, exc),))
-    return _record(display, line_no, index, raw, value)
-
-
-def _record(display: str, line_no: int, index: int, raw: bytes, value: object) -> Record:
-    """A parsed line as a Record, with its duplicate keys found (the value is not parsed again)."""
-    if type(value) is dict and len(value) > 0 and raw.count(b'":') != _key_count(value):
-        dup = _duplicate_keys(raw, value)
-        if dup:
-            return Record(display, line_no, index, value, raw, dup)
-    return Record(display, line_no, index, value, raw)
-
-
-_KEY_PATTERNS: dict[str, bytes] = {}
-
-
-def _duplicate_keys(raw: bytes, value: dict) -> tuple[Problem, ...]:
-    """Top-level keys written twice (orjson keeps the last value silently)."""
-    suspects = []
-    for key in value:
-        pattern = _KEY_PATTERNS.get(key)
-        if pattern is None:
-            pattern = orjson.dumps(key)
-            if len(_KEY_PATTERNS) < 4096:
-                _KEY_PATTERNS[key] = pattern
-        if raw.count(pattern) > 1:
-            suspects.append(key)
-    if not suspects:
-        return ()
-    # The key text may also occur inside values: count real top-level keys with a slow parse
-    # that keeps every pair (only records that passed the cheap count get here).
-    import json
-
-    try:
-        pairs = json.loads(raw, object_pairs_hook=list)
-    except (ValueError, RecursionError):
-        return ()
-    top = [k for k, _ in pairs]
-    return tuple(
-        Problem(
-            "duplicate-key",
-            key,
-            f"key {key!r} appears {top.count(key)} times; only the last value is kept",
-            f"keep one {key!r} in the record (merge or delete the others)",
-        )
-        for key in suspects
-        if top.count(key) > 1
-    )
-
-
-def _json_problem(raw: bytes, exc: orjson.JSONDecodeError) -> Problem:
-    try:
-        raw.decode("utf-8")
-    except UnicodeDecodeError as uexc:
-        return _utf8_problem(uexc)
-    text = exc.msg
-    pos = getattr(exc, "pos", 0) or 0
-    snippet = raw[max(0, pos - 20) : pos + 20].decode("utf-8", "replace").strip()
-    if re.search(rb"(?<![\"\w])(NaN|-?Infinity)(?![\"\w])", raw):
-        fix = "NaN and Infinity are not JSON: write null (or a string) instead"
-    elif "recursion" in text.lower() or "depth" in text.lower():
-        fix = "the record is nested deeper than 1024 levels; flatten it"
-    elif (
-        raw.rstrip().endswith((b",", b"[", b"{", b":"))
-        or "EOF" in text
-        or "end of" in text
-        # cut inside a string: the parser meets the line's own newline as a control character
-        or pos >= len(raw.rstrip(b"\r\n"))
-    ):
-        # orjson reports the position of a cut-short value as its start: show the end instead.
-        tail = raw.rstrip()[-40:].decode("utf-8", "replace")
-        return Problem(
-            "invalid-json",
-            None,
-            f"not valid JSON: the line ends before the record does (it ends with {tail!r})",
-            "the line is cut short: a record must be one complete JSON object on one line",
-        )
-    else:
-        fix = "make the line one valid JSON object (check quotes, commas and escapes)"
-    col = getattr(exc, "colno", None)
-    where = f" at column {col}" if col else ""
-    return Problem("invalid-json", None, f"not valid JSON{where}: {text} near {snippet!r}", fix)
-
-
-def _utf8_problem(exc: UnicodeDecodeError) -> Problem:
-    bad = exc.object[exc.start : max(exc.end, exc.start + 1)]
-    return Problem(
-        "invalid-utf8",
-        None,
-        f"bytes {bad.hex(' ')} at byte {exc.start + 1} are not valid UTF-8",
-        "re-encode the file as UTF-8 (e.g. iconv -f GB18030 -t UTF-8), or drop the line",
-    )
-
-
-def _json_document(display: str, data: bytes, array: bool) -> Iterator[Record | Problem]:
-    """A JSON array (one record per element) or a single-object document (one record)."""
-    if not array:
-        try:
-            value = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            # Not one object after all: a JSONL file whose first line is a lone "{".
-            yield from _records(display, io.BytesIO(data), None, None)
-            return
-        yield Record(display, 1, 0, value, data)
-        return
-    found = _array_spans(data)
-    if found is None:  # e.g. JSONL whose lines are arrays
-        yield from _records(display, io.BytesIO(data), None, None)
-        return
-    spans, broken_end = found
-    line = 1
-    prev = 0
-    for index, (begin, end) in enumerate(spans):
-        line += data.count(b"\n", prev, begin)
-        prev = begin
-        chunk = data[begin:end]
-        record = _parse(display, line, index, chunk)
-        if record is None:  # `[1,,2]` or `[1,2,]`: an empty element
-            problem = Problem("invalid-json", None, "empty array element", "remove the extra comma")
-            record = Record(display, line, index, UNPARSED, chunk, (problem,))
-        yield record
-    yield Problem("json-array-file", None, f"a JSON array of {len(spans)} records")
-    if broken_end:
-        yield Problem(
-            "invalid-json",
-            None,
-            "the JSON array is never closed: the file is cut short",
-            "restore the end of the file (a final `]`); loaders reject the whole file",
-        )
-
-
-def _array_spans(data: bytes) -> tuple[list[tuple[int, int]], bool] | None:
-    """Byte spans of the top-level array's elements, found without parsing them.
-
-    Strings are matched whole, so brackets and commas inside them do not count. Returns the
-    spans and whether the array is left unclosed, or None when the document is not one array
-    (something follows its closing bracket).
-    """
-    spans: list[tuple[int, int]] = []
-    depth = 0
-    begin = -1
-    close = -1
-    commas = 0
-    for m in _TOKEN.finditer(data):
-        ch = data[m.start()]
-        if ch == 0x22:  # a string
-            continue
-        if ch in (0x5B, 0x7B):  # [ {
-            depth += 1
-            if depth == 1:
-                begin = m.end()
-        elif ch in (0x5D, 0x7D):  # ] }
-            if depth == 1:
-                _add_span(data, spans, begin, m.start(), force=commas > 0)
-                close = m.end()
-                break
-            depth -= 1
-        elif depth == 1:  # a top-level comma
-            commas += 1
-            _add_span(data, spans, begin, m.start(), force=True)
-            begin = m.end()
-    if close < 0:
-        if begin >= 0:  # whatever started last is one broken element
-            _add_span(data, spans, begin, len(data))
-        return spans, True
-    if data[close:].strip():
-        return None
-    return spans, False
-
-
-def _add_span(
-    data: bytes, spans: list[tuple[int, int]], begin: int, end: int, force: bool = False
-) -> None:
-    while begin < end and data[begin] in b" \t\r\n":
-        begin += 1
-    while end > begin and data[end - 1] in b" \t\r\n":
-        end -= 1
-    if begin < end or force:
-        spans.append((begin, end))
+            progress(jsonrecords.position(raw))
 
 
 def file_size(source: Source) -> int | None:

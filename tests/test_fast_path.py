@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dataprep import checks
+from dataprep.jsonrecords import parse_line as _parse
 from dataprep.linter import (
     FileContext,
     FileStats,
@@ -17,7 +18,6 @@ from dataprep.linter import (
     new_states,
     plain_check,
 )
-from dataprep.readers import _parse
 from dataprep.records import Plain
 from dataprep.rulepack import load
 

@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from dataprep import fixers
 from dataprep.checks.content import html_markup
 from dataprep.formats import FORMATS, Spec, normalise
+from dataprep.jsonrecords import parse_line as _parse
 from dataprep.linter import FileContext, FileStats, Plan, lint_records
-from dataprep.readers import _parse
 from dataprep.records import UNPARSED, Record
 from dataprep.rulepack import load
 from dataprep.text import CODE_SPAN, without_code

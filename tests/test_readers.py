@@ -12,7 +12,7 @@ import sys
 import orjson
 import pytest
 
-from dataprep import readers
+from dataprep import jsonrecords, readers
 from dataprep.records import UNPARSED
 from tests.conftest import STRUCTURAL, write_lines
 
@@ -261,7 +261,7 @@ def test_unparsed_records_keep_their_bytes(tmp_path):
 
 def test_array_spans_ignore_brackets_inside_strings():
     data = orjson.dumps([{"a": "],[{"}, {"b": '\\"]'}, 3])
-    spans, broken = readers._array_spans(data)
+    spans, broken = jsonrecords.array_spans(data)
     assert not broken
     assert [orjson.loads(data[a:b]) for a, b in spans] == [{"a": "],[{"}, {"b": '\\"]'}, 3]
 
