@@ -152,8 +152,54 @@ def load(info_path: str, names: list[str] | None) -> tuple[list[Entry], list[str
 
 
 def _entry(name: str, attrs: object, path: Path, text: bytes) -> Entry:
+    """One dataset's entry read as LLaMA-Factory reads it: its Spec, its files, and the
+    problems LLaMA-Factory would hit (each at the line of the key it concerns)."""
     display = str(path)
     line = _line_of(text, f'"{name}"', 0, anchored=True)
+    formatting = _formatting(name, attrs, display, line)
+    assert type(attrs) is dict
+    found: list[tuple[str | None, Problem]] = [
+        (None, _unknown(f"{name}.{key}", key, ENTRY_KEYS, "entry key"))
+        for key in attrs
+        if key not in ENTRY_KEYS
+    ]
+    columns, columns_given, problems = _columns(name, attrs)
+    found += problems
+    tags, tags_given, problems = _tags(name, attrs, formatting)
+    found += problems
+    ranking = bool(attrs.get("ranking", False))
+    if ranking and (not columns.get("chosen") or not columns.get("rejected")):
+        found.append(
+            ("ranking", Problem(
+                "column-reset",
+                f"{name}.columns",
+                "ranking is true but columns name no chosen/rejected fields: LLaMA-Factory "
+                "reads the pair from a None column and fails",
+                'add "chosen": "chosen", "rejected": "rejected" to columns',
+            ))
+        )  # fmt: skip
+    spec = _spec(f"{path.name}:{name}", formatting, ranking, columns, tags)
+    if formatting != "alpaca" and not spec.messages:
+        found.append(
+            ("columns", Problem(
+                "column-reset",
+                f"{name}.columns.messages",
+                "the columns block omits messages, so LLaMA-Factory reads no conversation",
+                'add "messages": "conversations" (or your field name) to columns',
+            ))
+        )  # fmt: skip
+    start = _offset_of(text, f'"{name}"')
+    notes = [
+        (line if key is None else (_line_of(text, f'"{key}"', start) or line), problem)
+        for key, problem in found
+    ]
+    block = {k: v for k, v in attrs.get("columns", {}).items() if k in COLUMNS and type(v) is str}
+    files = _files(path.parent / attrs["file_name"])
+    return Entry(name, display, line or 1, files, spec, columns_given, tags_given, block, notes)
+
+
+def _formatting(name: str, attrs: object, display: str, line: int | None) -> str:
+    """The entry's formatting; an entry that cannot be linted at all raises."""
     if type(attrs) is not dict:
         raise DataprepError(f"entry {name!r} is not an object", path=display, line=line)
     if "file_name" not in attrs:
@@ -173,101 +219,74 @@ def _entry(name: str, attrs: object, path: Path, text: bytes) -> Entry:
             line=line,
             fix=f"use {close!r}" if close else f"use one of {', '.join(FORMATTINGS)}",
         )
-    notes: list[tuple[int, Problem]] = []
-    start = _offset_of(text, f'"{name}"')
+    return formatting
 
-    def note(key: str, problem: Problem) -> None:
-        notes.append((_line_of(text, f'"{key}"', start) or line, problem))
 
-    for key in attrs:
-        if key not in ENTRY_KEYS:
-            notes.append((line, _unknown(f"{name}.{key}", key, ENTRY_KEYS, "entry key")))
-    columns = dict(DEFAULT_COLUMNS)
-    columns_given = type(attrs.get("columns")) is dict
-    if columns_given:
-        for key in attrs["columns"]:
-            if key not in COLUMNS:
-                note(key, _unknown(f"{name}.columns.{key}", key, COLUMNS, "column"))
-        # LLaMA-Factory's set_attr(column, columns) with default None: omitted means unread.
-        columns = {c: attrs["columns"].get(c) for c in COLUMNS}
-    tags = dict(DEFAULT_TAGS)
-    tags_given = type(attrs.get("tags")) is dict
-    if tags_given:
-        for key in attrs["tags"]:
-            if key not in TAGS:
-                note(key, _unknown(f"{name}.tags.{key}", key, TAGS, "tag"))
-        tags = {t: attrs["tags"].get(t) for t in TAGS}
-        if formatting != "alpaca":
-            for t in ("role_tag", "content_tag"):
-                if tags[t] is None:
-                    note(
-                        "tags",
-                        Problem(
-                            "column-reset",
-                            f"{name}.tags.{t}",
-                            f"the tags block omits {t}, so LLaMA-Factory sets it to None, not "
-                            f"{DEFAULT_TAGS[t]!r}: every message lookup fails",
-                            f'add "{t}": "{DEFAULT_TAGS[t]}" (or your field name) to tags',
-                        ),
-                    )
-    ranking = bool(attrs.get("ranking", False))
-    if ranking and (not columns.get("chosen") or not columns.get("rejected")):
-        note(
-            "ranking",
-            Problem(
-                "column-reset",
-                f"{name}.columns",
-                "ranking is true but columns name no chosen/rejected fields: LLaMA-Factory "
-                "reads the pair from a None column and fails",
-                'add "chosen": "chosen", "rejected": "rejected" to columns',
-            ),
-        )
-    # Every column is read from the (possibly reset) columns, as LLaMA-Factory does.
+def _columns(name: str, attrs: dict) -> tuple[dict, bool, list[tuple[str | None, Problem]]]:
+    """The columns LLaMA-Factory reads, whether a columns block is given, its unknown keys."""
+    if type(attrs.get("columns")) is not dict:
+        return dict(DEFAULT_COLUMNS), False, []
+    given = attrs["columns"]
+    problems = [
+        (key, _unknown(f"{name}.columns.{key}", key, COLUMNS, "column"))
+        for key in given
+        if key not in COLUMNS
+    ]
+    # LLaMA-Factory's set_attr(column, columns) with default None: omitted means unread.
+    return {c: given.get(c) for c in COLUMNS}, True, problems
+
+
+def _tags(
+    name: str, attrs: dict, formatting: str
+) -> tuple[dict, bool, list[tuple[str | None, Problem]]]:
+    """The role tags LLaMA-Factory reads, whether a tags block is given, and its problems."""
+    if type(attrs.get("tags")) is not dict:
+        return dict(DEFAULT_TAGS), False, []
+    given = attrs["tags"]
+    problems: list[tuple[str | None, Problem]] = [
+        (key, _unknown(f"{name}.tags.{key}", key, TAGS, "tag")) for key in given if key not in TAGS
+    ]
+    tags = {t: given.get(t) for t in TAGS}
+    if formatting != "alpaca":
+        for t in ("role_tag", "content_tag"):
+            if tags[t] is None:
+                problems.append(
+                    ("tags", Problem(
+                        "column-reset",
+                        f"{name}.tags.{t}",
+                        f"the tags block omits {t}, so LLaMA-Factory sets it to None, not "
+                        f"{DEFAULT_TAGS[t]!r}: every message lookup fails",
+                        f'add "{t}": "{DEFAULT_TAGS[t]}" (or your field name) to tags',
+                    ))
+                )  # fmt: skip
+    return tags, True, problems
+
+
+def _spec(origin: str, formatting: str, ranking: bool, columns: dict, tags: dict) -> Spec:
+    """How to read the records: every column from the (possibly reset) columns, as
+    LLaMA-Factory does."""
     shared = {c: columns.get(c) for c in COLUMNS if c != "messages"}
     if formatting == "alpaca":
-        spec = Spec(
-            formatting="alpaca",
-            ranking=ranking,
-            strict=True,
-            origin=f"{path.name}:{name}",
-            **shared,
-        )
-    else:
-        spec = Spec(
-            formatting="sharegpt" if formatting == "sharegpt" else "openai",
-            ranking=ranking,
-            strict=True,
-            origin=f"{path.name}:{name}",
-            messages=columns.get("messages"),
-            role_tag=tags.get("role_tag") or "from",
-            content_tag=tags.get("content_tag") or "value",
-            role_map={tags[t]: role for t, role in TAG_ROLES.items() if tags.get(t)},
-            fields={tags[t]: t for t in TAG_ROLES if tags.get(t)},
-            **{
-                k: v
-                for k, v in shared.items()
-                if k not in ("prompt", "query", "response", "history")
-            },
-        )
-    if formatting != "alpaca" and not spec.messages:
-        note(
-            "columns",
-            Problem(
-                "column-reset",
-                f"{name}.columns.messages",
-                "the columns block omits messages, so LLaMA-Factory reads no conversation",
-                'add "messages": "conversations" (or your field name) to columns',
-            ),
-        )
-    file_path = path.parent / attrs["file_name"]
+        return Spec(formatting="alpaca", ranking=ranking, strict=True, origin=origin, **shared)
+    return Spec(
+        formatting="sharegpt" if formatting == "sharegpt" else "openai",
+        ranking=ranking,
+        strict=True,
+        origin=origin,
+        messages=columns.get("messages"),
+        role_tag=tags.get("role_tag") or "from",
+        content_tag=tags.get("content_tag") or "value",
+        role_map={tags[t]: role for t, role in TAG_ROLES.items() if tags.get(t)},
+        fields={tags[t]: t for t in TAG_ROLES if tags.get(t)},
+        **{k: v for k, v in shared.items() if k not in ("prompt", "query", "response", "history")},
+    )
+
+
+def _files(file_path: Path) -> list[Path]:
+    """The data files of a file_name: the file, or every file under a folder."""
     if file_path.is_dir():
-        files = sorted(
-            f for f in file_path.rglob("*") if f.is_file() and not f.name.startswith(".")
-        )
-    else:
-        files = [file_path]
-    block = {k: v for k, v in attrs.get("columns", {}).items() if k in COLUMNS and type(v) is str}
-    return Entry(name, display, line or 1, files, spec, columns_given, tags_given, block, notes)
+        return sorted(f for f in file_path.rglob("*") if f.is_file() and not f.name.startswith("."))
+    return [file_path]
 
 
 def _unknown(where: str, key: str, known: tuple[str, ...], what: str) -> Problem:

@@ -263,7 +263,6 @@ def lint_records(
     spec = ctx.spec
     stats = ctx.stats
     formats = stats.formats
-    by_problem = plan.by_problem
     observing = [(s, state) for s, state in states if plan.per_record(s.module)]
     meter = ctx.meter
     count = 0
@@ -284,15 +283,7 @@ def lint_records(
             count += 1
             if hashes is not None:
                 hashes[record.source, record.index] = record_hash(record.raw)
-            before: list[Finding] = []
-            if record.problems:
-                for problem in record.problems:
-                    if problem.rule in by_problem:
-                        before.extend(
-                            problem_findings(
-                                plan, problem, record.source, record.line, record.index
-                            )
-                        )
+            before = _problems(plan, record, record.problems) if record.problems else []
             if record.value is UNPARSED:
                 if pending:
                     pending.append((record, None, before))
@@ -300,10 +291,8 @@ def lint_records(
                     yield from before
                 continue
             sample, problems = normalise(record, spec)
-            for problem in problems:
-                before.extend(
-                    problem_findings(plan, problem, record.source, record.line, record.index)
-                )
+            if problems:
+                before += _problems(plan, record, problems)
             for setting, state in observing:
                 setting.module.observe(state, record, sample)
             if observe is not None:
@@ -327,6 +316,16 @@ def lint_records(
     if pending:
         yield from _check_batch(pending, plan, states, costs)
     stats.records += count
+
+
+def _problems(plan: Plan, record: Record, problems: Iterable[Problem]) -> list[Finding]:
+    """The findings of a record's reader or normaliser problems that the pack reports."""
+    return [
+        f
+        for problem in problems
+        if problem.rule in plan.by_problem
+        for f in problem_findings(plan, problem, record.source, record.line, record.index)
+    ]
 
 
 _PLAIN_KEY = ("alpaca", "sft")

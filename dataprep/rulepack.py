@@ -141,35 +141,16 @@ def _toml_section(path: Path) -> dict | None:
 def _merge_file(
     path: Path, raw: dict, problems: list[str], seen: set[Path], lists: dict | None = None
 ) -> None:
-    from dataprep import checks  # the registry imports every rule: only when needed
-
-    where = str(path)
+    """Fold one pack file (after the packs it extends) into `raw`, rule name -> settings;
+    every problem is added to `problems` (all are reported at once)."""
     if path.resolve() in seen:
-        problems.append(f"{where}: `extends` loops back to this file")
+        problems.append(f"{path}: `extends` loops back to this file")
         return
     seen.add(path.resolve())
-    if path.name == "pyproject.toml":
-        data = _toml_section(path)
-        if data is None:
-            problems.append(f"{where}: no readable [tool.dataprep] table")
-            return
-        where = f"{path} [tool.dataprep]"
-    else:
-        import yaml
-
-        try:
-            data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            problems.append(f"{where}: cannot read ({exc.strerror})")
-            return
-        except yaml.YAMLError as exc:
-            problems.append(f"{where}: not valid YAML ({exc})")
-            return
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        problems.append(f"{where}: a rule pack is a mapping with `extends` and `rules`")
+    read = _read_pack(path, problems)
+    if read is None:
         return
+    data, where = read
     for key in data:
         if key not in ("extends", "rules", "select", "ignore"):
             problems.append(
@@ -185,22 +166,66 @@ def _merge_file(
             problems.append(f"{where}: {key}: must be a list of rule names")
         elif lists is not None:
             lists[key] = value
-    parent = data.get("extends")
-    if parent is None and path.resolve() != resources.rule_pack("default").resolve():
-        parent = "default"  # every pack starts from the catalogue unless it says otherwise
+    parent = _parent(path, data, where, problems)
     if parent is not None:
-        if not isinstance(parent, str):
-            problems.append(f"{where}: extends: must be a pack name or a path")
-        else:
-            parent_path = path.parent / parent
-            if not parent_path.suffix:
-                bundled = resources.rule_pack(parent)
-                parent_path = bundled if bundled.exists() else parent_path.with_suffix(".yaml")
-            _merge_file(parent_path, raw, problems, seen)
+        _merge_file(parent, raw, problems, seen)
     rules = data.get("rules") or {}
     if not isinstance(rules, dict):
         problems.append(f"{where}: rules: must be a mapping of rule name to settings")
         return
+    _merge_rules(rules, raw, where, problems)
+
+
+def _read_pack(path: Path, problems: list[str]) -> tuple[dict, str] | None:
+    """A pack file's mapping (YAML, or pyproject.toml's [tool.dataprep]) and how to name it."""
+    where = str(path)
+    if path.name == "pyproject.toml":
+        data = _toml_section(path)
+        if data is None:
+            problems.append(f"{where}: no readable [tool.dataprep] table")
+            return None
+        where = f"{path} [tool.dataprep]"
+    else:
+        import yaml
+
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            problems.append(f"{where}: cannot read ({exc.strerror})")
+            return None
+        except yaml.YAMLError as exc:
+            problems.append(f"{where}: not valid YAML ({exc})")
+            return None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.append(f"{where}: a rule pack is a mapping with `extends` and `rules`")
+        return None
+    return data, where
+
+
+def _parent(path: Path, data: dict, where: str, problems: list[str]) -> Path | None:
+    """The pack this one extends: its `extends` (a bundled name or a path), else the default
+    catalogue (the default pack itself extends nothing)."""
+    parent = data.get("extends")
+    if parent is None and path.resolve() != resources.rule_pack("default").resolve():
+        parent = "default"  # every pack starts from the catalogue unless it says otherwise
+    if parent is None:
+        return None
+    if not isinstance(parent, str):
+        problems.append(f"{where}: extends: must be a pack name or a path")
+        return None
+    parent_path = path.parent / parent
+    if not parent_path.suffix:
+        bundled = resources.rule_pack(parent)
+        parent_path = bundled if bundled.exists() else parent_path.with_suffix(".yaml")
+    return parent_path
+
+
+def _merge_rules(rules: dict, raw: dict, where: str, problems: list[str]) -> None:
+    """A pack's `rules` over what the packs it extends set: options merge key by key."""
+    from dataprep import checks  # the registry imports every rule: only when needed
+
     for name, entry in rules.items():
         module = checks.get(str(name))
         if module is None:

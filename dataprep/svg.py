@@ -88,17 +88,7 @@ def histogram(
     if high == low:
         high = low + 1
     step = (high - low) / bins
-    counts, over = [], []
-    for s in data:
-        bucket = [0] * bins
-        beyond = 0
-        for v in s:
-            if v > high:
-                beyond += 1
-            else:
-                bucket[min(bins - 1, int((v - low) / step))] += 1
-        counts.append([c / len(s) for c in bucket])
-        over.append((beyond, beyond / len(s)))
+    counts, over = _binned(data, low, step, high, bins)
     top = max(max(max(c) for c in counts), max(share for _, share in over)) or 1
     slot = 74 if cap is not None else 0  # room for the overflow bar and its labels
     left, bottom, right, head = 44, 22, 8 + slot, 16
@@ -111,20 +101,7 @@ def histogram(
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'role="img" xmlns="http://www.w3.org/2000/svg">'
     ]
-    bar_w = plot_w / bins
-    for k, shares in enumerate(counts):
-        colour = COLOURS[k % len(COLOURS)]
-        opacity = 0.85 if len(counts) == 1 else 0.55
-        for i, share in enumerate(shares):
-            if not share:
-                continue
-            h = share / top * plot_h
-            span = f"{_label(low + i * step, log)}-{_label(low + (i + 1) * step, log)}{unit}"
-            parts.append(
-                f'<rect x="{left + i * bar_w:.1f}" y="{head + plot_h - h:.1f}" '
-                f'width="{max(bar_w - 1, 0.5):.1f}" height="{h:.1f}" fill="{colour}" '
-                f'fill-opacity="{opacity}"><title>{escape(span)}: {share:.1%}</title></rect>'
-            )
+    parts += _bars(counts, low, step, (left, head, plot_w / bins, plot_h), top, log, unit)
     base = head + plot_h
     parts.append(f'<line x1="{left}" y1="{base}" x2="{left + plot_w}" y2="{base}" stroke="#888"/>')
     for t in _ticks(low, high):
@@ -146,6 +123,53 @@ def histogram(
         )
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _binned(
+    data: list[list[float]], low: float, step: float, high: float, bins: int
+) -> tuple[list[list[float]], list[tuple[int, float]]]:
+    """Per series, the share of values in each bin, and the count and share beyond `high`."""
+    counts, over = [], []
+    for s in data:
+        bucket = [0] * bins
+        beyond = 0
+        for v in s:
+            if v > high:
+                beyond += 1
+            else:
+                bucket[min(bins - 1, int((v - low) / step))] += 1
+        counts.append([c / len(s) for c in bucket])
+        over.append((beyond, beyond / len(s)))
+    return counts, over
+
+
+def _bars(
+    counts: list[list[float]],
+    low: float,
+    step: float,
+    box: tuple[float, float, float, float],
+    top: float,
+    log: bool,
+    unit: str,
+) -> list[str]:
+    """The bars of each series (`box`: left, head, bar width and plot height), with their
+    ranges and shares as tooltips."""
+    left, head, bar_w, plot_h = box
+    parts = []
+    for k, shares in enumerate(counts):
+        colour = COLOURS[k % len(COLOURS)]
+        opacity = 0.85 if len(counts) == 1 else 0.55
+        for i, share in enumerate(shares):
+            if not share:
+                continue
+            h = share / top * plot_h
+            span = f"{_label(low + i * step, log)}-{_label(low + (i + 1) * step, log)}{unit}"
+            parts.append(
+                f'<rect x="{left + i * bar_w:.1f}" y="{head + plot_h - h:.1f}" '
+                f'width="{max(bar_w - 1, 0.5):.1f}" height="{h:.1f}" fill="{colour}" '
+                f'fill-opacity="{opacity}"><title>{escape(span)}: {share:.1%}</title></rect>'
+            )
+    return parts
 
 
 def _overflow(

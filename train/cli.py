@@ -25,7 +25,7 @@ class _HelpConfig(argparse.Action):
         parser.exit()
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="train",
         description="Fine-tune from `dataprep build` shards: LoRA/QLoRA/full SFT and DPO; plan the "
@@ -35,6 +35,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    _run_command(sub)
+    _plan_command(sub)
+    _image_token_command(sub)
+    _doctor_command(sub)
+    _merge_command(sub)
+    _generate_command(sub)
+    return parser
+
+
+def _run_command(sub) -> None:
     run = sub.add_parser(
         "run",
         help="train as a YAML config says",
@@ -54,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--help-config", action=_HelpConfig, help="every config key: type, default, meaning"
     )
     run.add_argument("--overwrite", action="store_true", help="replace a non-empty output_dir")
+
+
+def _plan_command(sub) -> None:
     plan = sub.add_parser(
         "plan",
         help="estimate peak GPU memory, and what to change if it does not fit",
@@ -76,6 +89,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     plan.add_argument("--world", type=int, default=1, help="GPUs (processes) training together")
     plan.add_argument("--tokens-per-s", type=float, help="a measured speed, for the wall time")
     plan.add_argument("--format", choices=("text", "json"), default="text")
+
+
+def _image_token_command(sub) -> None:
     image_token = sub.add_parser(
         "image-token",
         help="a copy of a model's tokenizer with <image> added (for LLaVA)",
@@ -87,6 +103,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     image_token.add_argument("model", metavar="MODEL")
     image_token.add_argument("out", metavar="OUT_DIR")
+
+
+def _doctor_command(sub) -> None:
     doctor = sub.add_parser(
         "doctor",
         help="diagnose a run from its logged numbers (the chapter's checklists)",
@@ -105,6 +124,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     doctor.add_argument("run", metavar="RUN_DIR")
     doctor.add_argument("--format", choices=("text", "json", "html"), default="text")
     doctor.add_argument("--out", metavar="FILE", help="write there instead of stdout")
+
+
+def _merge_command(sub) -> None:
     merge = sub.add_parser(
         "merge",
         help="fold a run's LoRA adapter into its base model",
@@ -114,6 +136,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     merge.add_argument("run", metavar="RUN_DIR")
     merge.add_argument("out", metavar="OUT_DIR")
+
+
+def _generate_command(sub) -> None:
     generate = sub.add_parser(
         "generate",
         help="answer a prompt with a trained model (does it babble?)",
@@ -127,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     generate.add_argument("--system", help="a system prompt")
     generate.add_argument("--image", action="append", metavar="PATH",
                           help="an image for a LLaVA run (repeat for several)")  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
@@ -185,16 +214,16 @@ def _plan(args) -> int:
 
 
 def _doctor(args) -> int:
-    from train import doctor
+    from train import doctor, runlog
 
-    records, config = doctor.read_run(args.run)
+    records, config = runlog.read_run(args.run)
     found = doctor.diagnose_run(records, config)
     if args.format == "json":
-        output = json.dumps({"run": args.run, "diagnoses": doctor.as_json(found)}, indent=2)
+        output = json.dumps({"run": args.run, "diagnoses": runlog.as_json(found)}, indent=2)
     elif args.format == "html":
-        output = doctor.html(found, records, args.run)
+        output = runlog.html(found, records, args.run)
     else:
-        output = doctor.text(found, args.run)
+        output = runlog.text(found, args.run)
     if args.out:
         Path(args.out).write_text(output + "\n", encoding="utf-8")
         print(f"wrote {args.out}: {len(found)} diagnosis(es)")

@@ -10,14 +10,10 @@ checks run live in `train run` (see `Live`), each warning once.
 from __future__ import annotations
 
 import itertools
-import json
 import math
 import statistics
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-
-from dataprep.errors import DataprepError
+from dataclasses import dataclass, field, replace
 
 
 @dataclass(frozen=True)
@@ -57,7 +53,7 @@ def _train(records: list[dict]) -> list[dict]:
     return [r for r in records if "loss" in r]
 
 
-def _finite(value) -> bool:
+def finite(value) -> bool:
     return isinstance(value, int | float) and math.isfinite(value)
 
 
@@ -81,7 +77,7 @@ def _lower_rate(config: dict, precision: bool = False) -> dict:
 
 
 @check("TD01", "non-finite-loss")
-def non_finite(records: list[dict], config: dict) -> Iterator[Diagnosis]:
+def nonfinite(records: list[dict], config: dict) -> Iterator[Diagnosis]:
     """The loss or gradient norm became NaN or infinite (train run stops at once when it does).
 
     The chapter: loss not falling, or NaN, means the learning rate is too high: lower it by
@@ -89,7 +85,7 @@ def non_finite(records: list[dict], config: dict) -> Iterator[Diagnosis]:
     use bf16 where the GPU has it, or fp32. Then check the rows the stop names for extreme
     lengths or repeated tokens."""
     for r in records:
-        bad = [k for k in ("loss", "grad_norm") if k in r and not _finite(r[k])]
+        bad = [k for k in ("loss", "grad_norm") if k in r and not finite(r[k])]
         if bad or r.get("nonfinite"):
             what = r.get("nonfinite") or bad[0]
             change = _lower_rate(config, precision=True)
@@ -111,7 +107,7 @@ def diverging(records: list[dict], config: dict) -> Iterator[Diagnosis]:
 
     The chapter: a loss that does not fall is the classic sign of a learning rate that is too
     high. Lower it by 10x."""
-    train = [r for r in _train(records) if _finite(r["loss"])]
+    train = [r for r in _train(records) if finite(r["loss"])]
     if len(train) < 10:
         return
     k = max(2, len(train) // 5)
@@ -138,7 +134,7 @@ def spiking(records: list[dict], config: dict) -> Iterator[Diagnosis]:
 
     The chapter: a loss that does not fall steadily is the classic sign of a learning rate
     that is too high; each update overshoots. Lower it by 10x (and keep warmup on)."""
-    train = [r for r in _train(records) if _finite(r["loss"])]
+    train = [r for r in _train(records) if finite(r["loss"])]
     floor = 0.1 * abs(train[0]["loss"]) if train else 0.0
     spikes = [b for a, b in itertools.pairwise(train)
               if a["loss"] > 0 and b["loss"] >= 1.5 * a["loss"]
@@ -203,7 +199,7 @@ def flat(records: list[dict], config: dict) -> Iterator[Diagnosis]:
     (the updates bounce around a bad region), or the wrong precision (fp16 underflow). Lower
     the learning rate 10x; use bf16 instead of fp16. If the rate is already small, check the
     data (empty answers, labels all masked) and the template first."""
-    train = [r for r in _train(records) if _finite(r["loss"])]
+    train = [r for r in _train(records) if finite(r["loss"])]
     if len(train) < 20:
         return
     k = len(train) // 5
@@ -227,7 +223,7 @@ def slow(records: list[dict], config: dict) -> Iterator[Diagnosis]:
 
     The chapter: a loss that falls very slowly can mean a learning rate that is too low:
     raise it (e.g. from 1e-6 to 5e-6), carefully."""
-    train = [r for r in _train(records) if _finite(r["loss"])]
+    train = [r for r in _train(records) if finite(r["loss"])]
     if len(train) < 20:
         return
     k = len(train) // 5
@@ -254,7 +250,7 @@ def overfitting(records: list[dict], config: dict) -> Iterator[Diagnosis]:
     The chapter: eval loss rising after a minimum while the training loss keeps falling is
     overfitting. Train fewer epochs (stop near the minimum), add weight decay, or get more
     data. `load_best`: train run keeps the best adapter in `best/` when eval_steps is set."""
-    evals = [r for r in records if _finite(r.get("eval_loss"))]
+    evals = [r for r in records if finite(r.get("eval_loss"))]
     if len(evals) < 3:
         return
     best = min(range(len(evals)), key=lambda i: evals[i]["eval_loss"])
@@ -383,7 +379,7 @@ def padding_waste(records: list[dict], config: dict) -> Iterator[Diagnosis]:
 
     Padding is compute thrown away. Group batches by length (group_by_length, the default),
     build packed rows (dataprep build --packing) for SFT, keep pack_pairs on for DPO."""
-    train = [r for r in _train(records) if _finite(r.get("padding"))]
+    train = [r for r in _train(records) if finite(r.get("padding"))]
     if len(train) < 3:
         return
     share = _mean([r["padding"] for r in train])
@@ -439,51 +435,6 @@ def diagnose(records: list[dict], config: dict) -> list[Diagnosis]:
     return found
 
 
-def read_run(folder: str) -> tuple[list[dict], dict]:
-    """A run folder's logged records and its config (train_config.json, or run.json)."""
-    root = Path(folder)
-    log = root / "trainer_log.jsonl"
-    if not log.is_file():
-        raise DataprepError(f"{root}: no trainer_log.jsonl", fix="name a `train run` output_dir")
-    records = []
-    for number, line in enumerate(log.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            raise DataprepError(
-                f"{log}:{number}: not a JSON line", fix="a run writes one JSON object per line"
-            ) from None
-    config: dict = {}
-    for name in ("train_config.json", "run.json"):
-        if (root / name).is_file():
-            loaded = json.loads((root / name).read_text(encoding="utf-8"))
-            config = loaded.get("config", loaded)
-            break
-    return records, config
-
-
-def as_json(found: list[Diagnosis]) -> list[dict]:
-    return [asdict(d) | {"steps": list(d.steps)} for d in found]
-
-
-def text(found: list[Diagnosis], folder: str) -> str:
-    if not found:
-        return f"{folder}: no problems found in the logged numbers"
-    lines = []
-    for d in found:
-        lines.append(f"{folder}: {d.severity} {d.code} {d.name}: {d.message}")
-        lines.append(f"  advice: {d.advice}")
-        if d.change:
-            lines.append("  change: " + ", ".join(f"{k}: {_show(v)}" for k, v in d.change.items()))
-    return "\n".join(lines)
-
-
-def _show(value) -> str:
-    return f"{value:g}" if isinstance(value, float) else str(value)
-
-
 class Live:
     """The same checks during `train run`: each diagnosis is printed once, when it first fires."""
 
@@ -501,42 +452,3 @@ class Live:
             if d.code not in self.told:
                 self.told.add(d.code)
                 self.say(f"train doctor: {d.code} {d.name}: {d.message} ({d.advice})")
-
-
-def html(found: list[Diagnosis], records: list[dict], folder: str) -> str:
-    """A self-contained page in the data report's style: the diagnoses and the curves."""
-    from datetime import datetime, timezone
-
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
-
-    from dataprep import __version__, svg
-    from dataprep.resources import reports_dir
-
-    train = [r for r in records if "loss" in r]
-    evals = [r for r in records if "eval_loss" in r]
-    markers = [(d.code, float(d.steps[0])) for d in found if d.steps]
-    loss = svg.lines([("loss", [(r["step"], _number(r["loss"])) for r in train]),
-                      ("eval loss", [(r["step"], _number(r["eval_loss"])) for r in evals])],
-                     markers=markers)  # fmt: skip
-    rewards = None
-    if any("rewards/margins" in r for r in train):
-        rewards = svg.lines([(key, [(r["step"], _number(r.get(key))) for r in train])
-                             for key in ("rewards/margins", "rewards/accuracies")])  # fmt: skip
-    env = Environment(loader=FileSystemLoader(str(reports_dir())),
-                      autoescape=select_autoescape(default=True, default_for_string=True),
-                      trim_blocks=True, lstrip_blocks=True)  # fmt: skip
-    return env.get_template("doctor.html.j2").render(
-        found=found,
-        docs={c.code: c.doc for c in CHECKS},
-        steps=len(train),
-        loss_chart=loss,
-        reward_chart=rewards,
-        css=(reports_dir() / "report.css").read_text(encoding="utf-8"),
-        version=__version__,
-        created=datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-        title=folder,
-    )
-
-
-def _number(value) -> float:
-    return float(value) if _finite(value) else float("nan")

@@ -30,53 +30,31 @@ EPILOG = textwrap.dedent(
 
 
 def arguments(parser: argparse.ArgumentParser) -> None:
-    data_formats = ", ".join([*FORMATS, *FORMAT_ALIASES])
-    parser.add_argument(
+    _input_arguments(parser.add_argument_group("input"))
+    _rules_arguments(parser.add_argument_group("rules"))
+    _measure_arguments(parser.add_argument_group("measurements"))
+    flags.lengths(parser)
+    _output_arguments(parser.add_argument_group("output"))
+
+
+def _input_arguments(group) -> None:
+    """What to read."""
+    group.add_argument(
         "paths", nargs="*", metavar="PATH", help="data files or folders; - for stdin"
     )
-    parser.add_argument(
-        "--format",
-        default="text",
-        metavar="FORMAT",
-        help="output: text (default), json (JSON Lines), github, parsable. A data format name "
-        f"({data_formats}) here means --input-format",
-    )
-    flags.input_format(parser)
-    parser.add_argument(
+    flags.input_format(group)
+    group.add_argument(
         "--dataset-info",
         metavar="FILE",
         help="lint the datasets of a LLaMA-Factory dataset_info.json",
     )
-    parser.add_argument(
+    group.add_argument(
         "--dataset",
         action="append",
         metavar="NAME",
         help="with --dataset-info: datasets to lint (repeatable, comma-separated; default all)",
     )
-    parser.add_argument(
-        "--rules", metavar="FILE", help="rule pack YAML (default: rules/default.yaml)"
-    )
-    parser.add_argument(
-        "--select", metavar="RULES", help="only these rules (names or codes, comma-separated)"
-    )
-    parser.add_argument(
-        "--ignore", metavar="RULES", help="skip these rules (names or codes, comma-separated)"
-    )
-    parser.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
-    parser.add_argument(
-        "--baseline", metavar="FILE", help="report only findings not accepted in this baseline"
-    )
-    parser.add_argument(
-        "--write-baseline",
-        metavar="FILE",
-        help="accept every current finding: write them to FILE (by rule and record hash)",
-    )
-    parser.add_argument(
-        "--no-config",
-        action="store_true",
-        help="ignore .dataprep.yaml / [tool.dataprep] found by walking up from the data",
-    )
-    parser.add_argument(
+    group.add_argument(
         "--jobs",
         "-j",
         type=int,
@@ -84,88 +62,101 @@ def arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="processes for JSONL files of 8 MB or more (default: this machine's cores)",
     )
-    parser.add_argument(
-        "--report",
-        metavar="FILE",
-        help="also write the HTML report (measures token lengths too)",
-    )
-    parser.add_argument(
-        "--lengths",
-        action="store_true",
-        help="measure token lengths (implied by --tokenizer and --cutoff-len)",
-    )
-    flags.lengths(parser)
-    parser.add_argument(
-        "--sft",
-        action="append",
-        metavar="FILE",
-        help="SFT data to compare DPO chosen answers with (off-policy-chosen); repeatable",
-    )
-    parser.add_argument(
+    group.add_argument(
         "--image-root",
         metavar="DIR",
         help="folder image paths are relative to; they must stay inside it (default: the data "
         "file's folder, or the dataset_info.json folder)",
     )
-    parser.add_argument(
+    group.add_argument(
         "--image-threads",
         type=int,
         default=0,
         metavar="N",
         help="threads opening images (default: one per core, at least 4)",
     )
-    parser.add_argument(
+
+
+def _rules_arguments(group) -> None:
+    """Which checks run, and what fails the run."""
+    group.add_argument(
+        "--rules", metavar="FILE", help="rule pack YAML (default: rules/default.yaml)"
+    )
+    group.add_argument(
+        "--select", metavar="RULES", help="only these rules (names or codes, comma-separated)"
+    )
+    group.add_argument(
+        "--ignore", metavar="RULES", help="skip these rules (names or codes, comma-separated)"
+    )
+    group.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    group.add_argument(
+        "--baseline", metavar="FILE", help="report only findings not accepted in this baseline"
+    )
+    group.add_argument(
+        "--write-baseline",
+        metavar="FILE",
+        help="accept every current finding: write them to FILE (by rule and record hash)",
+    )
+    group.add_argument(
+        "--no-config",
+        action="store_true",
+        help="ignore .dataprep.yaml / [tool.dataprep] found by walking up from the data",
+    )
+    group.add_argument("--explain", metavar="RULE", help="print a rule's documentation and exit")
+
+
+def _measure_arguments(group) -> None:
+    """Token lengths, SFT comparison and the HTML report."""
+    group.add_argument(
+        "--report",
+        metavar="FILE",
+        help="also write the HTML report (measures token lengths too)",
+    )
+    group.add_argument(
+        "--lengths",
+        action="store_true",
+        help="measure token lengths (implied by --tokenizer and --cutoff-len)",
+    )
+    group.add_argument(
+        "--sft",
+        action="append",
+        metavar="FILE",
+        help="SFT data to compare DPO chosen answers with (off-policy-chosen); repeatable",
+    )
+
+
+def _output_arguments(group) -> None:
+    """How findings are shown."""
+    data_formats = ", ".join([*FORMATS, *FORMAT_ALIASES])
+    group.add_argument(
+        "--format",
+        default="text",
+        metavar="FORMAT",
+        help="output: text (default), json (JSON Lines), github, parsable. A data format name "
+        f"({data_formats}) here means --input-format",
+    )
+    group.add_argument(
         "--max-examples", type=int, default=3, metavar="N", help="examples per rule in text output"
     )
-    parser.add_argument(
+    group.add_argument(
         "--color", choices=("auto", "always", "never"), default="auto", help="colour in text output"
     )
-    parser.add_argument("--no-progress", action="store_true", help="never show the progress line")
-    parser.add_argument("--explain", metavar="RULE", help="print a rule's documentation and exit")
+    group.add_argument("--no-progress", action="store_true", help="never show the progress line")
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataprep import baseline, output, rulepack
-    from dataprep.linter import PackArgs, Summary, lint_paths
+    from dataprep import baseline, output
+    from dataprep.linter import Summary, lint_paths
     from dataprep.progress import Bar
 
     if args.explain:
         from dataprep.commands.rules import explain
 
         return explain(args.explain)
-    out_format = args.format
-    input_format = args.input_format
-    if out_format not in output.OUTPUT_FORMATS:
-        if resolve_format(out_format) is None:
-            raise DataprepError(
-                f"unknown --format {out_format!r}",
-                fix=f"output formats: {', '.join(output.OUTPUT_FORMATS)}; "
-                f"data formats: {', '.join(FORMATS)}",
-            )
-        input_format, out_format = out_format, "text"
+    input_format, out_format = _formats(args.input_format, args.format)
     spec = flags.input_spec(input_format)
-    if not args.paths and not args.dataset_info:
-        raise DataprepError(
-            "nothing to lint", fix="name data files or folders, - for stdin, or --dataset-info"
-        )
-    if args.dataset and not args.dataset_info:
-        raise DataprepError(
-            "--dataset needs --dataset-info", fix="add --dataset-info path/to/dataset_info.json"
-        )
-    if args.dataset_info and spec is not None:
-        raise DataprepError(
-            "--input-format and --dataset-info both say how to read records", fix="use one of them"
-        )
-    if args.jobs < 1:
-        raise DataprepError("--jobs must be at least 1")
-    select, ignore = flags.split(args.select), flags.split(args.ignore)
-    rules = args.rules
-    if rules is None and not args.no_config:
-        start = args.dataset_info or next((p for p in args.paths if p != "-"), ".")
-        found = rulepack.find_project_config(start)
-        rules = str(found) if found else None
-    pack = PackArgs(rules, tuple(select) if select else None, tuple(ignore) if ignore else None)
-    pack.load()  # a bad pack fails here, before any file is read
+    _check_inputs(args, spec)
+    pack = _pack(args)
     summary = Summary()
     accepted = baseline.load(args.baseline) if args.baseline else None
     if args.baseline or args.write_baseline:
@@ -199,8 +190,7 @@ def run(args: argparse.Namespace) -> int:
         written = baseline.write(args.write_baseline, findings, summary.hashes)
         if bar:
             bar.close()
-        for error in summary.errors:
-            print(f"dataprep: error: {error}", file=sys.stderr)
+        _print_errors(summary)
         print(f"wrote {written:,} findings to {args.write_baseline}", file=sys.stderr)
         return EXIT_FAILED if summary.errors else EXIT_OK
     if accepted is not None:
@@ -222,10 +212,66 @@ def run(args: argparse.Namespace) -> int:
 
         size = report.write(args.report, recorder.dataset(args.paths, summary, images, setup))
         print(f"wrote {args.report} ({size / 1e6:,.1f} MB)", file=sys.stderr)
-    for error in summary.errors:
-        print(f"dataprep: error: {error}", file=sys.stderr)
+    _print_errors(summary)
     if summary.errors:
         return EXIT_FAILED
     if tally.severity["error"] or (args.strict and tally.severity["warning"]):
         return EXIT_FINDINGS
     return EXIT_OK
+
+
+def _formats(input_format: str | None, out_format: str) -> tuple[str | None, str]:
+    """The input and output formats: a data format's name given as --format means
+    --input-format (with text output)."""
+    from dataprep import output
+
+    if out_format in output.OUTPUT_FORMATS:
+        return input_format, out_format
+    if resolve_format(out_format) is None:
+        raise DataprepError(
+            f"unknown --format {out_format!r}",
+            fix=f"output formats: {', '.join(output.OUTPUT_FORMATS)}; "
+            f"data formats: {', '.join(FORMATS)}",
+        )
+    return out_format, "text"
+
+
+def _check_inputs(args: argparse.Namespace, spec) -> None:
+    """Refuse flags that cannot go together, before anything is read."""
+    if not args.paths and not args.dataset_info:
+        raise DataprepError(
+            "nothing to lint", fix="name data files or folders, - for stdin, or --dataset-info"
+        )
+    if args.dataset and not args.dataset_info:
+        raise DataprepError(
+            "--dataset needs --dataset-info", fix="add --dataset-info path/to/dataset_info.json"
+        )
+    if args.dataset_info and spec is not None:
+        raise DataprepError(
+            "--input-format and --dataset-info both say how to read records", fix="use one of them"
+        )
+    if args.jobs < 1:
+        raise DataprepError("--jobs must be at least 1")
+
+
+def _pack(args: argparse.Namespace):
+    """The rule pack: --rules, else the project config found walking up from the data (unless
+    --no-config), narrowed by --select/--ignore. A bad pack fails here, before any file is
+    read."""
+    from dataprep import rulepack
+    from dataprep.linter import PackArgs
+
+    select, ignore = flags.split(args.select), flags.split(args.ignore)
+    rules = args.rules
+    if rules is None and not args.no_config:
+        start = args.dataset_info or next((p for p in args.paths if p != "-"), ".")
+        found = rulepack.find_project_config(start)
+        rules = str(found) if found else None
+    pack = PackArgs(rules, tuple(select) if select else None, tuple(ignore) if ignore else None)
+    pack.load()
+    return pack
+
+
+def _print_errors(summary) -> None:
+    for error in summary.errors:
+        print(f"dataprep: error: {error}", file=sys.stderr)

@@ -196,23 +196,12 @@ def observe_batch(state: dict, batch, records) -> None:
 
     from dataprep import columns as col
 
-    frame = batch.frame
-    rows = batch.rows
-    answer = frame["answer"].to_numpy()
-    last = np.full(len(batch), -1, dtype=np.int64)
-    np.maximum.at(last, rows[answer], np.flatnonzero(answer))
-    prompt = frame["prompt"].to_numpy()
-    first = np.full(len(batch), len(frame), dtype=np.int64)  # past the end: no user turn
-    np.minimum.at(first, rows[prompt], np.flatnonzero(prompt))
-    samples = batch.samples
-    chosen = np.array([
-        i for i, (sample, at) in enumerate(zip(samples, last.tolist(), strict=True))
-        if at >= 0 and sample.kind in KINDS
-    ], dtype=np.int64)  # fmt: skip
+    chosen, last, first = _turns(batch)
     if not len(chosen):
         return
+    samples = batch.samples
     alpaca = [samples[i].format == "alpaca" for i in chosen.tolist()]
-    every = pl.concat([frame["text"], pl.Series([None], dtype=pl.String)])  # the last: none
+    every = pl.concat([batch.frame["text"], pl.Series([None], dtype=pl.String)])  # last: none
     texts = pl.DataFrame(
         {
             "text": every.gather(last[chosen]),
@@ -220,6 +209,59 @@ def observe_batch(state: dict, batch, records) -> None:
             "alpaca": pl.Series(alpaca, dtype=pl.Boolean),
         }
     )
+    found = _features(texts)
+    head400 = found["head400"]
+    cjk = ((head400.str.len_bytes() - head400.str.len_chars()) // 2).fill_null(0).to_list()
+    latin = col.ascii_letters(head400).tolist()
+    columns = [found[name].to_list() for name in found.columns if name != "head400"]
+    tasks, styles, kept = [], [], []
+    for i, fmt_alpaca, wide, letters, row in zip(
+        chosen.tolist(), alpaca, cjk, latin, zip(*columns, strict=True), strict=True
+    ):
+        head, size, end, markdown, opening, leading, blank, task, user_text = row
+        if blank:
+            continue
+        if task is None:
+            task = _task_of(user_text, "alpaca" if fmt_alpaca else "")
+        style = _assemble(head, size, end, wide, letters, markdown, leading, opening)
+        tasks.append(_task_key(task))
+        styles.append(_style_id(state, style))
+        kept.append(i)
+    lines, indexes = batch.where
+    state["rows"].extend(
+        task=np.array(tasks, dtype=np.uint64),
+        style=np.array(styles, dtype=np.int64),
+        line=lines[kept],
+        index=indexes[kept],
+    )
+
+
+def _turns(batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The records of the batch this check reads (an answer, a kind it applies to), and per
+    record the text row of its last answer and of its first user turn (past the end: none)."""
+    frame = batch.frame
+    rows = batch.rows
+    answer = frame["answer"].to_numpy()
+    last = np.full(len(batch), -1, dtype=np.int64)
+    np.maximum.at(last, rows[answer], np.flatnonzero(answer))
+    prompt = frame["prompt"].to_numpy()
+    first = np.full(len(batch), len(frame), dtype=np.int64)
+    np.minimum.at(first, rows[prompt], np.flatnonzero(prompt))
+    chosen = np.array([
+        i for i, (sample, at) in enumerate(zip(batch.samples, last.tolist(), strict=True))
+        if at >= 0 and sample.kind in KINDS
+    ], dtype=np.int64)  # fmt: skip
+    return chosen, last, first
+
+
+def _features(texts):
+    """The measurements `_assemble` takes, per answer, in one polars pass (text, user and
+    alpaca columns in; head, size, last, head400, markdown, opening, leading, blank, task and
+    user out)."""
+    import polars as pl
+
+    from dataprep import columns as col
+
     stripped = col.stripped(col.text)
     user = pl.col("user")
     line = pl.when(pl.col("alpaca")).then(user.str.extract(r"^([^\n]*)", 1)).otherwise(user)
@@ -227,7 +269,7 @@ def observe_batch(state: dict, batch, records) -> None:
     head = pl.col("head")
     quoted = head.str.slice(0, 4)
     word = head.str.to_lowercase().str.extract("([0-9A-Z_a-z]+)", 1)
-    found = texts.select(
+    return texts.select(
         col.text.str.strip_chars_start(col.PY_WHITESPACE).str.slice(0, 12).alias("head"),
         stripped.alias("stripped"),
         col.text.str.slice(0, 1).is_in(list(col.PY_WHITESPACE)).alias("leading"),
@@ -259,30 +301,6 @@ def observe_batch(state: dict, batch, records) -> None:
         "blank",
         "task",
         "user",
-    )
-    head400 = found["head400"]
-    cjk = ((head400.str.len_bytes() - head400.str.len_chars()) // 2).fill_null(0).to_list()
-    latin = col.ascii_letters(head400).tolist()
-    columns = [found[name].to_list() for name in found.columns if name != "head400"]
-    tasks, styles, kept = [], [], []
-    for i, fmt_alpaca, wide, letters, row in zip(
-        chosen.tolist(), alpaca, cjk, latin, zip(*columns, strict=True), strict=True
-    ):
-        head, size, end, markdown, opening, leading, blank, task, user_text = row
-        if blank:
-            continue
-        if task is None:
-            task = _task_of(user_text, "alpaca" if fmt_alpaca else "")
-        style = _assemble(head, size, end, wide, letters, markdown, leading, opening)
-        tasks.append(_task_key(task))
-        styles.append(_style_id(state, style))
-        kept.append(i)
-    lines, indexes = batch.where
-    state["rows"].extend(
-        task=np.array(tasks, dtype=np.uint64),
-        style=np.array(styles, dtype=np.int64),
-        line=lines[kept],
-        index=indexes[kept],
     )
 
 
