@@ -25,7 +25,7 @@ from dataprep import __version__, readers
 from dataprep.errors import DataprepError
 
 if TYPE_CHECKING:
-    from dataprep.build import Input, Options
+    from dataprep.builder import Input, Options
     from dataprep.lengths import LengthSetup
     from dataprep.rulepack import PackArgs
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 from dataprep import dataset_info, validate
-from dataprep.build import ENGINES, FIX, LAYOUTS, TRUNCATION, Input, Options
+from dataprep.builder import ENGINES, FIX, LAYOUTS, TRUNCATION, Input, Options
 from dataprep.errors import ConfigError, DataprepError
 from dataprep.formats import Spec, resolve_format
 from dataprep.lengths import LengthSetup

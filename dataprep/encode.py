@@ -17,7 +17,7 @@ from dataprep.sample import Sample
 from dataprep.truncation import Encoded
 
 if TYPE_CHECKING:
-    from dataprep.build import Options
+    from dataprep.builder import Options
 
 VERIFY_EVERY = 32  # of the batches tiktoken encodes, 1 in this many is checked against tokenizers
 IMAGE = "<image>"

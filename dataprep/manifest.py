@@ -13,7 +13,7 @@ from dataprep import __version__
 from dataprep.buildcache import SCHEMA, file_hash
 
 if TYPE_CHECKING:
-    from dataprep.build import Options
+    from dataprep.builder import Options
     from dataprep.lengths import LengthSetup
 
 

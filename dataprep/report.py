@@ -220,3 +220,28 @@ def write(path: str, data: Dataset, other: Dataset | None = None) -> int:
     tmp.write_bytes(text)
     tmp.replace(target)
     return len(text)
+
+
+def render_report(
+    paths: list[str],
+    *,
+    against: list[str] | None = None,
+    pack: PackArgs | None = None,
+    setup: LengthSetup | None = None,
+    spec=None,
+) -> str:
+    """The HTML report of data files, as `dataprep report` writes it: the default rule pack and
+    token lengths with the bundled tokenizer unless `pack` and `setup` say otherwise;
+    `against` another split (an eval set) to compare with. Unreadable files are left out and
+    listed in the page's overview."""
+    from dataprep.lengths import length_setup
+
+    pack = pack or PackArgs()
+    setup = setup or length_setup()
+    other = None
+    if against:
+        other = collect(against, pack, spec=spec, setup=setup, images=ImageCache(),
+                        keep_ngrams=True)  # fmt: skip
+    data = collect(paths, pack, spec=spec, setup=setup, images=ImageCache(),
+                   against=other.profile if other else None)  # fmt: skip
+    return render(data, other)

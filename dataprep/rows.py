@@ -14,7 +14,7 @@ from dataprep.sample import Sample
 from dataprep.truncation import NO_LABELS, fit_pair_prompt, truncate
 
 if TYPE_CHECKING:
-    from dataprep.build import Options
+    from dataprep.builder import Options
 
 
 def row(

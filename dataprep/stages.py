@@ -2,7 +2,7 @@
 
     read -> gate -> admit -> split -> pair_kto -> render -> tokenize -> cut -> write
 
-`dataprep.build` connects them. Each stage passes on the records it keeps and hands the ones it
+`dataprep.builder` connects them. Each stage passes on the records it keeps and hands the ones it
 rejects to the shard's `Ledger` with a reason, so read == kept + rejected holds stage by stage.
 `Timings` measures each stage's own seconds (not those of the stages it pulls from).
 """
@@ -28,7 +28,7 @@ from dataprep.sample import Sample
 from dataprep.truncation import NO_LABELS
 
 if TYPE_CHECKING:
-    from dataprep.build import Input, Options
+    from dataprep.builder import Input, Options
     from dataprep.encode import Encoder
     from dataprep.engine import Plan
     from dataprep.fixers import Fixers

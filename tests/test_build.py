@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from dataprep import build, buildcache, encode, kto, templates, tokenizer
-from dataprep.build import Input, Options
+from dataprep import buildcache, builder, encode, kto, templates, tokenizer
+from dataprep.builder import Input, Options
 from dataprep.lengths import rendered
 from dataprep.linter import LengthSetup, PackArgs
 from dataprep.rulepack import load
@@ -44,7 +44,7 @@ def _build(tmp_path, rows_or_paths, out="out", setup=None, **options):
     if rows_or_paths and isinstance(rows_or_paths[0], dict):
         paths = [str(_write(tmp_path / "data.jsonl", rows_or_paths))]
     opts = Options(**{"cutoff_len": 4096, **options})
-    return build.build([Input(tuple(map(str, paths)))], str(tmp_path / out),
+    return builder.build([Input(tuple(map(str, paths)))], str(tmp_path / out),
                        setup or _setup(), PackArgs(), opts)  # fmt: skip
 
 
@@ -343,10 +343,10 @@ def test_a_same_size_edit_with_its_mtime_put_back_is_still_rebuilt(tmp_path, mon
     _write(path, rows)
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert path.stat().st_size == before.st_size and path.stat().st_mtime_ns == before.st_mtime_ns
-    edited = build.build([Input((str(path),))], str(tmp_path / "out"), _setup(), PackArgs(),
+    edited = builder.build([Input((str(path),))], str(tmp_path / "out"), _setup(), PackArgs(),
                          Options(cutoff_len=4096))  # fmt: skip
     assert not edited.reused and edited.key != first.key
-    assert build.check(str(tmp_path / "out")) == []
+    assert builder.check(str(tmp_path / "out")) == []
 
 
 def test_a_second_builder_waits_for_the_lock_and_reuses_the_build(tmp_path):
@@ -534,7 +534,7 @@ def _dpo_demo_files():
 @pytest.mark.parametrize("path", _dpo_demo_files(), ids=lambda p: p.name)
 def test_no_preference_pair_is_made_identical_or_empty_by_truncation(tmp_path, path):
     for cutoff in (256, 512, 2048):
-        for policy in build.TRUNCATION:
+        for policy in builder.TRUNCATION:
             out = f"{policy}-{cutoff}"
             result = _build(tmp_path, [path], out=out, cutoff_len=cutoff, truncation=policy)
             c = result.counts

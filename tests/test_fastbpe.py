@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from dataprep import build, templates, tokenizer
-from dataprep.build import Input, Options
+from dataprep import builder, templates, tokenizer
+from dataprep.builder import Input, Options
 from dataprep.encode import token_ranges
 from dataprep.fastbpe import FastBPE, _byte_decoder
 from dataprep.lengths import token_at
@@ -107,7 +107,7 @@ def test_a_build_checks_the_fast_path_on_its_data_and_starts_over_exactly(tmp_pa
     data = tmp_path / "data.jsonl"
     rows = [{"instruction": f"q{i}", "input": "", "output": f"{answer} {i}"} for i in range(40)]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
-    result = build.build([Input((str(data),))], str(tmp_path / "out"),
+    result = builder.build([Input((str(data),))], str(tmp_path / "out"),
                          LengthSetup(model, template, False), PackArgs(),
                          Options(cutoff_len=512))  # fmt: skip
     assert result.counts.kept == 40

@@ -58,13 +58,13 @@ def dataset(config, model_tok, template, image_tokens: int | None = None) -> dat
         return data.open_build(str(path), model_tok, template.source)
     if not path.exists():
         raise DataprepError(f"dataset {config.dataset!r} does not exist", fix="check the path")
-    from dataprep import build
+    from dataprep import builder
     from dataprep.lengths import LengthSetup
     from dataprep.rulepack import PackArgs
 
     out = path.parent / ".dataprep-builds" / f"{path.stem}-{model_tok.name.replace('/', '_')[-40:]}"
     setup = LengthSetup(model_tok, template, image_tokens=image_tokens)
-    options = build.Options(cutoff_len=config.cutoff_len, val_size=config.val_size,
+    options = builder.Options(cutoff_len=config.cutoff_len, val_size=config.val_size,
                             seed=config.seed)  # fmt: skip
     if path.suffix in (".yaml", ".yml"):
         raise DataprepError(
@@ -73,7 +73,7 @@ def dataset(config, model_tok, template, image_tokens: int | None = None) -> dat
         )
     # Under torchrun every rank gets here: the first to take the build's lock builds, the
     # others wait for it and reuse the finished build (one build, the same rows everywhere).
-    result = build.build([build.Input((str(path),))], str(out), setup, PackArgs(), options,
+    result = builder.build([builder.Input((str(path),))], str(out), setup, PackArgs(), options,
                          notify=_say)  # fmt: skip
     what = "reused the build" if result.reused else "built"
     _say(f"{what} {result.out} from {path} (key {result.key[:12]})")

@@ -105,10 +105,10 @@ def arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataprep import build, buildconfig
+    from dataprep import buildconfig, builder
 
     if args.check:
-        problems = build.check(args.check)
+        problems = builder.check(args.check)
         for problem in problems:
             print(f"dataprep: {problem}", file=sys.stderr)
         if not problems:
@@ -137,7 +137,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _build_one(args: argparse.Namespace, config, batching) -> int:
     """One build (of a kind's datasets): run it and print its summary; the exit code."""
-    from dataprep import build, rejects
+    from dataprep import builder, rejects
 
     bar = None
     if sys.stderr.isatty():
@@ -152,7 +152,7 @@ def _build_one(args: argparse.Namespace, config, batching) -> int:
         stages[stage](done, config.total)
 
     try:
-        result = build.build(
+        result = builder.build(
             config.inputs, config.out, config.setup, config.pack, config.options,
             progress=progress if bar else None, lock_timeout=args.lock_timeout,
             notify=lambda message: print(f"dataprep: {message}", file=sys.stderr, flush=True),

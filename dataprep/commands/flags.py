@@ -96,8 +96,7 @@ def lengths(
 
 def length_setup(args: argparse.Namespace):
     """The run's LengthSetup from the token-length flags."""
-    from dataprep import templates, tokenizer
-    from dataprep.linter import LengthSetup
+    from dataprep.lengths import length_setup
 
     if not 0 < args.coverage <= 1:
         raise DataprepError("--coverage must be in (0, 1]", fix="e.g. --coverage 0.95")
@@ -105,14 +104,13 @@ def length_setup(args: argparse.Namespace):
         raise DataprepError("--round and --cutoff-len must be positive")
     if args.image_tokens is not None and args.image_tokens < 0:
         raise DataprepError("--image-tokens must be 0 or more")
-    model = tokenizer.load(args.tokenizer)
-    template = templates.resolve(args.template, model.chat_template, model.special)
-    missing = template is None
-    if template is None:  # reported by template-mismatch; measured with LLaMA-Factory's default
-        template = templates.resolve("default", None, model.special)
-    image_tokens = args.image_tokens if args.image_tokens is not None else model.image_tokens
-    return LengthSetup(
-        model, template, missing, image_tokens, args.cutoff_len, args.coverage, args.round
+    return length_setup(
+        args.tokenizer,
+        args.template,
+        image_tokens=args.image_tokens,
+        cutoff_len=args.cutoff_len,
+        coverage=args.coverage,
+        round=args.round,
     )
 
 
