@@ -32,9 +32,9 @@ from pathlib import Path
 from dataprep import dataset_info, validate
 from dataprep.builder import ENGINES, FIX, LAYOUTS, TRUNCATION, Input, Options
 from dataprep.errors import ConfigError, DataprepError
-from dataprep.formats import Spec, resolve_format
 from dataprep.lengths import LengthSetup
 from dataprep.rulepack import PackArgs
+from dataprep.spec import Spec, resolve_format
 
 DATASET_KEYS = {"path", "paths", "name", "format", "num_samples", "probability", "image_root"}
 

@@ -39,11 +39,11 @@ if TYPE_CHECKING:
     from dataprep.encode import Encoder
     from dataprep.engine import Plan
     from dataprep.fixers import Fixers
-    from dataprep.formats import Spec
     from dataprep.images import ImageCache
     from dataprep.lengths import LengthSetup
     from dataprep.records import Record
     from dataprep.rulepack import PackArgs
+    from dataprep.spec import Spec
     from dataprep.stages import Item, Layout, Ledger, Timings
 
 ENCODE_BATCH = 1024  # records a batch: the tokenizer's cores busy, memory bounded

@@ -17,9 +17,9 @@ from pathlib import Path
 import orjson
 
 from dataprep.errors import DataprepError, closest
-from dataprep.formats import Spec
 from dataprep.records import Problem
 from dataprep.sample import ASSISTANT, FUNCTION_CALL, OBSERVATION, SYSTEM, USER
+from dataprep.spec import Spec
 
 COLUMNS = (
     "prompt",

@@ -14,7 +14,7 @@ import orjson
 from dataprep.records import Problem
 
 if TYPE_CHECKING:
-    from dataprep.formats import Spec
+    from dataprep.spec import Spec
 
 TEXT_PARTS = ("text", "reasoning", "tool_call", "input_text", "output_text")
 IMAGE_PARTS = ("image", "image_url", "input_image")

@@ -25,7 +25,7 @@ from dataprep.sample import (
 )
 
 if TYPE_CHECKING:
-    from dataprep.formats import Spec
+    from dataprep.spec import Spec
 
 from dataprep import fields
 

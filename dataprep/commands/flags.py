@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from dataprep.errors import DataprepError
-from dataprep.formats import FORMATS, Spec, resolve_format
+from dataprep.spec import FORMATS, Spec, resolve_format
 
 
 def steps(parser: argparse.ArgumentParser) -> None:

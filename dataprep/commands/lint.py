@@ -9,7 +9,7 @@ import textwrap
 
 from dataprep.commands import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, flags
 from dataprep.errors import DataprepError
-from dataprep.formats import FORMAT_ALIASES, FORMATS, resolve_format
+from dataprep.spec import FORMAT_ALIASES, FORMATS, resolve_format
 
 DESCRIPTION = textwrap.dedent(
     f"""\
