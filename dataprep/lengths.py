@@ -220,32 +220,6 @@ class LengthSetup:
     round: int = 64
 
 
-def length_setup(
-    tokenizer: str | None = None,
-    template: str = "auto",
-    *,
-    image_tokens: int | None = None,
-    cutoff_len: int | None = None,
-    coverage: float = 0.95,
-    round: int = 64,
-) -> LengthSetup:
-    """How to measure with this tokenizer (a local folder, a tokenizer.json or a hub id; None:
-    the bundled Qwen2.5 tokenizer, an estimate) and template (auto: the tokenizer's own; a
-    tokenizer without one is measured with LLaMA-Factory's default, and template-mismatch
-    says so). `image_tokens` None: the model's own count, if its files give one."""
-    from dataprep import templates
-    from dataprep import tokenizer as tokenizers
-
-    model = tokenizers.load(tokenizer)
-    chosen = templates.resolve(template, model.chat_template, model.special)
-    missing = chosen is None
-    if chosen is None:
-        chosen = templates.resolve("default", None, model.special)
-    if image_tokens is None:
-        image_tokens = model.image_tokens
-    return LengthSetup(model, chosen, missing, image_tokens, cutoff_len, coverage, round)
-
-
 class Meter:
     """Measures samples a batch at a time; `finish()` returns the file's Lengths."""
 

@@ -234,7 +234,7 @@ def render_report(
     token lengths with the bundled tokenizer unless `pack` and `setup` say otherwise;
     `against` another split (an eval set) to compare with. Unreadable files are left out and
     listed in the page's overview."""
-    from dataprep.lengths import length_setup
+    from dataprep.measure import length_setup
 
     pack = pack or PackArgs()
     setup = setup or length_setup()

@@ -8,8 +8,8 @@ import sys
 
 import dataprep
 from dataprep.builder import Input, Options, check
-from dataprep.lengths import length_setup
 from dataprep.linter import PackArgs, Summary
+from dataprep.measure import length_setup
 
 GOOD = {"instruction": "Name a primary colour.", "output": "Red is a primary colour."}
 BAD = {"instruction": "Say hi", "output": "<script>alert(1)</script>"}

@@ -96,7 +96,7 @@ def lengths(
 
 def length_setup(args: argparse.Namespace):
     """The run's LengthSetup from the token-length flags."""
-    from dataprep.lengths import length_setup
+    from dataprep.measure import length_setup
 
     if not 0 < args.coverage <= 1:
         raise DataprepError("--coverage must be in (0, 1]", fix="e.g. --coverage 0.95")

@@ -36,26 +36,22 @@ def run(args: argparse.Namespace) -> int:
     import orjson
 
     from dataprep.lengths import merge, summary
-    from dataprep.linter import PackArgs, Summary, lint_paths
+    from dataprep.measure import measure
 
     spec = flags.input_spec(args.input_format)
     setup = flags.length_setup(args)
-    run = Summary()
-    # Only the measuring matters here; one cheap rule keeps the linter's file handling.
-    for _ in lint_paths(args.paths, PackArgs(select=("json-array-file",)), run, spec=spec,
-                        lengths=setup):  # fmt: skip
-        pass
-    for error in run.errors:
+    measured = measure(args.paths, setup, spec)
+    for error in measured.errors:
         print(f"dataprep: error: {error}", file=sys.stderr)
-    if run.errors and not run.lengths:
+    if measured.errors and not measured.lengths:
         return EXIT_FAILED
-    lengths = merge(list(run.lengths.values()))
+    lengths = merge(list(measured.lengths.values()))
     result = {
         **summary(lengths, setup.coverage, setup.round),
         "tokenizer": setup.tokenizer.name,
         "estimate": setup.tokenizer.estimate,
         "template": setup.template.name,
-        "files": [f.path for f in run.files],
+        "files": list(measured.lengths),
         "image_tokens": setup.image_tokens,
     }
     if setup.cutoff_len:
@@ -70,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         sys.stdout.write(orjson.dumps(result).decode() + "\n")
     else:
         sys.stdout.write(_stats_table(result))
-    return EXIT_FAILED if run.errors else EXIT_OK
+    return EXIT_FAILED if measured.errors else EXIT_OK
 
 
 def _stats_table(result: dict) -> str:
