@@ -24,12 +24,11 @@ datasets:
 from __future__ import annotations
 
 import argparse
-import glob
 import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-from dataprep import dataset_info, validate
+from dataprep import validate
 from dataprep.builder import ENGINES, FIX, LAYOUTS, TRUNCATION, Input, Options
 from dataprep.errors import ConfigError, DataprepError
 from dataprep.lengths import LengthSetup
@@ -115,7 +114,12 @@ def by_kind(config: BuildConfig) -> list[tuple[str | None, BuildConfig]]:
 
 
 def _paths(pattern: str) -> list[str]:
-    found = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
+    if any(c in pattern for c in "*?["):
+        import glob  # a cached build of plain paths never needs it
+
+        found = sorted(glob.glob(pattern))
+    else:
+        found = [pattern]
     if not found:
         raise DataprepError(f"{pattern!r} matches no file", fix="check the glob")
     return found
@@ -135,6 +139,8 @@ def from_args(args: argparse.Namespace) -> BuildConfig:
         spec = Spec(formatting=name)
     inputs = [Input(tuple(_paths(p)), p, spec, image_root=args.image_root) for p in args.paths]
     if args.dataset_info:
+        from dataprep import dataset_info
+
         entries, _ = dataset_info.load(args.dataset_info, _split(args.dataset))
         inputs += [Input(tuple(str(f) for f in e.files), e.name, e.spec,
                          image_root=args.image_root or str(Path(e.info_path).parent))
