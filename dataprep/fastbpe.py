@@ -84,39 +84,14 @@ def _supported(spec: dict) -> str | None:
 
 
 def _ranks_in_merge_order(model: dict) -> bool:
-    vocab, merges = model["vocab"], model["merges"]
-    if not merges:
-        return True
-    if isinstance(merges[0], str):  # "a b": the merged token is the pair without its space
-        merged = [m.replace(" ", "", 1) for m in merges]
-    else:
-        merged = [a + b for a, b in merges]
-    ranks = list(map(vocab.get, merged))
-    if None in ranks:
-        return False
-    return bool(np.all(np.diff(np.asarray(ranks, dtype=np.int64)) > 0))
-
-
-def _token_bytes(tokens: list[str]) -> list[bytes] | None:
-    """Each byte-level token as the bytes it stands for (each stand-in character to its byte,
-    then Latin-1), in a few C calls over all of them; None when a token holds a character
-    that stands for no byte (not a byte-level vocabulary). The stand-in alphabet has no line
-    break, so one joins the tokens; a vocabulary whose tokens hold one is not byte-level."""
-    text = "\n".join(tokens)
-    if text.count("\n") != len(tokens) - 1:
-        return None
-    table = str.maketrans({c: chr(b) for c, b in _byte_decoder().items()})
-    try:
-        joined = text.translate(table).encode("latin-1")
-    except UnicodeEncodeError:
-        return None
-    # A stand-in for the byte 0x0A translates to a line break too: split where the joins were.
-    out, at = [], 0
-    for token in tokens:
-        end = at + len(token)  # one byte per stand-in character
-        out.append(joined[at:end])
-        at = end + 1
-    return out
+    vocab, last = model["vocab"], -1
+    for merge in model["merges"]:
+        a, b = merge.split(" ", 1) if isinstance(merge, str) else merge
+        rank = vocab.get(a + b)
+        if rank is None or rank <= last:
+            return False
+        last = rank
+    return True
 
 
 class FastBPE:
@@ -143,19 +118,19 @@ class FastBPE:
         pattern = _supported(spec)
         if pattern is None or not _ranks_in_merge_order(spec["model"]):
             return None
-        vocab = spec["model"]["vocab"]
-        tokens = _token_bytes(list(vocab))
-        if tokens is None:
-            return None
-        ranks = dict(zip(tokens, vocab.values(), strict=True))
-        if len(ranks) != len(vocab):  # two stand-in spellings of the same bytes
-            return None
+        # Each stand-in character to the byte it stands for, then Latin-1: one C call a token.
+        table = str.maketrans({c: chr(b) for c, b in _byte_decoder().items()})
+        ranks: dict[bytes, int] = {}
+        for token, rank in spec["model"]["vocab"].items():
+            try:
+                ranks[token.translate(table).encode("latin-1")] = rank
+            except UnicodeEncodeError:  # a character that stands for no byte: not byte-level
+                return None
         special = {a["content"]: a["id"] for a in spec.get("added_tokens", ())}
         size = max([*ranks.values(), *special.values()]) + 1
         token_bytes = np.zeros(size, dtype=np.int64)
-        token_bytes[np.fromiter(ranks.values(), np.int64, len(ranks))] = np.fromiter(
-            map(len, ranks), np.int64, len(ranks)
-        )
+        for token, rank in ranks.items():
+            token_bytes[rank] = len(token)
         for token, rank in special.items():
             token_bytes[rank] = len(token.encode("utf-8"))
         try:

@@ -120,15 +120,3 @@ def test_a_build_checks_the_fast_path_on_its_data_and_starts_over_exactly(tmp_pa
              {"role": "assistant", "content": record["output"]}]
         )  # fmt: skip
         assert row["input_ids"] == backend.encode(text, add_special_tokens=False).ids
-
-
-def test_byte_level_tokens_become_their_bytes_or_refuse_the_vocabulary():
-    from dataprep.fastbpe import _token_bytes
-
-    stand_in = {b: c for c, b in _byte_decoder().items()}
-    # "Ġhi" is " hi"; the stand-in of the byte 0x0A ("Ċ") is a line break, kept in its token.
-    # "Ã©" is the UTF-8 of "é", each byte by its stand-in.
-    tokens = ["Ġhi", "a" + stand_in[0x0A] + "b", "Ã©"]
-    assert _token_bytes(tokens) == [b" hi", b"a\nb", "é".encode()]
-    assert _token_bytes(["ok", "中"]) is None  # a character that stands for no byte
-    assert _token_bytes(["ok", "a\nb"]) is None  # a raw line break: not byte-level
