@@ -69,6 +69,10 @@ class Hashes:
         self.seen[name] = {"stat": stats, "at": self.at, "sha256": compute()}
         return self.seen[name]["sha256"]
 
+    def size(self, path: Path) -> int:
+        """The size of a file digested on its own, from the stat taken with its hash."""
+        return self.seen[str(path)]["stat"][0][2]
+
     @property
     def changed(self) -> bool:
         return self.seen != self.known
@@ -108,7 +112,7 @@ def cache_key(
     described = []
     for path in input_files(inputs):
         sha = hashes.digest([path], lambda path=path: file_hash(path))
-        described.append({"path": str(path), "size": path.stat().st_size, "sha256": sha})
+        described.append({"path": str(path), "size": hashes.size(path), "sha256": sha})
     tokenizer = setup.tokenizer
     tokenizer_hash = hashes.digest(list(tokenizer.files), tokenizer.fingerprint)
     material = {
