@@ -145,6 +145,7 @@ def build(
             cutoff = _write_shards(run, inputs)
         except FastPathMismatch:  # tiktoken is not exact on this data: all of it again, exactly
             run.pool.shutdown()
+            run.encoder.close()
             shutil.rmtree(partial)
             partial.mkdir()
             options = Options(**{**asdict(options), "tokenizer_engine": "tokenizers"})
@@ -152,6 +153,7 @@ def build(
             cutoff = _write_shards(run, inputs)
         finally:
             run.pool.shutdown()
+            run.encoder.close()
         for scratch in [*partial.glob("*-[0-9]*.json"), *partial.glob("rejects-*.jsonl")]:
             scratch.unlink()  # resume markers: the finished build does not need them
         options = Options(**{**asdict(options), "cutoff_len": cutoff})
@@ -423,6 +425,7 @@ def _spilled_shard(run: _Run, number: int, cutoff: int) -> None:
 
 def _finish(run: _Run, number: int, stage: str, ledger: Ledger, state: dict) -> None:
     """A shard's stage is done: its rejects and its marker on disk, its counts added."""
+    run.encoder.confirm()  # a shard is final only once the fast path's checks on it agree
     # rejects-N-encoded sorts before rejects-N-shard: a shard's rejects stay together, in order
     (run.partial / f"rejects-{number:05d}-{stage}.jsonl").write_bytes(b"".join(ledger.rejects))
     marker = run.partial / f"{stage}-{number:05d}.json"

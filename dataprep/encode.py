@@ -11,12 +11,15 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from dataprep.fastbpe import FastBPE, FastEncoding
+from dataprep.fastbpe import FastBPE, FastEncoding, agrees
 from dataprep.lengths import LengthSetup, message_spans, rendered, stop_tokens, token_at
 from dataprep.sample import Sample
 from dataprep.truncation import Encoded
+from dataprep.vocabcheck import Checker
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from dataprep.builder import Options
 
 VERIFY_EVERY = 32  # of the batches tiktoken encodes, 1 in this many is checked against tokenizers
@@ -43,30 +46,80 @@ class Encoder:
         self.engine = "tokenizers"  # what encoded the build: tiktoken once the fast path is up
         self._fast: FastBPE | None = None
         self._batches = 0
+        self._checker: Checker | None = None  # the second process checking the fast path
+        self._ids: dict[str, int | None] | None = None  # from it: the stop and image token ids
         if pool is None:
             self._load()
             self._loaded = None
         else:
             self._loaded = pool.submit(self._load)
 
+    @property
+    def backend(self):
+        """The `tokenizers` tokenizer, loaded when first needed: with the fast path and its
+        second process, only for a text that is not NFC."""
+        return self.setup.tokenizer.backend
+
     def _load(self) -> None:
-        self.backend = self.setup.tokenizer.backend
-        self._eos_id = next((t for t in map(self.backend.token_to_id, self.stops)
-                             if t is not None), None)  # fmt: skip
-        self._image_id = next(
-            (t for t in map(self.backend.token_to_id, IMAGE_TOKENS) if t is not None), None
-        )
         if self.options.tokenizer_engine == "auto":
             files = self.setup.tokenizer.files
             source = files[0] if files and files[0].name == "tokenizer.json" else None
-            self._fast = FastBPE.from_tokenizer(self.backend, source)
+            self._fast = self._fast_path(source)
             if self._fast is not None:
                 self.engine = "tiktoken"
+        ids = self._ids if self._ids is not None else {
+            t: self.backend.token_to_id(t) for t in (*self.stops, *IMAGE_TOKENS)
+        }  # fmt: skip
+        self._eos_id = next((ids[t] for t in self.stops if ids[t] is not None), None)
+        self._image_id = next((ids[t] for t in IMAGE_TOKENS if ids[t] is not None), None)
+
+    def _fast_path(self, source: Path | None) -> FastBPE | None:
+        """tiktoken's encoding, from a second process that derives the ranks and then checks
+        the fast encodings (`dataprep.vocabcheck`); in this process if that one fails."""
+        if source is not None:
+            checker = None
+            try:
+                checker = Checker(source, [*self.stops, *IMAGE_TOKENS])
+                derived, ids = checker.derived()
+            except (OSError, EOFError, ValueError):  # no second process: all of it here
+                if checker is not None:
+                    checker.close()
+            else:
+                fast = FastBPE.from_derived(derived) if derived is not None else None
+                if fast is None:
+                    checker.close()
+                    return None
+                self._checker, self._ids = checker, ids
+                return fast
+        return FastBPE.from_tokenizer(self.backend, source)
 
     def ready(self) -> None:
         """Wait for the vocabulary (raising what loading it raised)."""
         if self._loaded is not None:
             self._loaded.result()
+
+    def confirm(self) -> None:
+        """Every fast-path check sent so far answered (before a shard's marker is written);
+        raises FastPathMismatch at the first text `tokenizers` encodes otherwise."""
+        self.ready()
+        checker = self._checker
+        if checker is None:
+            return
+        try:
+            bad = checker.confirm()
+        except (OSError, EOFError, ValueError):  # the second process died: check here
+            self._checker = None
+            checker.close()
+            for texts in checker.unconfirmed():
+                self._check_here(texts, self._fast.encode(texts))  # type: ignore[union-attr]
+            return
+        if bad is not None:
+            raise FastPathMismatch(bad)
+
+    def close(self) -> None:
+        if self._checker is not None:
+            self._checker.close()
+            self._checker = None
 
     @property
     def eos_id(self) -> int | None:
@@ -113,18 +166,31 @@ class Encoder:
         encodings = self._fast.encode(texts)
         checked = self._batches % VERIFY_EVERY == 0
         self._batches += 1
-        if checked:
-            reference = self.backend.encode_batch(texts, add_special_tokens=False)
-            for text, fast, exact in zip(texts, encodings, reference, strict=True):
-                if fast is not None and not _same(text, fast, exact):
-                    raise FastPathMismatch(text)
-            return reference
         slow = [k for k, fast in enumerate(encodings) if fast is None]
         if slow:
             exact = self.backend.encode_batch([texts[k] for k in slow], add_special_tokens=False)
             for k, encoding in zip(slow, exact, strict=True):
                 encodings[k] = encoding
+        if checked:
+            taken = [k for k, fast in enumerate(encodings) if isinstance(fast, FastEncoding)]
+            batch = [texts[k] for k in taken]
+            if self._checker is not None:
+                try:
+                    evidence = [encodings[k].evidence(texts[k]) for k in taken]
+                    self._checker.submit(batch, evidence)
+                    return encodings
+                except (OSError, ValueError):  # the second process died: check here
+                    self._checker.close()
+                    self._checker = None
+            self._check_here(batch, [encodings[k] for k in taken])
         return encodings
+
+    def _check_here(self, texts: list[str], encodings: list) -> None:
+        """The fast encodings of `texts` against `tokenizers`, in this process."""
+        reference = self.backend.encode_batch(texts, add_special_tokens=False)
+        for text, fast, exact in zip(texts, encodings, reference, strict=True):
+            if fast is not None and not _same(text, fast, exact):
+                raise FastPathMismatch(text)
 
     def place(self, plans: list, encodings: list) -> list[list[Encoded] | str]:
         """Per sample: one Encoded per sequence (two for a pair), or why it cannot be encoded."""
@@ -209,16 +275,7 @@ class FastPathMismatch(Exception):
 def _same(text: str, fast, exact) -> bool:
     """Same ids, and the same tokens either side of each `<` (where chat markup, and so the
     message spans, start and end) and at both ends of the text."""
-    if fast.ids != exact.ids:
-        return False
-    points = {0, len(text) - 1}
-    at = text.find("<")
-    while at >= 0:
-        points.update((at - 1, at))
-        at = text.find("<", at + 1)
-    points = sorted(c for c in points if 0 <= c < len(text))
-    mine = fast.token_ranges([(c, c + 1) for c in points])
-    return all(first == exact.char_to_token(c) for c, (first, _) in zip(points, mine, strict=True))
+    return agrees(exact, *fast.evidence(text))
 
 
 def token_ranges(encoding, ranges: list[tuple[int, int]]) -> list[tuple[int | None, int | None]]:

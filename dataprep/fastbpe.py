@@ -94,6 +94,38 @@ def _ranks_in_merge_order(model: dict) -> bool:
     return True
 
 
+Derived = tuple[str, dict[bytes, int], dict[str, int], bytes]
+"""What tiktoken needs of a tokenizer.json: its Split pattern, the ranks of the tokens' bytes,
+the added tokens, and every token's length in bytes (int64, by id). Plain values, so that
+`dataprep.vocabcheck` can derive them in another process and send them here."""
+
+
+def derive(text: bytes | str) -> Derived | None:
+    """tiktoken's view of a tokenizer.json, or None where tiktoken would not be exact."""
+    import orjson
+
+    spec = orjson.loads(text)
+    pattern = _supported(spec)
+    if pattern is None or not _ranks_in_merge_order(spec["model"]):
+        return None
+    # Each stand-in character to the byte it stands for, then Latin-1: one C call a token.
+    table = str.maketrans({c: chr(b) for c, b in _byte_decoder().items()})
+    ranks: dict[bytes, int] = {}
+    for token, rank in spec["model"]["vocab"].items():
+        try:
+            ranks[token.translate(table).encode("latin-1")] = rank
+        except UnicodeEncodeError:  # a character that stands for no byte: not byte-level
+            return None
+    special = {a["content"]: a["id"] for a in spec.get("added_tokens", ())}
+    size = max([*ranks.values(), *special.values()]) + 1
+    token_bytes = np.zeros(size, dtype=np.int64)
+    for token, rank in ranks.items():
+        token_bytes[rank] = len(token)
+    for token, rank in special.items():
+        token_bytes[rank] = len(token.encode("utf-8"))
+    return pattern, ranks, special, token_bytes.tobytes()
+
+
 class FastBPE:
     """tiktoken on a byte-level BPE vocabulary, with the byte length of every token."""
 
@@ -108,38 +140,27 @@ class FastBPE:
         (or tiktoken is not installed). `source`: the tokenizer.json it was loaded from
         (parsed again here, faster than serializing the loaded one)."""
         try:
+            import tiktoken  # noqa: F401
+        except ImportError:
+            return None
+        derived = derive(source.read_bytes() if source is not None else backend.to_str())
+        return None if derived is None else cls.from_derived(derived)
+
+    @classmethod
+    def from_derived(cls, derived: Derived) -> FastBPE | None:
+        """The fast path from `derive`'s ranks (None: tiktoken is missing or refuses them)."""
+        try:
             import tiktoken
         except ImportError:
             return None
-        import orjson
-
-        text = source.read_bytes() if source is not None else backend.to_str()
-        spec = orjson.loads(text)
-        pattern = _supported(spec)
-        if pattern is None or not _ranks_in_merge_order(spec["model"]):
-            return None
-        # Each stand-in character to the byte it stands for, then Latin-1: one C call a token.
-        table = str.maketrans({c: chr(b) for c, b in _byte_decoder().items()})
-        ranks: dict[bytes, int] = {}
-        for token, rank in spec["model"]["vocab"].items():
-            try:
-                ranks[token.translate(table).encode("latin-1")] = rank
-            except UnicodeEncodeError:  # a character that stands for no byte: not byte-level
-                return None
-        special = {a["content"]: a["id"] for a in spec.get("added_tokens", ())}
-        size = max([*ranks.values(), *special.values()]) + 1
-        token_bytes = np.zeros(size, dtype=np.int64)
-        for token, rank in ranks.items():
-            token_bytes[rank] = len(token)
-        for token, rank in special.items():
-            token_bytes[rank] = len(token.encode("utf-8"))
+        pattern, ranks, special, sizes = derived
         try:
             encoding = tiktoken.Encoding(
                 "dataprep", pat_str=pattern, mergeable_ranks=ranks, special_tokens=special
             )
         except (ValueError, RuntimeError):  # a pattern tiktoken's regex engine does not take
             return None
-        return cls(encoding, token_bytes, special)
+        return cls(encoding, np.frombuffer(sizes, dtype=np.int64), special)
 
     def encode(self, texts: list[str]) -> list[FastEncoding | None]:
         """Each text's encoding, or None for a text the fast path does not take (not NFC).
@@ -181,6 +202,19 @@ class FastEncoding:
 
     __slots__ = ("_base", "_chars", "_ends", "_first", "ids")
 
+    def evidence(self, text: str) -> tuple[list[int], list[int], list[int | None]]:
+        """What `agrees` compares with `tokenizers`: the ids, and the first token of each
+        character either side of every `<` (where chat markup, and so the message spans,
+        start and end) and at both ends of `text`."""
+        points = {0, len(text) - 1}
+        at = text.find("<")
+        while at >= 0:
+            points.update((at - 1, at))
+            at = text.find("<", at + 1)
+        chars = sorted(c for c in points if 0 <= c < len(text))
+        firsts = [first for first, _ in self.token_ranges([(c, c + 1) for c in chars])]
+        return self.ids, chars, firsts
+
     def __init__(self, ids: list[int], text: str, ends: list[int], first: int, base: int):
         self.ids = ids
         self._ends, self._first, self._base = ends, first, base
@@ -204,3 +238,11 @@ class FastEncoding:
         token = self.char_to_token
         return [(token(start), token(end - 1)) if start < end else (None, None)
                 for start, end in ranges]  # fmt: skip
+
+
+def agrees(exact: Any, ids: list[int], chars: list[int], firsts: list[int | None]) -> bool:
+    """Whether a `tokenizers` encoding has the fast path's ids and first tokens at `chars`
+    (`FastEncoding.evidence`)."""
+    if exact.ids != ids:
+        return False
+    return all(first == exact.char_to_token(c) for c, first in zip(chars, firsts, strict=True))

@@ -92,26 +92,29 @@ CHATML = (
 )
 
 
-@pytest.mark.parametrize(("answer", "engine"), [("xyz", "tiktoken"), ("abc", "tokenizers")])
-def test_a_build_checks_the_fast_path_on_its_data_and_starts_over_exactly(tmp_path, answer, engine):
-    backend = _ordered_merges_but_not_tiktoken()
+def _folder(tmp_path, backend):
     folder = tmp_path / "tok"
     folder.mkdir()
     backend.save(str(folder / "tokenizer.json"))
     (folder / "tokenizer_config.json").write_text(
         json.dumps({"chat_template": CHATML, "eos_token": "<|im_end|>"})
     )
-    model = tokenizer.load(str(folder))
-    assert FastBPE.from_tokenizer(model.backend) is not None  # its shape passes
+    return folder
+
+
+def _build_with(tmp_path, model, answer: str):
     template = templates.resolve("auto", model.chat_template, model.special)
     data = tmp_path / "data.jsonl"
     rows = [{"instruction": f"q{i}", "input": "", "output": f"{answer} {i}"} for i in range(40)]
     data.write_text("".join(json.dumps(r) + "\n" for r in rows))
     result = builder.build([Input((str(data),))], str(tmp_path / "out"),
-                         LengthSetup(model, template, False), PackArgs(),
-                         Options(cutoff_len=512))  # fmt: skip
+                           LengthSetup(model, template, False), PackArgs(),
+                           Options(cutoff_len=512))  # fmt: skip
     assert result.counts.kept == 40
-    assert result.manifest["tokenizer"]["engine"] == engine  # "abc": tiktoken differs
+    return result, rows, template
+
+
+def _rows_are_tokenizers(result, rows, template, backend):
     import datasets
 
     for row, record in zip(datasets.load_from_disk(str(result.out))["train"], rows, strict=True):
@@ -120,3 +123,41 @@ def test_a_build_checks_the_fast_path_on_its_data_and_starts_over_exactly(tmp_pa
              {"role": "assistant", "content": record["output"]}]
         )  # fmt: skip
         assert row["input_ids"] == backend.encode(text, add_special_tokens=False).ids
+
+
+def test_the_checks_run_in_a_second_process_and_tokenizers_never_loads_here(tmp_path):
+    backend = _ordered_merges_but_not_tiktoken()
+    model = tokenizer.load(str(_folder(tmp_path, backend)))
+    result, rows, template = _build_with(tmp_path, model, "xyz")
+    assert result.manifest["tokenizer"]["engine"] == "tiktoken"
+    assert model._backend is None  # derived and checked in dataprep.vocabcheck's process
+    _rows_are_tokenizers(result, rows, template, backend)
+
+
+def test_a_second_process_that_dies_leaves_its_checks_to_this_one(tmp_path, monkeypatch):
+    from dataprep import vocabcheck
+
+    derived = vocabcheck.Checker.derived
+
+    def derived_then_killed(self):
+        value = derived(self)
+        self._process.kill()
+        self._process.wait()
+        return value
+
+    monkeypatch.setattr(vocabcheck.Checker, "derived", derived_then_killed)
+    backend = _ordered_merges_but_not_tiktoken()
+    model = tokenizer.load(str(_folder(tmp_path, backend)))
+    result, rows, template = _build_with(tmp_path, model, "abc")  # where tiktoken differs
+    assert result.manifest["tokenizer"]["engine"] == "tokenizers"  # found here, started over
+    _rows_are_tokenizers(result, rows, template, backend)
+
+
+@pytest.mark.parametrize(("answer", "engine"), [("xyz", "tiktoken"), ("abc", "tokenizers")])
+def test_a_build_checks_the_fast_path_on_its_data_and_starts_over_exactly(tmp_path, answer, engine):
+    backend = _ordered_merges_but_not_tiktoken()
+    model = tokenizer.load(str(_folder(tmp_path, backend)))
+    assert FastBPE.from_tokenizer(model.backend) is not None  # its shape passes
+    result, rows, template = _build_with(tmp_path, model, answer)
+    assert result.manifest["tokenizer"]["engine"] == engine  # "abc": tiktoken differs
+    _rows_are_tokenizers(result, rows, template, backend)
