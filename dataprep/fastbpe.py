@@ -10,8 +10,10 @@ build uses tiktoken only where that equality is established:
   (tiktoken merges by rank), added tokens matched as written (no lstrip/rstrip/single_word,
   not normalized), and a post-processor that keeps offsets untrimmed;
 - by the text: one that is not NFC goes to `tokenizers` (whose normalizer would change it);
-- by the data (`Encoder`): the first batch of every shard is encoded both ways and compared,
-  token for token; one difference and the rest of the build uses `tokenizers` alone.
+- by the data (`Encoder`): the first batch, and 1 in 32 after it, is encoded both ways and
+  compared, in a second process (`dataprep.vocabcheck`, which also derives the ranks, so that
+  neither job holds the build's GIL); a shard is final only once its checks agree, and one
+  difference starts the build over with `tokenizers` alone.
 
 A `FastEncoding` answers `char_to_token` from the tokens' byte lengths, as `tokenizers`'
 offsets do for a byte-level vocabulary (a character split across tokens belongs to the first).
