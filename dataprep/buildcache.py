@@ -19,8 +19,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import orjson
-
 from dataprep import __version__, readers
 from dataprep.errors import DataprepError
 
@@ -128,7 +126,9 @@ def cache_key(
         "options": asdict(options),
         "rules": hashlib.sha256(rules_text(pack).encode()).hexdigest(),
     }
-    key = hashlib.sha256(orjson.dumps(material, option=orjson.OPT_SORT_KEYS)).hexdigest()
+    # stdlib json, not orjson: a cached build then never imports orjson (its datetime and uuid)
+    text = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    key = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return key, described, tokenizer_hash
 
 

@@ -9,21 +9,21 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from typing import BinaryIO
 
 import orjson
 
-from dataprep.records import UNPARSED, Plain, Problem, Record
-
-PROGRESS_EVERY = 4096  # records between progress callbacks
-BOM = b"\xef\xbb\xbf"
-
-Progress = Callable[[int], None]
-PlainCheck = Callable[[dict, bytes], int]
-"""`plain(value, raw)`: the number of fields of a parsed object the caller only needs counted
-(the linter's fast path for records no active rule can flag), else 0. Such an object is yielded
-as a `Plain`, not a Record."""
+from dataprep.records import (
+    BOM,
+    PROGRESS_EVERY,
+    UNPARSED,
+    Plain,
+    PlainCheck,
+    Problem,
+    Progress,
+    Record,
+)
 
 _TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]')
 _KEY_PATTERNS: dict[str, bytes] = {}

@@ -18,10 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from dataprep import jsonrecords
 from dataprep.errors import DataprepError
-from dataprep.jsonrecords import BOM, PROGRESS_EVERY, PlainCheck, Progress
-from dataprep.records import UNPARSED, Plain, Problem, Record
+from dataprep.records import (
+    BOM,
+    PROGRESS_EVERY,
+    UNPARSED,
+    Plain,
+    PlainCheck,
+    Problem,
+    Progress,
+    Record,
+)
 
 DATA_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".ndjson")
 TEXT_SUFFIXES = (".txt", ".txt.gz")
@@ -105,6 +112,8 @@ def read_items(
     """Every record of one source, in file order, then the file-level problems (a JSON array
     rather than JSONL, an unclosed array), which the checks of the same name report. With
     `plain`, the objects it counts come as `Plain`s. Raises DataprepError for non-data files."""
+    from dataprep import jsonrecords
+
     raw, stream = open_stream(source)
     try:
         head = sniff(source, stream)
@@ -148,6 +157,8 @@ def read_range(
     """The JSONL records of the lines in [start, end), both line starts (`line_starts`), for
     `--jobs` chunks. Lines and record indexes are relative to the chunk: the caller adds the
     offsets of the chunks before it (`count_lines`)."""
+    from dataprep import jsonrecords
+
     with open(path, "rb", buffering=BUFFER) as f:
         f.seek(start)
 
@@ -261,6 +272,8 @@ def _text_lines(
     display: str, stream: io.BufferedReader, raw: BinaryIO, progress: Progress | None
 ) -> Iterator[Record]:
     """Plain-text pre-training data: one record `{"text": line}` per non-blank line."""
+    from dataprep import jsonrecords
+
     index = 0
     for line_no, line in enumerate(stream, 1):
         body = line.rstrip(b"\r\n")

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 UNPARSED: Any = object()
 """`Record.value` when the bytes could not be parsed (a parse problem says why)."""
+
+
+BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark, which readers drop from a file's start
+PROGRESS_EVERY = 4096  # records between progress callbacks
+
+Progress = Callable[[int], None]
+"""`progress(position)`: the bytes of the file read so far."""
+PlainCheck = Callable[[dict, bytes], int]
+"""`plain(value, raw)`: the number of fields of a parsed object the caller only needs counted
+(the linter's fast path for records no active rule can flag), else 0. Such an object is yielded
+as a `Plain`, not a Record."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,3 +157,19 @@ def test_lint_does_not_import_heavy_libraries(tmp_path):
     )
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert run.stdout.splitlines()[-1] == "[]"
+
+
+def test_a_cached_build_imports_no_engine_tokenizer_or_parser(tmp_path):
+    path = write_lines(tmp_path / "d.jsonl", ['{"instruction": "hi", "output": "hello"}'])
+    out = tmp_path / "out"
+    first = subprocess.run([sys.executable, "-m", "dataprep", "build", str(path), "--out", str(out)],
+                           capture_output=True, text=True)  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    probe = (
+        f"import sys; from dataprep.cli import main; main(['build', {str(path)!r}, '--out', "
+        f"{str(out)!r}]); print(sorted(m for m in ('polars', 'tokenizers', 'tiktoken', 'jinja2', "
+        "'pyarrow', 'orjson', 'dataprep.formats', 'dataprep.checks') if m in sys.modules))"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert "reused (same cache key)" in run.stdout
+    assert run.stdout.splitlines()[-1] == "[]"
