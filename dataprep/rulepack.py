@@ -15,7 +15,6 @@ from typing import Any
 
 from dataprep import resources, validate
 from dataprep.errors import ConfigError, closest
-from dataprep.findings import SEVERITIES
 
 
 @dataclass(frozen=True)
@@ -249,6 +248,8 @@ def _merge_rules(rules: dict, raw: dict, where: str, problems: list[str]) -> Non
 
 
 def _setting(module: ModuleType, entry: dict, where: str, problems: list[str]) -> Setting:
+    from dataprep.findings import SEVERITIES  # here: a cached build never loads the pack
+
     prefix = f"{where}: rules.{module.NAME}"
     severity = entry.get("severity", "error")
     if severity not in SEVERITIES:
