@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import json
-import random
 import shutil
 import time
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from dataprep import buildcache, buildlock, readers
+from dataprep import buildcache, buildlock
 from dataprep.buildcache import cache_key, input_files  # noqa: F401  (the public API)
 from dataprep.errors import DataprepError
 from dataprep.manifest import Counts, check, manifest  # noqa: F401
@@ -41,7 +40,6 @@ if TYPE_CHECKING:
     from dataprep.fixers import Fixers
     from dataprep.images import ImageCache
     from dataprep.lengths import LengthSetup
-    from dataprep.records import Record
     from dataprep.rulepack import PackArgs
     from dataprep.spec import Spec
     from dataprep.stages import Item, Layout, Ledger, Timings
@@ -208,49 +206,6 @@ def _validate(options: Options) -> None:
         raise DataprepError("--val-size must be in [0, 1)", fix="e.g. --val-size 0.05")
 
 
-# --- reading ---------------------------------------------------------------------------------
-
-
-def _records(inputs: list[Input], options: Options) -> Iterator[tuple[Input, Record]]:
-    """Every record to build from, datasets mixed as asked (deterministic with the seed)."""
-
-    def one(item: Input) -> Iterator[tuple[Input, Record]]:
-        n = 0
-        for source in readers.expand(list(item.paths)):
-            for record in readers.read_source(source):
-                if item.num_samples is not None and n >= item.num_samples:
-                    return
-                n += 1
-                yield item, record
-
-    if options.mix == "concat" or len(inputs) == 1:
-        for item in inputs:
-            yield from one(item)
-        return
-    rng = random.Random(options.seed)
-    streams = [one(item) for item in inputs]
-    weights = [item.probability if item.probability is not None else 1.0 for item in inputs]
-    while True:  # interleave until the first dataset runs out (datasets' first_exhausted)
-        k = rng.choices(range(len(streams)), weights=weights)[0]
-        try:
-            yield next(streams[k])
-        except StopIteration:
-            return
-
-
-def _shards(records: Iterator, size: int) -> Iterator[list]:
-    """The records `size` at a time (one shard, maybe empty, when there are none)."""
-    shard: list = []
-    count = 0
-    for record in records:
-        shard.append(record)
-        if len(shard) >= size:
-            yield shard
-            shard, count = [], count + 1
-    if shard or count == 0:
-        yield shard
-
-
 # --- the shards ------------------------------------------------------------------------------
 
 
@@ -304,8 +259,10 @@ def _write_shards(run: _Run, inputs: list[Input]) -> int:
     from dataprep.shards import write_metadata
 
     partial, options = run.partial, run.options
-    shards = enumerate(_shards(run.timings.stage("read", _records(inputs, options)),
-                               options.shard_size))  # fmt: skip
+    from dataprep import stages
+
+    shards = enumerate(stages.shards(run.timings.stage("read", stages.read(inputs, options)),
+                                     options.shard_size))  # fmt: skip
     written = buildcache.markers(partial, "shard")
     if options.cutoff_len is not None:
         for number, records in shards:

@@ -10,6 +10,7 @@ rejects to the shard's `Ledger` with a reason, so read == kept + rejected holds 
 from __future__ import annotations
 
 import hashlib
+import random
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Iterator
@@ -18,6 +19,7 @@ from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from dataprep import readers
 from dataprep import rejects as reject_rows
 from dataprep.images import image_root
 from dataprep.kto import kto_pair
@@ -130,6 +132,46 @@ class Timings:
 
 
 # --- the stages ------------------------------------------------------------------------------
+
+
+def read(inputs: list[Input], options: Options) -> Iterator[tuple[Input, Record]]:
+    """Every record to build from, datasets mixed as asked (deterministic with the seed)."""
+
+    def one(item: Input) -> Iterator[tuple[Input, Record]]:
+        n = 0
+        for source in readers.expand(list(item.paths)):
+            for record in readers.read_source(source):
+                if item.num_samples is not None and n >= item.num_samples:
+                    return
+                n += 1
+                yield item, record
+
+    if options.mix == "concat" or len(inputs) == 1:
+        for item in inputs:
+            yield from one(item)
+        return
+    rng = random.Random(options.seed)
+    streams = [one(item) for item in inputs]
+    weights = [item.probability if item.probability is not None else 1.0 for item in inputs]
+    while True:  # interleave until the first dataset runs out (datasets' first_exhausted)
+        k = rng.choices(range(len(streams)), weights=weights)[0]
+        try:
+            yield next(streams[k])
+        except StopIteration:
+            return
+
+
+def shards(records: Iterator, size: int) -> Iterator[list]:
+    """The records `size` at a time (one shard, maybe empty, when there are none)."""
+    shard: list = []
+    count = 0
+    for record in records:
+        shard.append(record)
+        if len(shard) >= size:
+            yield shard
+            shard, count = [], count + 1
+    if shard or count == 0:
+        yield shard
 
 
 def slices(records: list[tuple[Input, Record]], size: int) -> Iterator[list[Item]]:
