@@ -102,11 +102,8 @@ the added tokens, and every token's length in bytes (int64, by id). Plain values
 `dataprep.vocabcheck` can derive them in another process and send them here."""
 
 
-def derive(text: bytes | str) -> Derived | None:
-    """tiktoken's view of a tokenizer.json, or None where tiktoken would not be exact."""
-    import orjson
-
-    spec = orjson.loads(text)
+def derive(spec: dict) -> Derived | None:
+    """tiktoken's view of a parsed tokenizer.json, or None where tiktoken would not be exact."""
     pattern = _supported(spec)
     if pattern is None or not _ranks_in_merge_order(spec["model"]):
         return None
@@ -145,7 +142,10 @@ class FastBPE:
             import tiktoken  # noqa: F401
         except ImportError:
             return None
-        derived = derive(source.read_bytes() if source is not None else backend.to_str())
+        import orjson
+
+        derived = derive(orjson.loads(source.read_bytes() if source is not None
+                                      else backend.to_str()))  # fmt: skip
         return None if derived is None else cls.from_derived(derived)
 
     @classmethod
@@ -204,6 +204,11 @@ class FastEncoding:
 
     __slots__ = ("_base", "_chars", "_ends", "_first", "ids")
 
+    def __init__(self, ids: list[int], text: str, ends: list[int], first: int, base: int):
+        self.ids = ids
+        self._ends, self._first, self._base = ends, first, base
+        self._chars = None if text.isascii() else text  # byte offsets are char offsets in ASCII
+
     def evidence(self, text: str) -> tuple[list[int], list[int], list[int | None]]:
         """What `agrees` compares with `tokenizers`: the ids, and the first token of each
         character either side of every `<` (where chat markup, and so the message spans,
@@ -216,11 +221,6 @@ class FastEncoding:
         chars = sorted(c for c in points if 0 <= c < len(text))
         firsts = [first for first, _ in self.token_ranges([(c, c + 1) for c in chars])]
         return self.ids, chars, firsts
-
-    def __init__(self, ids: list[int], text: str, ends: list[int], first: int, base: int):
-        self.ids = ids
-        self._ends, self._first, self._base = ends, first, base
-        self._chars = None if text.isascii() else text  # byte offsets are char offsets in ASCII
 
     def __len__(self) -> int:
         return len(self.ids)

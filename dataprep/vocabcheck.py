@@ -50,12 +50,14 @@ def main(source: str) -> None:
     """The child: derive, then check batches until told to stop."""
     out, inp = sys.stdout.buffer, sys.stdin.buffer
     wanted = _receive(inp)
-    text = Path(source).read_bytes()
-    derived = derive(text)
-    _send(out, (derived, _token_ids(text, wanted) if derived is not None else {}))
+    import orjson
+
+    spec = orjson.loads(Path(source).read_bytes())  # parsed once, for the ranks and the ids
+    derived = derive(spec)
+    _send(out, (derived, _token_ids(spec, wanted) if derived is not None else {}))
     if derived is None:
         return
-    del derived, text
+    del derived, spec
     _release_memory()  # the parsed tokenizer.json and the ranks: ~100 MB this process keeps
     import queue
     import threading
@@ -101,10 +103,7 @@ def _release_memory() -> None:
         ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
-def _token_ids(text: bytes, tokens: list[str]) -> dict[str, int | None]:
-    import orjson
-
-    spec = orjson.loads(text)
+def _token_ids(spec: dict, tokens: list[str]) -> dict[str, int | None]:
     added = {a["content"]: a["id"] for a in spec.get("added_tokens", ())}
     vocab = spec["model"]["vocab"]
     return {t: added[t] if t in added else vocab.get(t) for t in tokens}
