@@ -11,7 +11,7 @@ import gc
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
@@ -29,12 +29,9 @@ CHUNK_BYTES = 32 << 20  # a work unit; small enough to balance, large enough to 
 MIN_PARALLEL_BYTES = 8 << 20  # below this, starting workers costs more than it saves
 
 
-def splittable(source: readers.Source, size: int | None) -> bool:
-    """Plain (uncompressed) JSONL files large enough to be worth splitting, from a process
-    whose workers can be spawned."""
-    if source.path is None or size is None or size < MIN_PARALLEL_BYTES or source.kind != "json":
-        return False
-    if not spawnable():
+def splittable(source: readers.Source, size: int | None, minimum: int = MIN_PARALLEL_BYTES) -> bool:
+    """Plain (uncompressed) JSONL files of at least `minimum` bytes."""
+    if source.path is None or size is None or size < minimum or source.kind != "json":
         return False
     with open(source.path, "rb") as f:
         head = f.read(readers.SNIFF_BYTES)
@@ -52,6 +49,20 @@ def spawnable() -> bool:
     return path is None or os.path.isfile(path)
 
 
+def bounds(source: readers.Source, parts: int, chunk_bytes: int = CHUNK_BYTES) -> list[int]:
+    """Byte offsets cutting a splittable file into at least `parts` ranges of at most about
+    `chunk_bytes`, each starting a line. Sniffing refuses non-data files first."""
+    raw, stream = readers.open_stream(source)
+    try:
+        readers.sniff(source, stream)
+    finally:
+        raw.close()
+    size = os.path.getsize(source.path)  # type: ignore[arg-type]
+    count = max(parts, -(-size // chunk_bytes), 1)
+    starts = readers.line_starts(source.path, [size * i // count for i in range(count + 1)])
+    return sorted(set(starts))  # a line longer than a range leaves that range empty
+
+
 def lint_parallel(
     source: readers.Source,
     ctx: FileContext,
@@ -60,18 +71,8 @@ def lint_parallel(
     jobs: int,
     tick: Callable[[int], None] | None,
 ) -> Iterator[Finding | Note]:
-    # Sniffing refuses non-data files before any worker starts.
-    raw, stream = readers.open_stream(source)
-    try:
-        readers.sniff(source, stream)
-    finally:
-        raw.close()
-    size = os.path.getsize(source.path)  # type: ignore[arg-type]
-    count = max(jobs, -(-size // CHUNK_BYTES))
-    bounds = readers.line_starts(source.path, [size * i // count for i in range(count + 1)])
-    tasks = [(source, ctx, bounds[i], bounds[i + 1]) for i in range(count)]
-    lines = records = 0
-    states = linter.new_states(plan, ctx)
+    ends = bounds(source, jobs)
+    tasks = [(source, ctx, ends[i], ends[i + 1]) for i in range(len(ends) - 1)]
     context = multiprocessing.get_context("spawn")
     # An executor, not a Pool: a worker that dies (killed for memory) breaks it with an error,
     # where a Pool starts another worker and waits forever for the lost chunk.
@@ -79,20 +80,34 @@ def lint_parallel(
         jobs, mp_context=context, initializer=_init_worker, initargs=(pack_args, plan.batched)
     )
     try:
-        for i, chunk in enumerate(_results(pool, tasks, source.display)):
-            findings, chunk_lines, chunk_states, chunk_stats = chunk
-            for f in findings:
-                yield f.shifted(lines, records)
-            for (setting, state), other in zip(states, chunk_states, strict=True):
-                if isinstance(setting.module, ObservingCheck):
-                    setting.module.merge(state, other, (lines, records))
-            ctx.stats.add(chunk_stats, lines, records)
-            lines += chunk_lines
-            records += chunk_stats.records
-            if tick:
-                tick(bounds[i + 1])
+        yield from stitch(_results(pool, tasks, source.display), ends, ctx, plan, tick)
     finally:
         pool.shutdown(cancel_futures=True)
+
+
+def stitch(
+    results: Iterable[tuple],
+    ends: list[int],
+    ctx: FileContext,
+    plan: Plan,
+    tick: Callable[[int], None] | None,
+) -> Iterator[Finding | Note]:
+    """The findings of a file's chunks (`lint_chunk` results, in file order) shifted to file
+    lines and records, their dataset states and stats merged, then the dataset checks' own."""
+    lines = records = 0
+    states = linter.new_states(plan, ctx)
+    for i, chunk in enumerate(results):
+        findings, chunk_lines, chunk_states, chunk_stats = chunk
+        for f in findings:
+            yield f.shifted(lines, records)
+        for (setting, state), other in zip(states, chunk_states, strict=True):
+            if isinstance(setting.module, ObservingCheck):
+                setting.module.merge(state, other, (lines, records))
+        ctx.stats.add(chunk_stats, lines, records)
+        lines += chunk_lines
+        records += chunk_stats.records
+        if tick:
+            tick(ends[i + 1])
     yield from linter.finish(plan, states, ctx)
 
 
@@ -119,9 +134,13 @@ def _init_worker(pack_args: PackArgs, batched: bool) -> None:
 
 
 def _lint_chunk(task: tuple) -> tuple:
-    source, ctx, start, end = task
-    plan = _WORKER_PLAN
-    assert plan is not None
+    assert _WORKER_PLAN is not None
+    return lint_chunk(_WORKER_PLAN, *task)
+
+
+def lint_chunk(plan: Plan, source: readers.Source, ctx: FileContext, start: int, end: int) -> tuple:
+    """One chunk's findings (lines and records counted from its start), its line count, its
+    dataset checks' states and its stats: what `stitch` merges."""
     path = Path(source.path)
     ctx = replace(ctx, stats=FileStats(source.display))
     states = linter.new_states(plan, ctx)

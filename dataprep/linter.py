@@ -26,7 +26,6 @@ from dataprep.images import ImageCache
 from dataprep.lengths import Lengths, LengthSetup, Meter, summary_lines
 from dataprep.records import UNPARSED, Plain, Problem, Record
 from dataprep.rulepack import Pack, PackArgs, Setting
-from dataprep.rulepack import load as load_pack
 from dataprep.sample import Sample
 
 
@@ -127,6 +126,7 @@ def lint_paths(
     lengths: LengthSetup | None = None,
     observe: Observe | None = None,
     reference: bool | None = None,
+    ray: Any = None,
 ) -> Iterator[Finding]:
     """Findings for data files (or the entries of a dataset_info.json), file by file.
 
@@ -140,10 +140,13 @@ def lint_paths(
     report's profile); it too reads each file in one process. `reference=True` runs every check
     on every record one at a time, without prefilters or batch keys: the engine's definition,
     which tests compare it with; `False` runs the engine; None (the default) the engine unless
-    the input is under a megabyte, where starting it costs more than it saves.
+    the input is under a megabyte, where starting it costs more than it saves. `ray` (a
+    `dataprep.cluster.Ray`) runs the files as tasks on a Ray cluster instead of `jobs`
+    processes here.
     """
-    pack_args = pack if isinstance(pack, PackArgs) else None
-    pack = pack_args.load() if pack_args else (pack or load_pack())
+    # Workers rebuild the pack from how it was loaded; a Pack object given as such stays here.
+    pack_args = pack if isinstance(pack, PackArgs) else (PackArgs() if pack is None else None)
+    pack = pack_args.load() if pack_args else pack
     if reference is None:
         reference = _small(paths, info)
     plan = Plan(pack, batched=not reference)
@@ -156,25 +159,29 @@ def lint_paths(
             yield from _entry_notes(entry, plan)
             units.extend(_entry_sources(entry, summary.errors))
     units.extend((source, spec, None) for source in readers.expand(paths or []))
+    files = []
     for source, file_spec, entry in units:
+        meter = None
+        if lengths is not None:
+            meter = Meter(lengths.tokenizer, lengths.template, lengths.image_tokens)
         stats = FileStats(source.display)
-        summary.files.append(stats)
+        ctx = FileContext(
+            source.display, stats, file_spec, entry, images, tuple(sft or ()), lengths, meter
+        )
+        files.append((source, ctx))
+    local = summary.hashes is None and lengths is None and observe is None
+    remote = _cluster().start(ray, pack_args, plan, files, local) if ray is not None else None
+    for source, ctx in files:
+        summary.files.append(ctx.stats)
         size = readers.file_size(source)
         tick = progress(source.display, size) if progress else None
         try:
-            meter = None
-            if lengths is not None:
-                meter = Meter(lengths.tokenizer, lengths.template, lengths.image_tokens)
-            ctx = FileContext(
-                source.display, stats, file_spec, entry, images, tuple(sft or ()), lengths, meter
-            )
-            parallel = summary.hashes is None and meter is None and observe is None
-            if jobs > 1 and parallel and _chunks().splittable(source, size):
-                found = _chunks().lint_parallel(
-                    source, ctx, plan, pack_args or PackArgs(), jobs, tick
-                )
+            if remote is not None and remote.handles(ctx):
+                found = remote.lint(ctx, plan, tick)
+            elif jobs > 1 and local and pack_args and _parallel(source, size):
+                found = _chunks().lint_parallel(source, ctx, plan, pack_args, jobs, tick)
             else:
-                found = _lint_serial(source, ctx, plan, tick, summary.hashes, observe)
+                found = lint_file(source, ctx, plan, tick, summary.hashes, observe)
             for item in found:
                 if type(item) is Note:
                     summary.notes.append(item.text)
@@ -184,8 +191,13 @@ def lint_paths(
                 summary.lengths[ctx.path] = ctx.lengths
         except DataprepError as exc:
             summary.errors.append(exc)
-            if not stats.records:
-                summary.files.remove(stats)  # never read: the error says all there is
+            if not ctx.stats.records:
+                summary.files.remove(ctx.stats)  # never read: the error says all there is
+
+
+def _parallel(source: readers.Source, size: int | None) -> bool:
+    """Whether `--jobs` splits this file across worker processes."""
+    return _chunks().splittable(source, size) and _chunks().spawnable()
 
 
 def _entry_sources(
@@ -214,6 +226,13 @@ def _chunks():
     return chunks
 
 
+def _cluster():
+    """`dataprep.cluster` (`--executor ray`), which builds on this module."""
+    from dataprep import cluster
+
+    return cluster
+
+
 SMALL_BYTES = 1 << 20  # below this, checking one record at a time beats starting the engine
 
 
@@ -230,14 +249,15 @@ def _small(paths: list[str], info: str | None) -> bool:
     return total < SMALL_BYTES
 
 
-def _lint_serial(
+def lint_file(
     source: readers.Source,
     ctx: FileContext,
     plan: Plan,
-    tick: Callable[[int], None] | None,
-    hashes: dict | None,
-    observe: Observe | None,
+    tick: Callable[[int], None] | None = None,
+    hashes: dict | None = None,
+    observe: Observe | None = None,
 ) -> Iterator[Finding | Note]:
+    """One file's findings and notes, read in this process."""
     states = new_states(plan, ctx)
     fast = hashes is None and observe is None
     items = readers.read_items(source, tick, plain_check(plan, ctx, states) if fast else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from dataprep.errors import DataprepError
@@ -156,3 +157,67 @@ def counts(counter) -> str:
     """`a 3, b 1`: by count, then name, so the output is stable."""
     ordered = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
     return ", ".join(f"{name} {n:,}" for name, n in ordered)
+
+
+def executor(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group(
+        "executor", "where the work runs: here (--jobs processes) or on a Ray cluster"
+    )
+    group.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="ray: run files and byte ranges of large JSONL files as Ray tasks (needs "
+        "pip install 'llm-dataprep[ray]'; default local)",
+    )
+    group.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="with --executor ray: the cluster (auto, or ray://host:10001; default: start a "
+        "local Ray instance with this machine's cores)",
+    )
+    group.add_argument(
+        "--chunk-size",
+        type=byte_size,
+        default=None,
+        metavar="SIZE",
+        help="with --executor ray: bytes of JSONL per task, e.g. 64M (default 32M)",
+    )
+
+
+def byte_size(text: str) -> int:
+    """`64M`, `512K`, `1G` or a plain number of bytes."""
+    units = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
+    scale = units.get(text[-1:].upper(), 1)
+    digits = text[:-1] if scale > 1 else text
+    try:
+        value = int(float(digits) * scale)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (e.g. 64M, 512K)") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"a size must be positive: {text!r}")
+    return value
+
+
+def own_stdout(args: argparse.Namespace):
+    """The stream the command's output goes to. With --executor ray, everything else printed
+    to sys.stdout goes to stderr for the rest of the process: Ray's driver prints its workers'
+    errors (a retried task) to sys.stdout, and findings in JSON must be alone there."""
+    stdout = sys.stdout
+    if args.executor == "ray":
+        sys.stdout = sys.stderr
+    return stdout
+
+
+def ray_settings(args: argparse.Namespace, bar):
+    """--executor ray and its flags as a `cluster.Ray`, or None to run here."""
+    if args.executor != "ray":
+        if args.address or args.chunk_size:
+            raise DataprepError(
+                "--address and --chunk-size need --executor ray", fix="add --executor ray"
+            )
+        return None
+    from dataprep import chunks, cluster
+
+    progress = cluster.progress_line(bar) if bar is not None else None
+    return cluster.Ray(args.address, args.chunk_size or chunks.CHUNK_BYTES, progress)

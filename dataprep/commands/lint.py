@@ -34,6 +34,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     _rules_arguments(parser.add_argument_group("rules"))
     _measure_arguments(parser.add_argument_group("measurements"))
     flags.lengths(parser)
+    flags.executor(parser)
     _output_arguments(parser.add_argument_group("output"))
 
 
@@ -162,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
     if args.baseline or args.write_baseline:
         summary.hashes = {}
     bar = Bar() if sys.stderr.isatty() and not args.no_progress else None
+    stdout = flags.own_stdout(args)
     images = flags.image_cache(args.image_root, args.image_threads, bar)
     measure = args.lengths or args.tokenizer or args.cutoff_len or args.image_tokens
     setup = flags.length_setup(args) if measure or args.report else None
@@ -183,6 +185,7 @@ def run(args: argparse.Namespace) -> int:
         sft=flags.existing(args.sft, "--sft"),
         lengths=setup,
         observe=recorder.profile if recorder else None,
+        ray=flags.ray_settings(args, bar),
     )
     if recorder is not None:
         findings = recorder.tee(findings)
@@ -200,8 +203,8 @@ def run(args: argparse.Namespace) -> int:
             findings,
             summary,
             out_format,
-            sys.stdout,
-            colour=output.use_colour(args.color, sys.stdout),
+            stdout,
+            colour=output.use_colour(args.color, stdout),
             examples=args.max_examples,
         )
     finally:

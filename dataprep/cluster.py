@@ -1,0 +1,261 @@
+"""`--executor ray`: the linter's work units run as Ray tasks, on a local instance or a cluster.
+
+A splittable JSONL file is cut into byte ranges (`chunks.bounds`) and each range is one task
+running the same `chunks.lint_chunk` as `--jobs`; any other file (gzip, a JSON array) is one task
+linting the whole file. Every file's tasks are submitted at once, so many small files keep the
+cluster as busy as one large one; their results are stitched in file order by `chunks.stitch`,
+so the findings are those of a local run. Ray retries a task whose worker died (killed, out of
+memory, its node lost) up to `RETRIES` times; a task has no side effects, so a retry is just
+the same work again.
+
+Workers read the input files by path: on a cluster, the data (and `--rules`) must be on storage
+every node mounts at the same path, and llm-dataprep installed on every node, as for any Ray
+program.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import os
+import pickle
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from dataprep import chunks, linter, readers
+from dataprep.engine import Plan
+from dataprep.errors import DataprepError
+from dataprep.findings import Finding, Note
+from dataprep.linter import FileContext, FileStats
+from dataprep.rulepack import PackArgs
+
+RETRIES = 3  # a task whose worker died runs again this many times before the run fails
+FAULT = "DATAPREP_RAY_FAULT"  # tests: the first task to see PATH here creates it and dies
+
+Progress = Callable[[int, int, int], None]  # (tasks done, tasks in all, records stitched)
+
+
+def connect(address: str | None) -> Any:
+    """The `ray` module, connected: to the cluster at `address` ("auto" finds one started with
+    `ray start`; "ray://host:10001" goes through Ray Client), or to a new local instance with
+    this machine's cores when None."""
+    try:
+        import ray
+    except ImportError:
+        raise DataprepError(
+            "--executor ray needs Ray, which is not installed",
+            fix="pip install 'llm-dataprep[ray]'",
+        ) from None
+    if not ray.is_initialized():
+        try:
+            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise DataprepError(
+                f"cannot connect to the Ray cluster at {address!r}: {exc}",
+                fix="start one with `ray start --head`, or leave out --address for a local one",
+            ) from None
+    return ray
+
+
+@dataclass(frozen=True)
+class Ray:
+    """How to run on Ray: the cluster's address (None: a local instance), the size of a work
+    unit, and a progress callback."""
+
+    address: str | None = None
+    chunk_bytes: int = chunks.CHUNK_BYTES
+    progress: Progress | None = None
+
+
+def start(
+    ray: Ray,
+    pack_args: PackArgs | None,
+    plan: Plan,
+    files: list[tuple[readers.Source, FileContext]],
+    shippable: bool,
+) -> RayLinter:
+    """Every file's tasks submitted to the cluster. `shippable`: no per-record collector
+    (baseline hashes, token lengths, the report's profile) needs the records in this process."""
+    if not shippable:
+        raise DataprepError(
+            "--executor ray does not yet measure token lengths, write the HTML report or use "
+            "a baseline (they need every record in this process)",
+            fix="leave out --executor ray for --tokenizer, --lengths, --report and --baseline",
+        )
+    if pack_args is None:
+        raise DataprepError(
+            "a rule pack given as a Pack object cannot be shipped to Ray workers",
+            fix="pass a PackArgs (rule file, select, ignore) instead",
+        )
+    linter_ = RayLinter(pack_args, plan.batched, ray.address, ray.chunk_bytes, ray.progress)
+    for source, ctx in files:
+        linter_.submit(source, ctx)
+    return linter_
+
+
+@dataclass
+class _File:
+    """A file's submitted tasks: chunk results to stitch, or one whole-file result."""
+
+    refs: list
+    ends: list[int] | None  # the chunks' byte bounds; None for a whole-file task
+
+
+@dataclass
+class RayLinter:
+    """Submits every file's tasks up front (`submit`), then yields each file's findings in
+    order (`lint`). `chunk_bytes`: the size of a work unit."""
+
+    pack_args: PackArgs
+    batched: bool
+    address: str | None = None
+    chunk_bytes: int = chunks.CHUNK_BYTES
+    progress: Progress | None = None
+    _files: dict[int, _File] = field(default_factory=dict)
+    _done: set = field(default_factory=set)
+    _records: int = 0
+
+    def __post_init__(self) -> None:
+        ray = connect(self.address)
+        self._ray = ray
+        options = {"max_retries": RETRIES, "retry_exceptions": False}
+        self._chunk = ray.remote(**options)(_chunk_task)
+        self._whole = ray.remote(**options)(_file_task)
+        self._parts = max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+    @property
+    def _all(self) -> list:
+        return [ref for f in self._files.values() for ref in f.refs]
+
+    def submit(self, source: readers.Source, ctx: FileContext) -> None:
+        """Start linting one file on the cluster (stdin stays local: it cannot be shipped)."""
+        if source.path is None:
+            return
+        key = (self.pack_args, self.batched)
+        size = readers.file_size(source)
+        if chunks.splittable(source, size, minimum=0):
+            ends = chunks.bounds(source, self._parts, self.chunk_bytes)
+            refs = [self._chunk.remote(key, source, ctx, a, b) for a, b in itertools.pairwise(ends)]
+            self._files[id(ctx)] = _File(refs, ends)
+        else:
+            self._files[id(ctx)] = _File([self._whole.remote(key, source, ctx)], None)
+
+    def handles(self, ctx: FileContext) -> bool:
+        return id(ctx) in self._files
+
+    def lint(
+        self, ctx: FileContext, plan: Plan, tick: Callable[[int], None] | None
+    ) -> Iterator[Finding | Note]:
+        """A submitted file's findings, in the order a local run gives them."""
+        submitted = self._files[id(ctx)]
+        if submitted.ends is not None:
+            results = self._results(submitted.refs, ctx.path)
+            yield from chunks.stitch(results, submitted.ends, ctx, plan, tick)
+            return
+        (result,) = self._results(submitted.refs, ctx.path)
+        items, stats, error = result
+        ctx.stats.add(stats, 0, 0)
+        yield from items
+        if error is not None:
+            raise error
+
+    def _results(self, refs: list, ctx_path: str) -> Iterator[Any]:
+        """Each task's result in order, reporting progress while waiting."""
+        ray = self._ray
+        for ref in refs:
+            while ref not in self._done:
+                waiting = [r for r in self._all if r not in self._done]
+                ready, _ = ray.wait(waiting, num_returns=1, timeout=0.25)
+                self._done.update(ready)
+                self._report()
+            try:
+                result = pickle.loads(ray.get(ref))
+            except ray.exceptions.RayError as exc:
+                first = str(exc).splitlines()[0] if str(exc) else ""
+                raise DataprepError(
+                    f"a Ray task failed ({type(exc).__name__}: {first}); a task whose worker "
+                    f"died was retried {RETRIES} times first",
+                    path=ctx_path,
+                    fix="check the workers' logs (ray logs), their memory, and that every node "
+                    "reads the data at the same path",
+                ) from None
+            stats = result[3] if len(result) == 4 else result[1]
+            self._records += stats.records
+            self._report()
+            yield result
+
+    def _report(self) -> None:
+        if self.progress is not None:
+            self.progress(len(self._done), len(self._all), self._records)
+
+
+def _fault() -> None:
+    """The fault-injection hook of the tests: a worker killed after doing its work, before
+    returning it (what an out-of-memory kill or a lost node does to a task)."""
+    marker = os.environ.get(FAULT)
+    if marker and not os.path.exists(marker):
+        with open(marker, "w") as f:
+            f.write(str(os.getpid()))
+        os._exit(1)
+
+
+_PLANS: dict[tuple[PackArgs, bool], Plan] = {}  # per worker process: packs load once
+
+
+def _plan(key: tuple[PackArgs, bool]) -> Plan:
+    plan = _PLANS.get(key)
+    if plan is None:
+        gc.set_threshold(50_000, 20, 20)  # as in the CLI (dataprep.cli.main): no cycles to chase
+        plan = _PLANS[key] = Plan(key[0].load(), batched=key[1])
+    return plan
+
+
+def _chunk_task(
+    key: tuple[PackArgs, bool], source: readers.Source, ctx: FileContext, start: int, end: int
+) -> tuple:
+    result = chunks.lint_chunk(_plan(key), source, ctx, start, end)
+    _fault()
+    return _packed(result)
+
+
+def _file_task(key: tuple[PackArgs, bool], source: readers.Source, ctx: FileContext) -> tuple:
+    """A whole file linted on a worker: its findings and notes, stats, and the error that
+    stopped it (a damaged file: what was read before the damage is still reported)."""
+    plan = _plan(key)
+    ctx = replace(ctx, stats=FileStats(source.display))
+    items: list = []
+    error = None
+    try:
+        items.extend(linter.lint_file(source, ctx, plan))
+    except DataprepError as exc:
+        error = exc
+    _fault()
+    return _packed((items, ctx.stats, error))
+
+
+def _packed(result: tuple) -> bytes:
+    # Pickled here rather than by Ray: Ray hands numpy arrays back read-only (zero-copy from
+    # its object store), and the dataset checks' merges append to and remap theirs in place.
+    return pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def progress_line(bar: Any) -> Progress:
+    """A driver progress line: tasks done and records/s, on the bar's stream."""
+    start = time.monotonic()
+    last = [0.0]
+
+    def tick(done: int, total: int, records: int) -> None:
+        now = time.monotonic()
+        if now - start < 0.5 or (now - last[0] < 0.1 and done < total):
+            return
+        last[0] = now
+        rate = records / max(now - start, 1e-9)
+        bar.stream.write(
+            f"\rray  {done:,}/{total:,} tasks  {records:,} records  {rate:,.0f} records/s\033[K"
+        )
+        bar.stream.flush()
+        bar.shown = True
+
+    return tick
