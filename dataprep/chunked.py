@@ -68,6 +68,17 @@ class Chunked:
             chunks[:] = [joined]
         return chunks[0]
 
+    def take(self, rows: np.ndarray) -> Chunked:
+        """A new table of these rows (positions), in the order given."""
+        piece = Chunked(**self.spec)
+        piece.extend(**{name: self.column(name)[rows] for name in self.spec})
+        return piece
+
+    def split(self, labels: np.ndarray, parts: int) -> list[Chunked]:
+        """The rows cut into `parts` tables by `labels` (one of 0..parts-1 per row), each
+        keeping the rows' order."""
+        return [self.take(np.flatnonzero(labels == part)) for part in range(parts)]
+
     def absorb(self, other: Chunked, shift: dict[str, int]) -> None:
         """Append `other`'s rows after this one's, adding `shift[name]` to those columns
         (a later chunk's line numbers and record indexes count from its own start)."""
@@ -80,6 +91,27 @@ class Chunked:
             other._chunks[name] = []
         self._size += other._size
         other._size = 0
+
+
+def merged(pieces: list[tuple[Chunked, tuple[int, int]]]) -> Chunked:
+    """One table of the pieces of successive chunks of a file, each piece's line and index
+    columns shifted by its chunk's offset (lines, records before it)."""
+    first, _ = pieces[0]
+    table = Chunked(**first.spec)
+    for piece, (lines, records) in pieces:
+        table.absorb(piece, {"line": lines, "index": records})
+    return table
+
+
+def by_key(keys: np.ndarray, parts: int) -> np.ndarray:
+    """The partition of each row of (n, lanes) 64-bit keys: equal keys, equal partitions."""
+    return (keys[:, 0] % np.uint64(parts)).astype(np.int64)
+
+
+def in_file_order(results: list[list]) -> list:
+    """Hits of every partition, in the (line, record) order a whole-file `finish` yields."""
+    hits = [hit for result in results for hit in result]
+    return sorted(hits, key=lambda hit: (hit.where.line, hit.where.record))
 
 
 def first_of(keys: np.ndarray) -> np.ndarray:

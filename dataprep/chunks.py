@@ -16,14 +16,15 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from dataprep import linter, readers
 from dataprep.checks.shape import ObservingCheck
 from dataprep.engine import Plan
 from dataprep.errors import DataprepError
-from dataprep.findings import Finding, Note
+from dataprep.findings import Finding, Hit, Note
 from dataprep.linter import FileContext, FileStats
-from dataprep.rulepack import PackArgs
+from dataprep.rulepack import PackArgs, Setting
 
 CHUNK_BYTES = 32 << 20  # a work unit; small enough to balance, large enough to amortise
 MIN_PARALLEL_BYTES = 8 << 20  # below this, starting workers costs more than it saves
@@ -85,30 +86,39 @@ def lint_parallel(
         pool.shutdown(cancel_futures=True)
 
 
+Reduce = Callable[[list[tuple[Setting, Any]], list[tuple[int, int]]], dict[int, Iterable[Hit]]]
+
+
 def stitch(
     results: Iterable[tuple],
     ends: list[int],
     ctx: FileContext,
     plan: Plan,
     tick: Callable[[int], None] | None,
+    reduce: Reduce | None = None,
 ) -> Iterator[Finding | Note]:
     """The findings of a file's chunks (`lint_chunk` results, in file order) shifted to file
-    lines and records, their dataset states and stats merged, then the dataset checks' own."""
+    lines and records, their dataset states and stats merged, then the dataset checks' own.
+    A chunk's state may be None for a check that `reduce(states, offsets)` finds elsewhere,
+    given every chunk's offset (lines, records before it)."""
     lines = records = 0
     states = linter.new_states(plan, ctx)
+    offsets = []
     for i, chunk in enumerate(results):
         findings, chunk_lines, chunk_states, chunk_stats = chunk
+        offsets.append((lines, records))
         for f in findings:
             yield f.shifted(lines, records)
         for (setting, state), other in zip(states, chunk_states, strict=True):
-            if isinstance(setting.module, ObservingCheck):
+            if isinstance(setting.module, ObservingCheck) and other is not None:
                 setting.module.merge(state, other, (lines, records))
         ctx.stats.add(chunk_stats, lines, records)
         lines += chunk_lines
         records += chunk_stats.records
         if tick:
             tick(ends[i + 1])
-    yield from linter.finish(plan, states, ctx)
+    reduced = reduce(states, offsets) if reduce is not None else None
+    yield from linter.finish(plan, states, ctx, reduced)
 
 
 def _results(pool: ProcessPoolExecutor, tasks: list, path: str) -> Iterator[tuple]:
@@ -141,6 +151,14 @@ def _lint_chunk(task: tuple) -> tuple:
 def lint_chunk(plan: Plan, source: readers.Source, ctx: FileContext, start: int, end: int) -> tuple:
     """One chunk's findings (lines and records counted from its start), its line count, its
     dataset checks' states and its stats: what `stitch` merges."""
+    findings, lines, states, stats = lint_range(plan, source, ctx, start, end)
+    return findings, lines, [s for _, s in states], stats
+
+
+def lint_range(
+    plan: Plan, source: readers.Source, ctx: FileContext, start: int, end: int
+) -> tuple[list[Finding], int, list[tuple[Setting, Any]], FileStats]:
+    """`lint_chunk`, with each state beside its check (modules do not pickle)."""
     path = Path(source.path)
     ctx = replace(ctx, stats=FileStats(source.display))
     states = linter.new_states(plan, ctx)
@@ -148,4 +166,4 @@ def lint_chunk(plan: Plan, source: readers.Source, ctx: FileContext, start: int,
     records = readers.read_range(path, source.display, start, end, plain)
     findings = list(linter.lint_records(records, ctx, plan, states))
     lines = readers.count_lines(path, start, end)
-    return findings, lines, [s for _, s in states], ctx.stats
+    return findings, lines, states, ctx.stats

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dataprep import chunks, linter, readers
+from dataprep.checks.shape import PartitionedCheck
 from dataprep.engine import Plan
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Note
@@ -99,8 +100,9 @@ def start(
 class _File:
     """A file's submitted tasks: chunk results to stitch, or one whole-file result."""
 
-    refs: list
+    refs: list  # each task's main result
     ends: list[int] | None  # the chunks' byte bounds; None for a whole-file task
+    pieces: list = field(default_factory=list)  # per chunk: its partitions' refs
 
 
 @dataclass
@@ -123,7 +125,9 @@ class RayLinter:
         options = {"max_retries": RETRIES, "retry_exceptions": False}
         self._chunk = ray.remote(**options)(_chunk_task)
         self._whole = ray.remote(**options)(_file_task)
-        self._parts = max(1, int(ray.cluster_resources().get("CPU", 1)))
+        self._reducer = ray.remote(**options)(_reduce_task)
+        # One partition per core (at least 2, so the shuffle is always exercised).
+        self._parts = max(2, int(ray.cluster_resources().get("CPU", 1)))
 
     @property
     def _all(self) -> list:
@@ -137,8 +141,10 @@ class RayLinter:
         size = readers.file_size(source)
         if chunks.splittable(source, size, minimum=0):
             ends = chunks.bounds(source, self._parts, self.chunk_bytes)
-            refs = [self._chunk.remote(key, source, ctx, a, b) for a, b in itertools.pairwise(ends)]
-            self._files[id(ctx)] = _File(refs, ends)
+            task = self._chunk.options(num_returns=1 + self._parts)
+            refs = [task.remote(key, source, ctx, a, b, self._parts)
+                    for a, b in itertools.pairwise(ends)]  # fmt: skip
+            self._files[id(ctx)] = _File([r[0] for r in refs], ends, [r[1:] for r in refs])
         else:
             self._files[id(ctx)] = _File([self._whole.remote(key, source, ctx)], None)
 
@@ -152,7 +158,11 @@ class RayLinter:
         submitted = self._files[id(ctx)]
         if submitted.ends is not None:
             results = self._results(submitted.refs, ctx.path)
-            yield from chunks.stitch(results, submitted.ends, ctx, plan, tick)
+
+            def reduce(states: list, offsets: list[tuple[int, int]]) -> dict:
+                return self._reduce(states, offsets, submitted.pieces, ctx)
+
+            yield from chunks.stitch(results, submitted.ends, ctx, plan, tick, reduce)
             return
         (result,) = self._results(submitted.refs, ctx.path)
         items, stats, error = result
@@ -170,21 +180,43 @@ class RayLinter:
                 ready, _ = ray.wait(waiting, num_returns=1, timeout=0.25)
                 self._done.update(ready)
                 self._report()
-            try:
-                result = pickle.loads(ray.get(ref))
-            except ray.exceptions.RayError as exc:
-                first = str(exc).splitlines()[0] if str(exc) else ""
-                raise DataprepError(
-                    f"a Ray task failed ({type(exc).__name__}: {first}); a task whose worker "
-                    f"died was retried {RETRIES} times first",
-                    path=ctx_path,
-                    fix="check the workers' logs (ray logs), their memory, and that every node "
-                    "reads the data at the same path",
-                ) from None
+            result = pickle.loads(self._get([ref], ctx_path)[0])
             stats = result[3] if len(result) == 4 else result[1]
             self._records += stats.records
             self._report()
             yield result
+
+    def _reduce(
+        self, states: list, offsets: list[tuple[int, int]], pieces: list, ctx: FileContext
+    ) -> dict[int, list]:
+        """The partitioned checks' hits: one reducer task per partition meets that partition's
+        piece of every chunk (Ray moves them between workers, never through here), then
+        each check combines its partitions' results."""
+        key = (self.pack_args, self.batched)
+        ctx = replace(ctx, stats=FileStats(ctx.path))
+        refs = [
+            self._reducer.remote(key, ctx, offsets, *(chunk[part] for chunk in pieces))
+            for part in range(self._parts)
+        ]
+        results = [pickle.loads(r) for r in self._get(refs, ctx.path)]
+        return {
+            i: list(setting.module.combine([r[i] for r in results], setting.options, ctx))
+            for i, (setting, _) in enumerate(states)
+            if i in results[0]
+        }
+
+    def _get(self, refs: list, path: str) -> list:
+        try:
+            return self._ray.get(refs)
+        except self._ray.exceptions.RayError as exc:
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise DataprepError(
+                f"a Ray task failed ({type(exc).__name__}: {first}); a task whose worker "
+                f"died was retried {RETRIES} times first",
+                path=path,
+                fix="check the workers' logs (ray logs), their memory, and that every node "
+                "reads the data at the same path",
+            ) from None
 
     def _report(self) -> None:
         if self.progress is not None:
@@ -213,11 +245,43 @@ def _plan(key: tuple[PackArgs, bool]) -> Plan:
 
 
 def _chunk_task(
-    key: tuple[PackArgs, bool], source: readers.Source, ctx: FileContext, start: int, end: int
-) -> tuple:
-    result = chunks.lint_chunk(_plan(key), source, ctx, start, end)
+    key: tuple[PackArgs, bool],
+    source: readers.Source,
+    ctx: FileContext,
+    start: int,
+    end: int,
+    parts: int,
+) -> tuple[bytes, ...]:
+    """A byte range linted: its main result (`chunks.lint_chunk`'s, with None for the states
+    of partitioned checks), then each partition's pieces of those states."""
+    findings, lines, states, stats = chunks.lint_range(_plan(key), source, ctx, start, end)
+    pieces: list[dict[int, Any]] = [{} for _ in range(parts)]
+    kept = []
+    for i, (setting, state) in enumerate(states):
+        if isinstance(setting.module, PartitionedCheck):
+            for part, piece in enumerate(setting.module.partition(state, parts)):
+                pieces[part][i] = piece
+            state = None
+        kept.append(state)
     _fault()
-    return _packed(result)
+    return _packed((findings, lines, kept, stats)), *map(_packed, pieces)
+
+
+def _reduce_task(
+    key: tuple[PackArgs, bool], ctx: FileContext, offsets: list[tuple[int, int]], *pieces: bytes
+) -> bytes:
+    """One partition of a file's partitioned checks: each check's result from its piece of
+    every chunk, in file order."""
+    plan = _plan(key)
+    chunks_ = [pickle.loads(p) for p in pieces]
+    states = linter.new_states(plan, ctx)
+    results = {}
+    for i, (setting, _) in enumerate(states):
+        if isinstance(setting.module, PartitionedCheck):
+            given = [(chunk[i], offset) for chunk, offset in zip(chunks_, offsets, strict=True)]
+            results[i] = setting.module.reduce(given, setting.options, ctx)
+    _fault()
+    return _packed(results)
 
 
 def _file_task(key: tuple[PackArgs, bool], source: readers.Source, ctx: FileContext) -> tuple:

@@ -469,15 +469,23 @@ def new_states(plan: Plan, ctx: FileContext) -> list[tuple[Setting, Any]]:
 
 
 def finish(
-    plan: Plan, states: list[tuple[Setting, Any]], ctx: FileContext
+    plan: Plan,
+    states: list[tuple[Setting, Any]],
+    ctx: FileContext,
+    reduced: dict[int, Iterable[Hit]] | None = None,
 ) -> Iterator[Finding | Note]:
     """The dataset checks' findings once the file is read, with the notes for the summary
-    (the file's token lengths first)."""
+    (the file's token lengths first). `reduced`: the hits of the checks (by position in
+    `states`) already found elsewhere (partitioned on a cluster)."""
     if ctx.setup is not None and ctx.lengths is not None:
         for text in summary_lines(ctx.path, ctx.setup, ctx.lengths):
             yield Note(text)
-    for setting, state in states:
-        for hit in setting.module.finish(state, setting.options, ctx):
+    for i, (setting, state) in enumerate(states):
+        if reduced is not None and i in reduced:
+            hits = reduced[i]
+        else:
+            hits = setting.module.finish(state, setting.options, ctx)
+        for hit in hits:
             if type(hit) is Note:
                 yield hit
             else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import random
 
-from dataprep import chunks, linter
+from dataprep import chunks, linter, readers
 
 
 def _file(tmp_path, n=6000):
@@ -108,3 +108,63 @@ def test_a_program_read_from_stdin_lints_in_one_process(tmp_path):
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["records", str(chunks.MIN_PARALLEL_BYTES // len(line) + 10)]
+
+
+def _copies_file(tmp_path):
+    """Records whose copies, near-copies and other answers lie far from their originals."""
+    rng = random.Random(3)
+    words = ["river", "stone", "light", "model", "token", "green", "quick", "slow", "data"]
+    records = []
+    for i in range(600):
+        text = " ".join(rng.choice(words) for _ in range(rng.randint(8, 40)))
+        records.append({"instruction": f"Question {i}: {text}?", "input": "", "output": text})
+    for i in rng.sample(range(300), 60):
+        records.append(dict(records[i]))
+        records.append({**records[i], "output": records[i]["output"] + " Indeed so."})
+    path = tmp_path / "copies.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def test_partitioned_checks_reduce_to_what_finish_finds(tmp_path):
+    """The cluster's shuffle (dataprep.cluster): each chunk's state cut by key into
+    partitions, each partition reduced over every chunk, the results combined, gives the
+    hits `finish` gives on the merged state, for any number of partitions."""
+    import itertools
+
+    from dataprep.checks.shape import PartitionedCheck
+    from dataprep.engine import Plan
+    from dataprep.rulepack import load
+
+    path = _copies_file(tmp_path)
+    source = readers.Source(str(path), path, "json")
+    plan = Plan(load(), batched=True)
+    ctx = linter.FileContext(str(path), linter.FileStats(str(path)))
+    ends = chunks.bounds(source, 9, 16 << 10)
+    ranges = [chunks.lint_range(plan, source, ctx, a, b) for a, b in itertools.pairwise(ends)]
+    assert len(ranges) >= 9
+    offsets, lines, records = [], 0, 0
+    for _, chunk_lines, _, stats in ranges:
+        offsets.append((lines, records))
+        lines, records = lines + chunk_lines, records + stats.records
+    checked = set()
+    for i, (setting, _) in enumerate(ranges[0][2]):
+        module = setting.module
+        if not isinstance(module, PartitionedCheck):
+            continue
+        states = [r[2][i][1] for r in ranges]
+        pieces = {n: [module.partition(s, n) for s in states] for n in (1, 2, 5)}
+        whole = module.new_state(ctx)
+        for state, offset in zip(states, offsets, strict=True):
+            module.merge(whole, state, offset)
+        expected = list(module.finish(whole, setting.options, ctx))
+        assert len(expected) >= 20, module.NAME
+        for n, cut in pieces.items():
+            results = [
+                module.reduce([(c[part], o) for c, o in zip(cut, offsets, strict=True)],
+                              setting.options, ctx)
+                for part in range(n)
+            ]  # fmt: skip
+            assert list(module.combine(results, setting.options, ctx)) == expected, (module, n)
+        checked.add(module.NAME)
+    assert checked == {"exact-duplicate", "near-duplicate", "conflicting-duplicate"}

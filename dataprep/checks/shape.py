@@ -7,9 +7,9 @@ and normalisers meet (its `FIX` is their default fix); a `RecordCheck` looks at 
 Sample at a time, optionally behind a compiled `Prefiltered` condition; a `DatasetCheck` keeps
 a state per file and reports when the file is read. A dataset check that looks at records is
 an `ObservingCheck`, whose states merge across `--jobs` chunks, and may also be a
-`BatchObservingCheck` fed a batch's columns. An observing check may set `OBSERVES_PLAIN =
-False` when plain alpaca SFT records teach it nothing beyond `ctx.stats` (the linter's fast
-path stays open). tests/checks/test_shape.py holds every module in `checks.ALL` to these.
+`BatchObservingCheck` fed a batch's columns, or a `PartitionedCheck` reduced by key on a
+cluster. An observing check may set `OBSERVES_PLAIN = False` when plain alpaca SFT records
+teach it nothing beyond `ctx.stats` (the linter's fast path stays open). tests/checks/test_shape.py holds every module in `checks.ALL` to these.
 
 Modules satisfy these protocols structurally (PEP 544: a module's functions are the methods,
 without `self`).
@@ -70,6 +70,24 @@ class ObservingCheck(DatasetCheck, Protocol):
 class BatchObservingCheck(ObservingCheck, Protocol):
     def observe_batch(self, state: Any, batch: Any, records: Any) -> None:
         """Feed a batch's columns to the state; the same state `observe` would build."""
+
+
+@runtime_checkable
+class PartitionedCheck(ObservingCheck, Protocol):
+    """A dataset check whose findings come from groups of records with equal keys (copies,
+    one prompt's answers, LSH buckets), so that on a cluster its state is shuffled by key and
+    reduced per partition, never gathered in one place (`dataprep.cluster`)."""
+
+    def partition(self, state: Any, parts: int) -> list[Any]:
+        """A chunk's state cut into `parts` pieces by key: records that can meet in a
+        finding go to the same piece."""
+
+    def reduce(self, pieces: list[tuple[Any, tuple[int, int]]], opts: Any, ctx: Any) -> Any:
+        """One partition's result from the pieces of every chunk, in file order, each with
+        its chunk's offset (lines and records before it)."""
+
+    def combine(self, results: list[Any], opts: Any, ctx: Any) -> Iterable[Any]:
+        """The Hits `finish` gives for the whole file, from every partition's result."""
 
 
 def observes_plain(module: object) -> bool:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dataprep.checks.consistency._keys import lanes, prompt_and_answer
-from dataprep.chunked import Chunked, first_of
+from dataprep.chunked import Chunked, by_key, first_of, in_file_order, merged
 from dataprep.findings import Hit, Where
 
 CODE = "DU03"
@@ -77,6 +77,18 @@ def merge(a: Chunked, b: Chunked, offset: tuple[int, int]) -> Chunked:
     lines, records = offset
     a.absorb(b, {"line": lines, "index": records})
     return a
+
+
+def partition(state: Chunked, parts: int) -> list[Chunked]:
+    return state.split(by_key(state.column("prompt"), parts), parts)
+
+
+def reduce(pieces: list[tuple[Chunked, tuple[int, int]]], opts: Options, ctx) -> list[Hit]:
+    return list(finish(merged(pieces), opts, ctx))
+
+
+def combine(results: list[list[Hit]], opts: Options, ctx) -> list[Hit]:
+    return in_file_order(results)
 
 
 def finish(state: Chunked, opts: Options, ctx) -> Iterator[Hit]:

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from dataprep.checks.consistency._keys import lanes, record_key
-from dataprep.chunked import Chunked, first_of
+from dataprep.chunked import Chunked, first_of, merged
 from dataprep.findings import Hit, Where
 from dataprep.sample import Sample, answers, prompts
 
@@ -201,15 +201,28 @@ def _pairs(rows: Chunked) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     candidates. Of the most similar candidates the earliest is kept."""
     signatures, lengths = rows.column("signature"), rows.column("length")
     indexed = np.flatnonzero(lengths >= MIN_INDEX_CHARS)
+    at, before, scores = _scored(rows, _linked(signatures, [indexed] * BANDS))
+    best = _best(at, before, scores)
+    return at[best], before[best], scores[best]
+
+
+def _linked(signatures: np.ndarray, members: list[np.ndarray]) -> np.ndarray:
+    """(position, earlier position) pairs: in each band, every member row and the first
+    member of its bucket. `members[band]`: the rows indexed in that band, in row order."""
     # Band by band (a band's keys are 8 bytes a record, its rows' values are never copied
-    # whole): the first indexed record of each record's bucket, in row order.
-    linked = []
-    for band in range(BANDS):
-        first = first_of(_band_key(signatures, indexed, band))
-        pick = first != np.arange(len(indexed))
-        linked.append(np.stack([indexed[pick], indexed[first[pick]]], axis=1))
-    pairs = np.unique(np.concatenate(linked), axis=0)
-    keys, media = rows.column("key"), rows.column("media")
+    # whole): the first member of each row's bucket, in row order.
+    linked = [np.zeros((0, 2), dtype=np.int64)]
+    for band, rows in enumerate(members):
+        first = first_of(_band_key(signatures, rows, band))
+        pick = first != np.arange(len(rows))
+        linked.append(np.stack([rows[pick], rows[first[pick]]], axis=1))
+    return np.unique(np.concatenate(linked), axis=0)
+
+
+def _scored(rows: Chunked, pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The candidate pairs that are not exact copies and share their images, with their
+    estimated similarity."""
+    signatures, keys, media = rows.column("signature"), rows.column("key"), rows.column("media")
     found: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
     for start in range(0, len(pairs), PAIR_CHUNK):
         at, before = pairs[start : start + PAIR_CHUNK].T
@@ -217,20 +230,20 @@ def _pairs(rows: Chunked) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         at, before = at[keep], before[keep]
         scores = (signatures[at] == signatures[before]).mean(axis=1)
         found.append((at, before, scores))
-    at, before, scores = (
-        (np.concatenate(parts) for parts in zip(*found, strict=True))
-        if found
-        else (np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0))
-    )
+    if not found:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0)
+    at, before, scores = (np.concatenate(parts) for parts in zip(*found, strict=True))
+    return at, before, scores
+
+
+def _best(at: np.ndarray, before: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """Which pairs to keep, ordered by `at`: per record the highest score (the earliest
+    candidate among equals), where it reaches FLOOR."""
     if not len(at):
-        return at, before, scores
-    # Per record: the highest score, the earliest candidate among equals.
+        return np.zeros(0, dtype=np.int64)
     order = np.lexsort((before, -scores, at))
-    at, before, scores = at[order], before[order], scores[order]
-    best = np.flatnonzero(np.r_[True, at[1:] != at[:-1]])
-    at, before, scores = at[best], before[best], scores[best]
-    keep = scores >= FLOOR
-    return at[keep], before[keep], scores[keep]
+    best = order[np.flatnonzero(np.r_[True, at[order][1:] != at[order][:-1]])]
+    return best[scores[best] >= FLOOR]
 
 
 def _band_key(signatures: np.ndarray, rows: np.ndarray, band: int) -> np.ndarray:
@@ -249,17 +262,70 @@ def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
     return a
 
 
+def partition(state: dict, parts: int) -> list[dict]:
+    """Each band's buckets dealt to `parts` pieces by band key: a piece holds the rows of its
+    buckets (a row is in up to BANDS pieces) and, per band, which of them it indexes."""
+    _flush(state)
+    rows = state["rows"]
+    signatures = rows.column("signature")
+    indexed = np.flatnonzero(rows.column("length") >= MIN_INDEX_CHARS)
+    labels = [_band_key(signatures, indexed, band) % np.uint64(parts) for band in range(BANDS)]
+    pieces = []
+    for part in range(parts):
+        members = [indexed[label == part] for label in labels]
+        used = np.unique(np.concatenate(members))
+        bands = [np.searchsorted(used, rows_) for rows_ in members]
+        pieces.append({"rows": rows.take(used), "bands": bands})
+    return pieces
+
+
+def reduce(pieces: list[tuple[dict, tuple[int, int]]], opts: Options, ctx) -> dict:
+    """One partition's candidate pairs from every chunk's piece of it: (record, earlier
+    record) by file-wide record index, with their similarity, lines and text lengths."""
+    shift, members = 0, [[] for _ in range(BANDS)]
+    for piece, _ in pieces:
+        for band, rows in enumerate(piece["bands"]):
+            members[band].append(rows + shift)
+        shift += len(piece["rows"])
+    table = merged([(piece["rows"], offset) for piece, offset in pieces])
+    bands = [np.concatenate(rows) for rows in members]
+    at, before, scores = _scored(table, _linked(table.column("signature"), bands))
+    keep = scores >= FLOOR
+    at, before = at[keep], before[keep]
+    lines, indexes, lengths = (table.column(c) for c in ("line", "index", "length"))
+    return {
+        "at": indexes[at], "before": indexes[before], "score": scores[keep],
+        "line": lines[at], "first_line": lines[before],
+        "length": np.minimum(lengths[at], lengths[before]),
+    }  # fmt: skip
+
+
+def combine(results: list[dict], opts: Options, ctx) -> Iterator[Hit]:
+    joined = {name: np.concatenate([r[name] for r in results]) for name in results[0]}
+    best = _best(joined["at"], joined["before"], joined["score"])
+    yield from _hits({name: column[best] for name, column in joined.items()}, opts, ctx)
+
+
 def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
     _flush(state)
     rows = state["rows"]
     lines, indexes, lengths = rows.column("line"), rows.column("index"), rows.column("length")
     at, before, scores = _pairs(rows)
-    for position, earlier, similarity in zip(at.tolist(), before.tolist(), scores.tolist(),
-                                             strict=True):  # fmt: skip
-        if similarity < opts.threshold or min(lengths[position], lengths[earlier]) < opts.min_chars:
+    pairs = {
+        "at": indexes[at], "score": scores, "line": lines[at], "first_line": lines[before],
+        "length": np.minimum(lengths[at], lengths[before]),
+    }  # fmt: skip
+    yield from _hits(pairs, opts, ctx)
+
+
+def _hits(pairs: dict, opts: Options, ctx) -> Iterator[Hit]:
+    """The findings of the kept pairs (in record order) that reach the threshold."""
+    for index, similarity, line, first_line, length in zip(
+        pairs["at"].tolist(), pairs["score"].tolist(), pairs["line"].tolist(),
+        pairs["first_line"].tolist(), pairs["length"].tolist(), strict=True,
+    ):  # fmt: skip
+        if similarity < opts.threshold or length < opts.min_chars:
             continue
-        line, index = int(lines[position]), int(indexes[position])
-        first_line = int(lines[earlier])
         yield Hit(
             None,
             f"nearly the same record as line {first_line} (~{similarity:.0%} similar)",
