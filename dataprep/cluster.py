@@ -19,6 +19,7 @@ import gc
 import itertools
 import os
 import pickle
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -42,6 +43,7 @@ def connect(address: str | None) -> Any:
     """The `ray` module, connected: to the cluster at `address` ("auto" finds one started with
     `ray start`; "ray://host:10001" goes through Ray Client), or to a new local instance with
     this machine's cores when None."""
+    _token_auth(address)  # read when Ray is imported
     try:
         import ray
     except ImportError:
@@ -50,6 +52,7 @@ def connect(address: str | None) -> Any:
             fix="pip install 'llm-dataprep[ray]'",
         ) from None
     if not ray.is_initialized():
+        _reachable(address)
         try:
             ray.init(address=address, logging_level="ERROR", log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
@@ -58,6 +61,38 @@ def connect(address: str | None) -> Any:
                 fix="start one with `ray start --head`, or leave out --address for a local one",
             ) from None
     return ray
+
+
+def _reachable(address: str | None) -> None:
+    """Refuse an address nothing listens on at once (Ray itself retries for minutes)."""
+    if not address or address == "auto":
+        return
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        raise DataprepError(
+            f"--address {address!r} is not auto, HOST:PORT or ray://HOST:PORT",
+            fix="e.g. --address auto, --address 10.0.0.5:6379, --address ray://10.0.0.5:10001",
+        )
+    try:
+        socket.create_connection((host, int(port)), timeout=10).close()
+    except OSError as exc:
+        raise DataprepError(
+            f"no Ray cluster answers at {address} ({exc.strerror or exc})",
+            fix="check the head node's address and port (`ray status` on it), or leave out "
+            "--address for a local instance",
+        ) from None
+
+
+def _token_auth(address: str | None) -> None:
+    """Token authentication on when a token is at hand and the user said nothing: Ray (2.60)
+    does this itself for a local instance and for "auto", but not for an explicit address,
+    where a cluster that `ray start` secured then refuses the driver."""
+    if address in (None, "auto") or "RAY_AUTH_MODE" in os.environ:
+        return
+    home = os.path.join(os.path.expanduser("~"), ".ray", "auth_token")
+    path = os.environ.get("RAY_AUTH_TOKEN_PATH", home)
+    if os.environ.get("RAY_AUTH_TOKEN") or os.path.isfile(path):
+        os.environ["RAY_AUTH_MODE"] = "token"
 
 
 @dataclass(frozen=True)
@@ -116,8 +151,10 @@ class RayLinter:
     chunk_bytes: int = chunks.CHUNK_BYTES
     progress: Progress | None = None
     _files: dict[int, _File] = field(default_factory=dict)
-    _done: set = field(default_factory=set)
-    _records: int = 0
+    _waiting: list = field(default_factory=list)  # submitted tasks not yet seen done
+    _done: int = 0
+    _records: int = 0  # records of the results stitched so far
+    _shown: float = 0.0
 
     def __post_init__(self) -> None:
         ray = connect(self.address)
@@ -128,10 +165,6 @@ class RayLinter:
         self._reducer = ray.remote(**options)(_reduce_task)
         # One partition per core (at least 2, so the shuffle is always exercised).
         self._parts = max(2, int(ray.cluster_resources().get("CPU", 1)))
-
-    @property
-    def _all(self) -> list:
-        return [ref for f in self._files.values() for ref in f.refs]
 
     def submit(self, source: readers.Source, ctx: FileContext) -> None:
         """Start linting one file on the cluster (stdin stays local: it cannot be shipped)."""
@@ -147,6 +180,7 @@ class RayLinter:
             self._files[id(ctx)] = _File([r[0] for r in refs], ends, [r[1:] for r in refs])
         else:
             self._files[id(ctx)] = _File([self._whole.remote(key, source, ctx)], None)
+        self._waiting.extend(self._files[id(ctx)].refs)
 
     def handles(self, ctx: FileContext) -> bool:
         return id(ctx) in self._files
@@ -175,10 +209,7 @@ class RayLinter:
         """Each task's result in order, reporting progress while waiting."""
         ray = self._ray
         for ref in refs:
-            while ref not in self._done:
-                waiting = [r for r in self._all if r not in self._done]
-                ready, _ = ray.wait(waiting, num_returns=1, timeout=0.25)
-                self._done.update(ready)
+            while not ray.wait([ref], timeout=0.25)[0]:
                 self._report()
             result = pickle.loads(self._get([ref], ctx_path)[0])
             stats = result[3] if len(result) == 4 else result[1]
@@ -219,8 +250,18 @@ class RayLinter:
             ) from None
 
     def _report(self) -> None:
-        if self.progress is not None:
-            self.progress(len(self._done), len(self._all), self._records)
+        """Tasks done so far (counted at most every quarter second) and records stitched."""
+        if self.progress is None:
+            return
+        now = time.monotonic()
+        if now - self._shown >= 0.25 and self._waiting:
+            self._shown = now
+            ready, self._waiting = self._ray.wait(
+                self._waiting, num_returns=len(self._waiting), timeout=0, fetch_local=False
+            )
+            self._done += len(ready)
+        total = self._done + len(self._waiting)
+        self.progress(self._done, total, self._records)
 
 
 def _fault() -> None:

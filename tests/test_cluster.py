@@ -120,6 +120,35 @@ def test_a_killed_task_is_retried_and_the_result_is_the_same(corpus, local, tmp_
     assert "retried" in ray.stderr or "retries" in ray.stderr
 
 
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_lint_on_a_cluster_started_with_ray_start(corpus, local, tmp_path):
+    """A head node started as a user starts one (`ray start --head`), joined by address."""
+    ray_cli = Path(sys.executable).with_name("ray")
+    port = _free_port()
+    started = subprocess.run(
+        [ray_cli, "start", "--head", "--port", str(port), "--num-cpus", "2",
+         "--include-dashboard", "false", "--disable-usage-stats"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    try:
+        ray = _dataprep(
+            "lint", corpus, "--format", "json", "--executor", "ray", "--chunk-size", CHUNK,
+            "--address", f"127.0.0.1:{port}",
+        )  # fmt: skip
+    finally:
+        subprocess.run([ray_cli, "stop"], capture_output=True, timeout=120)
+    assert ray.returncode == 1, ray.stderr
+    assert ray.stdout == local.stdout
+
+
 def test_what_ray_cannot_do_yet_is_refused_clearly(corpus):
     lengths = _dataprep("lint", corpus, "--executor", "ray", "--lengths")
     assert lengths.returncode == 2
@@ -128,3 +157,8 @@ def test_what_ray_cannot_do_yet_is_refused_clearly(corpus):
     address = _dataprep("lint", corpus, "--address", "auto")
     assert address.returncode == 2
     assert "need --executor ray" in address.stderr
+    nobody = _dataprep(
+        "lint", corpus, "--executor", "ray", "--address", f"127.0.0.1:{_free_port()}"
+    )
+    assert nobody.returncode == 2
+    assert "no Ray cluster answers at 127.0.0.1:" in nobody.stderr

@@ -168,3 +168,16 @@ def test_partitioned_checks_reduce_to_what_finish_finds(tmp_path):
             assert list(module.combine(results, setting.options, ctx)) == expected, (module, n)
         checked.add(module.NAME)
     assert checked == {"exact-duplicate", "near-duplicate", "conflicting-duplicate"}
+
+
+def test_a_pack_given_as_an_object_is_the_pack_used_with_jobs(tmp_path, monkeypatch):
+    """Workers rebuild packs from how they were loaded; one given as a Pack object cannot be
+    rebuilt, so it lints in this process rather than with the default rules in workers."""
+    from dataprep.rulepack import load
+
+    path = _file(tmp_path)
+    monkeypatch.setattr(chunks, "MIN_PARALLEL_BYTES", 0)
+    monkeypatch.setattr(chunks, "CHUNK_BYTES", 50_000)
+    found = list(linter.lint_paths([str(path)], load(select=["missing-field"]), jobs=2))
+    assert found
+    assert {f.name for f in found} == {"missing-field"}
