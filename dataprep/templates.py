@@ -114,12 +114,20 @@ def compile_check(template: Template) -> None:
 def _renderer(source: str, special: dict[str, str], check: bool = True) -> Callable[..., str]:
     if check:
         _compile(source)  # a template that does not compile fails here, not mid-run
-    tokens = {key: special.get(key) for key in ("bos_token", "eos_token", "pad_token", "unk_token")}
+    names = ("bos_token", "eos_token", "pad_token", "unk_token")
+    return _Render(source, tuple((key, special.get(key)) for key in names))
 
-    def render(messages: list[dict], tools: list | None = None, **kwargs) -> str:
-        return _compile(source).render(messages=messages, tools=tools, **tokens, **kwargs)
 
-    return render
+@dataclass(frozen=True)
+class _Render:
+    """A template's render function (a class, not a closure: it pickles, to a Ray worker)."""
+
+    source: str
+    tokens: tuple[tuple[str, str | None], ...]  # bos_token, eos_token, ... (hashable)
+
+    def __call__(self, messages: list[dict], tools: list | None = None, **kwargs) -> str:
+        tokens = dict(self.tokens)
+        return _compile(self.source).render(messages=messages, tools=tools, **tokens, **kwargs)
 
 
 @cache

@@ -40,6 +40,11 @@ class ModelTokenizer:
     files: tuple[Path, ...] = ()  # what it was read from (hashed into build cache keys)
     _backend: Any = field(default=None, repr=False)
 
+    def __reduce__(self):
+        # Pickled (to a Ray worker) as how to load it again: its loader is a closure, and
+        # its vocabulary is better read from the files than shipped.
+        return load, (None if self.estimate else self.name,)
+
     @property
     def backend(self) -> Any:
         if self._backend is None:
