@@ -104,10 +104,13 @@ def build(
     progress=None,
     lock_timeout: float | None = None,
     notify=None,
+    ray=None,
 ) -> Result:
     """Build (or reuse) the shards for `inputs` in `out`. The cache is checked before the
     tokenizer's vocabulary or the rules are even loaded. A builder of the same `out` that is
-    already running is waited for (`notify` says so once), at most `lock_timeout` seconds."""
+    already running is waited for (`notify` says so once), at most `lock_timeout` seconds.
+    `ray` (a `dataprep.cluster.Ray`) builds the shards as tasks on a Ray cluster
+    (`dataprep.clusterbuild`): the same rows, rejects and manifest."""
     started = time.perf_counter()
     _validate(options)
     target = Path(out)
@@ -138,9 +141,14 @@ def build(
         loaded = pack.load()
         from dataprep.encode import FastPathMismatch
 
+        shards = _write_shards
+        if ray is not None:
+            from dataprep import clusterbuild
+
+            shards = functools.partial(clusterbuild.write_shards, ray=ray, pack=pack)
         run = _start(partial, setup, loaded, options, progress)
         try:
-            cutoff = _write_shards(run, inputs)
+            cutoff = shards(run, inputs)
         except FastPathMismatch:  # tiktoken is not exact on this data: all of it again, exactly
             run.pool.shutdown()
             run.encoder.close()
@@ -148,7 +156,7 @@ def build(
             partial.mkdir()
             options = Options(**{**asdict(options), "tokenizer_engine": "tokenizers"})
             run = _start(partial, setup, loaded, options, progress)
-            cutoff = _write_shards(run, inputs)
+            cutoff = shards(run, inputs)
         finally:
             run.pool.shutdown()
             run.encoder.close()
@@ -256,7 +264,6 @@ def _start(partial: Path, setup: LengthSetup, pack, options: Options, progress) 
 def _write_shards(run: _Run, inputs: list[Input]) -> int:
     """Every shard built (or replayed from its marker); returns the cutoff_len used."""
     from dataprep.lengths import recommended_cutoff
-    from dataprep.shards import write_metadata
 
     partial, options = run.partial, run.options
     from dataprep import stages
@@ -281,7 +288,15 @@ def _write_shards(run: _Run, inputs: list[Input]) -> int:
         for number in range(count):
             if not _replay(run, "shard", number, written):
                 _spilled_shard(run, number, cutoff)
-    write_metadata(partial, run.layout.kind is not None)
+    closed(run)
+    return cutoff
+
+
+def closed(run: _Run) -> None:
+    """Every shard is written: datasets' metadata, and read == kept + rejected checked."""
+    from dataprep.shards import write_metadata
+
+    write_metadata(run.partial, run.layout.kind is not None)
     counts = run.counts
     if counts.read != counts.kept + counts.rejected_records:
         raise DataprepError(
@@ -289,7 +304,6 @@ def _write_shards(run: _Run, inputs: list[Input]) -> int:
             f"{counts.rejected_records:,}",
             fix="this is a dataprep bug: please report it with the input",
         )
-    return cutoff
 
 
 def _encoded(run: _Run, records: list, ledger: Ledger, new_seen: list) -> Iterator[list[Item]]:

@@ -264,7 +264,7 @@ class RayLinter:
         self.progress(self._done, total, self._records)
 
 
-def _fault() -> None:
+def fault() -> None:
     """The fault-injection hook of the tests: a worker killed after doing its work, before
     returning it (what an out-of-memory kill or a lost node does to a task)."""
     marker = os.environ.get(FAULT)
@@ -304,7 +304,7 @@ def _chunk_task(
                 pieces[part][i] = piece
             state = None
         kept.append(state)
-    _fault()
+    fault()
     return _packed((findings, lines, kept, stats)), *map(_packed, pieces)
 
 
@@ -321,7 +321,7 @@ def _reduce_task(
         if isinstance(setting.module, PartitionedCheck):
             given = [(chunk[i], offset) for chunk, offset in zip(chunks_, offsets, strict=True)]
             results[i] = setting.module.reduce(given, setting.options, ctx)
-    _fault()
+    fault()
     return _packed(results)
 
 
@@ -336,7 +336,7 @@ def _file_task(key: tuple[PackArgs, bool], source: readers.Source, ctx: FileCont
         items.extend(linter.lint_file(source, ctx, plan))
     except DataprepError as exc:
         error = exc
-    _fault()
+    fault()
     return _packed((items, ctx.stats, error))
 
 

@@ -6,7 +6,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-UNPARSED: Any = object()
+
+class _Unparsed:
+    """The value of a record whose line is not JSON: one object, compared with `is`, that
+    stays itself when records are pickled (to a worker process or a Ray task)."""
+
+    def __reduce__(self) -> str:
+        return "UNPARSED"
+
+    def __repr__(self) -> str:
+        return "UNPARSED"
+
+
+UNPARSED: Any = _Unparsed()
 """`Record.value` when the bytes could not be parsed (a parse problem says why)."""
 
 

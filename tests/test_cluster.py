@@ -162,3 +162,89 @@ def test_what_ray_cannot_do_yet_is_refused_clearly(corpus):
     )
     assert nobody.returncode == 2
     assert "no Ray cluster answers at 127.0.0.1:" in nobody.stderr
+
+
+# --- dataprep build --executor ray -------------------------------------------------------------
+
+BUILD = ("--cutoff-len", "256", "--shard-size", "40")  # 12 shards; copies lie shards apart
+
+
+def _build(corpus: Path, out: Path, *flags: str, env: dict | None = None):
+    return _dataprep("build", corpus / "big.jsonl", "--out", out, *BUILD, *flags, env=env)
+
+
+def _assert_same_build(a: Path, b: Path) -> None:
+    """The same shards byte for byte, the same rejects, the same manifest (but the times the
+    inputs' hashes were taken)."""
+    shards = sorted(p.relative_to(a) for p in a.rglob("*.arrow"))
+    assert len(shards) >= 8
+    assert shards == sorted(p.relative_to(b) for p in b.rglob("*.arrow"))
+    for shard in shards:
+        assert (a / shard).read_bytes() == (b / shard).read_bytes(), shard
+    assert (a / "rejects.jsonl").read_bytes() == (b / "rejects.jsonl").read_bytes()
+    ma, mb = (json.loads((d / "manifest.json").read_text()) for d in (a, b))
+    ma.pop("hashes"), mb.pop("hashes")
+    assert ma == mb
+    assert not list(b.rglob(".tasks"))
+
+
+@pytest.fixture(scope="module")
+def local_build(corpus, tmp_path_factory):
+    out = tmp_path_factory.mktemp("local") / "build"
+    done = _build(corpus, out)
+    assert done.returncode == 0, done.stderr
+    rejected = json.loads((out / "manifest.json").read_text())["counts"]["rejected"]
+    assert rejected.get("exact-duplicate", 0) >= 30  # copies of records many shards before
+    return out
+
+
+def test_ray_builds_the_same_shards_with_a_killed_task(corpus, local_build, tmp_path):
+    marker = tmp_path / "killed"
+    done = _build(corpus, tmp_path / "ray", "--executor", "ray",
+                  env={"DATAPREP_RAY_FAULT": str(marker)})  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert marker.exists(), "no task was killed"
+    _assert_same_build(local_build, tmp_path / "ray")
+    check = _dataprep("build", "--check", tmp_path / "ray")
+    assert check.returncode == 0, check.stderr
+
+
+def test_ray_builds_the_same_shards_with_auto_cutoff(corpus, tmp_path):
+    auto = ("--cutoff-len", "auto")
+    local = _build(corpus, tmp_path / "local", *auto)
+    ray = _build(corpus, tmp_path / "ray", *auto, "--executor", "ray")
+    assert local.returncode == ray.returncode == 0, ray.stderr
+    _assert_same_build(tmp_path / "local", tmp_path / "ray")
+
+
+def test_a_ray_build_killed_midway_resumes_from_its_finished_shards(corpus, tmp_path):
+    import signal
+    import time
+
+    out = tmp_path / "build"
+    flags = ("--shard-size", "8")  # 58 shards: the kill lands mid-build
+    command = [sys.executable, "-m", "dataprep", "build", str(corpus / "big.jsonl"), "--out",
+               str(out), "--cutoff-len", "256", *flags, "--executor", "ray"]  # fmt: skip
+    driver = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not list(tmp_path.glob("build.partial-*/shard-*.json")):
+        assert driver.poll() is None and time.monotonic() < deadline, "the build ended first"
+        time.sleep(0.01)
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    time.sleep(2)  # tasks the dying driver left running end with their job
+    (partial,) = tmp_path.glob("build.partial-*")
+    finished = sorted(partial.glob("shard-*.json"))
+    assert finished and not out.exists()
+    kept = {p: p.stat().st_mtime_ns for p in partial.glob("train/data-*.arrow")
+            if (partial / f"shard-{p.stem.split('-')[1]}.json").exists()}  # fmt: skip
+    assert kept
+    again = _dataprep(*command[3:])
+    assert again.returncode == 0, again.stderr
+    for path, mtime in kept.items():  # replayed, not built again
+        assert (out / "train" / path.name).stat().st_mtime_ns == mtime
+    local = _dataprep("build", corpus / "big.jsonl", "--out", tmp_path / "local", "--cutoff-len",
+                      "256", *flags)  # fmt: skip
+    assert local.returncode == 0, local.stderr
+    _assert_same_build(tmp_path / "local", out)

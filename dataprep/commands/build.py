@@ -102,6 +102,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     flags.lengths(parser, cutoff_auto=True, defaults=False)  # buildconfig.Settings' defaults
     flags.steps(parser)
+    flags.executor(parser, chunks=False)  # a build's work units are its shards (--shard-size)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -156,6 +157,7 @@ def _build_one(args: argparse.Namespace, config, batching) -> int:
             config.inputs, config.out, config.setup, config.pack, config.options,
             progress=progress if bar else None, lock_timeout=args.lock_timeout,
             notify=lambda message: print(f"dataprep: {message}", file=sys.stderr, flush=True),
+            ray=flags.ray_settings(args, None),
         )  # fmt: skip
     finally:
         if bar:

@@ -159,7 +159,7 @@ def counts(counter) -> str:
     return ", ".join(f"{name} {n:,}" for name, n in ordered)
 
 
-def executor(parser: argparse.ArgumentParser) -> None:
+def executor(parser: argparse.ArgumentParser, chunks: bool = True) -> None:
     group = parser.add_argument_group(
         "executor", "where the work runs: here (--jobs processes) or on a Ray cluster"
     )
@@ -176,13 +176,14 @@ def executor(parser: argparse.ArgumentParser) -> None:
         help="with --executor ray: the cluster (auto, or ray://host:10001; default: start a "
         "local Ray instance with this machine's cores)",
     )
-    group.add_argument(
-        "--chunk-size",
-        type=byte_size,
-        default=None,
-        metavar="SIZE",
-        help="with --executor ray: bytes of JSONL per task, e.g. 64M (default 32M)",
-    )
+    if chunks:
+        group.add_argument(
+            "--chunk-size",
+            type=byte_size,
+            default=None,
+            metavar="SIZE",
+            help="with --executor ray: bytes of JSONL per task, e.g. 64M (default 32M)",
+        )
 
 
 def byte_size(text: str) -> int:
@@ -211,8 +212,9 @@ def own_stdout(args: argparse.Namespace):
 
 def ray_settings(args: argparse.Namespace, bar):
     """--executor ray and its flags as a `cluster.Ray`, or None to run here."""
+    chunk_size = getattr(args, "chunk_size", None)
     if args.executor != "ray":
-        if args.address or args.chunk_size:
+        if args.address or chunk_size:
             raise DataprepError(
                 "--address and --chunk-size need --executor ray", fix="add --executor ray"
             )
@@ -220,4 +222,4 @@ def ray_settings(args: argparse.Namespace, bar):
     from dataprep import chunks, cluster
 
     progress = cluster.progress_line(bar) if bar is not None else None
-    return cluster.Ray(args.address, args.chunk_size or chunks.CHUNK_BYTES, progress)
+    return cluster.Ray(args.address, chunk_size or chunks.CHUNK_BYTES, progress)
