@@ -59,10 +59,11 @@ def shipped(path: Path, parts: int) -> tuple[int, float, dict[str, float], dict[
     source = readers.Source(str(path), path, "json")
     ends = chunks.bounds(source, 1)
     ctx = linter.FileContext(str(path), linter.FileStats(str(path)))
-    findings, lines, states, stats = chunks.lint_range(plan, source, ctx, ends[0], ends[1])
+    chunk = chunks.lint_range(plan, source, ctx, ends[0], ends[1])
+    stats = chunk.stats
     shuffle, merged = {}, {}
     kept = []
-    for setting, state in states:
+    for setting, state in chunk.states:
         module = setting.module
         if isinstance(module, PartitionedCheck):
             pieces = module.partition(state, parts)
@@ -71,7 +72,7 @@ def shipped(path: Path, parts: int) -> tuple[int, float, dict[str, float], dict[
         else:
             merged[module.NAME] = _size(state) / stats.records
         kept.append(state)
-    main = _size((findings, lines, kept, stats))
+    main = _size(chunk._replace(states=kept))
     return stats.records, main / stats.records, merged, shuffle
 
 

@@ -14,15 +14,16 @@ import sys
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from dataprep import linter, readers
 from dataprep.checks.shape import ObservingCheck
 from dataprep.engine import Plan
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Hit, Note
+from dataprep.lengths import Lengths, Meter
 from dataprep.linter import FileContext, FileStats
 from dataprep.rulepack import PackArgs, Setting
 
@@ -89,36 +90,76 @@ def lint_parallel(
 Reduce = Callable[[list[tuple[Setting, Any]], list[tuple[int, int]]], dict[int, Iterable[Hit]]]
 
 
+class Chunk(NamedTuple):
+    """What linting a chunk gives: its findings (lines and records counted from its start),
+    its line count, its dataset checks' states, its stats, and what the run collects beside
+    findings when asked (`Wants`)."""
+
+    findings: list[Finding]
+    lines: int
+    states: list
+    stats: FileStats
+    lengths: Lengths | None = None  # token lengths, when the run measures them
+    examples: tuple = ()  # the meter's first samples (the template checks read them)
+    hashes: dict | None = None  # (path, record) -> content hash, for baselines
+    profile: Any = None  # the report's profile of the chunk's records
+
+
+@dataclass(frozen=True)
+class Wants:
+    """What a chunk collects beside findings: record hashes, and an empty profile to fill
+    (`Profile.fork`). Token lengths are measured when the file's context has a setup."""
+
+    hashes: bool = False
+    profile: Any = None
+
+
 def stitch(
-    results: Iterable[tuple],
+    results: Iterable[Chunk],
     ends: list[int],
     ctx: FileContext,
     plan: Plan,
     tick: Callable[[int], None] | None,
     reduce: Reduce | None = None,
+    hashes: dict | None = None,
+    observe: Any = None,
 ) -> Iterator[Finding | Note]:
-    """The findings of a file's chunks (`lint_chunk` results, in file order) shifted to file
-    lines and records, their dataset states and stats merged, then the dataset checks' own.
-    A chunk's state may be None for a check that `reduce(states, offsets)` finds elsewhere,
-    given every chunk's offset (lines, records before it)."""
+    """The findings of a file's chunks (in file order) shifted to file lines and records,
+    their dataset states, stats, lengths, hashes (into `hashes`) and profiles (into
+    `observe`) merged, then the dataset checks' own findings. A chunk's state may be None
+    for a check that `reduce(states, offsets)` finds elsewhere, given every chunk's offset."""
     lines = records = 0
     states = linter.new_states(plan, ctx)
     offsets = []
     for i, chunk in enumerate(results):
-        findings, chunk_lines, chunk_states, chunk_stats = chunk
         offsets.append((lines, records))
-        for f in findings:
+        collected(chunk, ctx, hashes, observe, lines, records)  # before its findings use them
+        for f in chunk.findings:
             yield f.shifted(lines, records)
-        for (setting, state), other in zip(states, chunk_states, strict=True):
+        for (setting, state), other in zip(states, chunk.states, strict=True):
             if isinstance(setting.module, ObservingCheck) and other is not None:
                 setting.module.merge(state, other, (lines, records))
-        ctx.stats.add(chunk_stats, lines, records)
-        lines += chunk_lines
-        records += chunk_stats.records
+        ctx.stats.add(chunk.stats, lines, records)
+        lines += chunk.lines
+        records += chunk.stats.records
         if tick:
             tick(ends[i + 1])
     reduced = reduce(states, offsets) if reduce is not None else None
     yield from linter.finish(plan, states, ctx, reduced)
+
+
+def collected(
+    chunk: Chunk, ctx: FileContext, hashes: dict | None, observe: Any, lines: int, records: int
+) -> None:
+    """A chunk's lengths, hashes and profile into the file's meter, the run's hashes and the
+    run's profile, shifted by the lines and records before the chunk."""
+    if chunk.lengths is not None and ctx.meter is not None:
+        ctx.meter.absorb(chunk.lengths, list(chunk.examples), lines, records)
+    if chunk.hashes and hashes is not None:
+        for (path, index), digest in chunk.hashes.items():
+            hashes[path, index + records] = digest
+    if chunk.profile is not None and observe is not None:
+        observe.absorb(chunk.profile, lines, records)
 
 
 def _results(pool: ProcessPoolExecutor, tasks: list, path: str) -> Iterator[tuple]:
@@ -148,22 +189,36 @@ def _lint_chunk(task: tuple) -> tuple:
     return lint_chunk(_WORKER_PLAN, *task)
 
 
-def lint_chunk(plan: Plan, source: readers.Source, ctx: FileContext, start: int, end: int) -> tuple:
-    """One chunk's findings (lines and records counted from its start), its line count, its
-    dataset checks' states and its stats: what `stitch` merges."""
-    findings, lines, states, stats = lint_range(plan, source, ctx, start, end)
-    return findings, lines, [s for _, s in states], stats
+def lint_chunk(plan: Plan, source: readers.Source, ctx: FileContext, start: int, end: int) -> Chunk:
+    """One chunk linted (`lint_range`), its states without their checks (to pickle)."""
+    chunk = lint_range(plan, source, ctx, start, end)
+    return chunk._replace(states=[s for _, s in chunk.states])
 
 
 def lint_range(
-    plan: Plan, source: readers.Source, ctx: FileContext, start: int, end: int
-) -> tuple[list[Finding], int, list[tuple[Setting, Any]], FileStats]:
-    """`lint_chunk`, with each state beside its check (modules do not pickle)."""
+    plan: Plan,
+    source: readers.Source,
+    ctx: FileContext,
+    start: int,
+    end: int,
+    wants: Wants = Wants(),
+) -> Chunk:
+    """The lines [start, end) of a JSONL file linted as a chunk, its states beside their
+    checks; token lengths measured when `ctx.setup` asks, hashes and a profile when `wants`."""
     path = Path(source.path)
-    ctx = replace(ctx, stats=FileStats(source.display))
+    meter = None
+    if ctx.setup is not None:
+        meter = Meter(ctx.setup.tokenizer, ctx.setup.template, ctx.setup.image_tokens)
+    ctx = replace(ctx, stats=FileStats(source.display), meter=meter)
     states = linter.new_states(plan, ctx)
-    plain = linter.plain_check(plan, ctx, states)
+    hashes = {} if wants.hashes else None
+    fast = hashes is None and wants.profile is None
+    plain = linter.plain_check(plan, ctx, states) if fast else None
     records = readers.read_range(path, source.display, start, end, plain)
-    findings = list(linter.lint_records(records, ctx, plan, states))
+    findings = list(linter.lint_records(records, ctx, plan, states, hashes=hashes,
+                                        observe=wants.profile))  # fmt: skip
     lines = readers.count_lines(path, start, end)
-    return findings, lines, states, ctx.stats
+    if meter is None:
+        return Chunk(findings, lines, states, ctx.stats, hashes=hashes, profile=wants.profile)
+    lengths, examples = meter.finish(), tuple(meter.examples)
+    return Chunk(findings, lines, states, ctx.stats, lengths, examples, hashes, wants.profile)

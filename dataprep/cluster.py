@@ -30,6 +30,7 @@ from dataprep.checks.shape import PartitionedCheck
 from dataprep.engine import Plan
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Note
+from dataprep.lengths import Meter
 from dataprep.linter import FileContext, FileStats
 from dataprep.rulepack import PackArgs
 
@@ -110,22 +111,17 @@ def start(
     pack_args: PackArgs | None,
     plan: Plan,
     files: list[tuple[readers.Source, FileContext]],
-    shippable: bool,
+    wants: chunks.Wants,
 ) -> RayLinter:
-    """Every file's tasks submitted to the cluster. `shippable`: no per-record collector
-    (baseline hashes, token lengths, the report's profile) needs the records in this process."""
-    if not shippable:
-        raise DataprepError(
-            "--executor ray does not yet measure token lengths, write the HTML report or use "
-            "a baseline (they need every record in this process)",
-            fix="leave out --executor ray for --tokenizer, --lengths, --report and --baseline",
-        )
+    """Every file's tasks submitted to the cluster, collecting what `wants` asks beside
+    findings (token lengths: when the files' contexts have a setup)."""
     if pack_args is None:
         raise DataprepError(
             "a rule pack given as a Pack object cannot be shipped to Ray workers",
             fix="pass a PackArgs (rule file, select, ignore) instead",
         )
-    linter_ = RayLinter(pack_args, plan.batched, ray.address, ray.chunk_bytes, ray.progress)
+    linter_ = RayLinter(pack_args, plan.batched, wants, ray.address, ray.chunk_bytes,
+                        ray.progress)  # fmt: skip
     for source, ctx in files:
         linter_.submit(source, ctx)
     return linter_
@@ -147,6 +143,7 @@ class RayLinter:
 
     pack_args: PackArgs
     batched: bool
+    wants: chunks.Wants
     address: str | None = None
     chunk_bytes: int = chunks.CHUNK_BYTES
     progress: Progress | None = None
@@ -170,25 +167,32 @@ class RayLinter:
         """Start linting one file on the cluster (stdin stays local: it cannot be shipped)."""
         if source.path is None:
             return
-        key = (self.pack_args, self.batched)
+        key = (self.pack_args, self.batched, self.wants)
         size = readers.file_size(source)
+        shipped = replace(ctx, meter=None)  # each task measures with a meter of its own
         if chunks.splittable(source, size, minimum=0):
             ends = chunks.bounds(source, self._parts, self.chunk_bytes)
             task = self._chunk.options(num_returns=1 + self._parts)
-            refs = [task.remote(key, source, ctx, a, b, self._parts)
+            refs = [task.remote(key, source, shipped, a, b, self._parts)
                     for a, b in itertools.pairwise(ends)]  # fmt: skip
             self._files[id(ctx)] = _File([r[0] for r in refs], ends, [r[1:] for r in refs])
         else:
-            self._files[id(ctx)] = _File([self._whole.remote(key, source, ctx)], None)
+            self._files[id(ctx)] = _File([self._whole.remote(key, source, shipped)], None)
         self._waiting.extend(self._files[id(ctx)].refs)
 
     def handles(self, ctx: FileContext) -> bool:
         return id(ctx) in self._files
 
     def lint(
-        self, ctx: FileContext, plan: Plan, tick: Callable[[int], None] | None
+        self,
+        ctx: FileContext,
+        plan: Plan,
+        tick: Callable[[int], None] | None,
+        hashes: dict | None = None,
+        observe: Any = None,
     ) -> Iterator[Finding | Note]:
-        """A submitted file's findings, in the order a local run gives them."""
+        """A submitted file's findings, in the order a local run gives them; its lengths into
+        its meter, its hashes into `hashes`, its profile into `observe`."""
         submitted = self._files[id(ctx)]
         if submitted.ends is not None:
             results = self._results(submitted.refs, ctx.path)
@@ -196,11 +200,13 @@ class RayLinter:
             def reduce(states: list, offsets: list[tuple[int, int]]) -> dict:
                 return self._reduce(states, offsets, submitted.pieces, ctx)
 
-            yield from chunks.stitch(results, submitted.ends, ctx, plan, tick, reduce)
+            yield from chunks.stitch(results, submitted.ends, ctx, plan, tick, reduce, hashes,
+                                     observe)  # fmt: skip
             return
         (result,) = self._results(submitted.refs, ctx.path)
-        items, stats, error = result
-        ctx.stats.add(stats, 0, 0)
+        items, chunk, error = result
+        ctx.stats.add(chunk.stats, 0, 0)
+        chunks.collected(chunk, ctx, hashes, observe, 0, 0)
         yield from items
         if error is not None:
             raise error
@@ -212,8 +218,8 @@ class RayLinter:
             while not ray.wait([ref], timeout=0.25)[0]:
                 self._report()
             result = pickle.loads(self._get([ref], ctx_path)[0])
-            stats = result[3] if len(result) == 4 else result[1]
-            self._records += stats.records
+            chunk = result if isinstance(result, chunks.Chunk) else result[1]
+            self._records += chunk.stats.records
             self._report()
             yield result
 
@@ -275,18 +281,31 @@ def fault() -> None:
 
 
 _PLANS: dict[tuple[PackArgs, bool], Plan] = {}  # per worker process: packs load once
+_TOKENIZERS: dict[str, Any] = {}  # per worker process: a vocabulary loads once
+
+Key = tuple[PackArgs, bool, chunks.Wants]  # how to lint: the pack, batched, what to collect
 
 
-def _plan(key: tuple[PackArgs, bool]) -> Plan:
-    plan = _PLANS.get(key)
+def _plan(key: Key) -> Plan:
+    plan = _PLANS.get(key[:2])
     if plan is None:
         gc.set_threshold(50_000, 20, 20)  # as in the CLI (dataprep.cli.main): no cycles to chase
-        plan = _PLANS[key] = Plan(key[0].load(), batched=key[1])
+        plan = _PLANS[key[:2]] = Plan(key[0].load(), batched=key[1])
     return plan
 
 
+def _here(ctx: FileContext) -> FileContext:
+    """The shipped context on this worker: a fresh stats, the worker's copy of the tokenizer
+    (each task would otherwise load the vocabulary again)."""
+    setup = ctx.setup
+    if setup is not None:
+        tokenizer = _TOKENIZERS.setdefault(setup.tokenizer.name, setup.tokenizer)
+        setup = replace(setup, tokenizer=tokenizer)
+    return replace(ctx, stats=FileStats(ctx.path), setup=setup)
+
+
 def _chunk_task(
-    key: tuple[PackArgs, bool],
+    key: Key,
     source: readers.Source,
     ctx: FileContext,
     start: int,
@@ -295,21 +314,21 @@ def _chunk_task(
 ) -> tuple[bytes, ...]:
     """A byte range linted: its main result (`chunks.lint_chunk`'s, with None for the states
     of partitioned checks), then each partition's pieces of those states."""
-    findings, lines, states, stats = chunks.lint_range(_plan(key), source, ctx, start, end)
+    chunk = chunks.lint_range(_plan(key), source, _here(ctx), start, end, key[2])
     pieces: list[dict[int, Any]] = [{} for _ in range(parts)]
     kept = []
-    for i, (setting, state) in enumerate(states):
+    for i, (setting, state) in enumerate(chunk.states):
         if isinstance(setting.module, PartitionedCheck):
             for part, piece in enumerate(setting.module.partition(state, parts)):
                 pieces[part][i] = piece
             state = None
         kept.append(state)
     fault()
-    return _packed((findings, lines, kept, stats)), *map(_packed, pieces)
+    return _packed(chunk._replace(states=kept)), *map(_packed, pieces)
 
 
 def _reduce_task(
-    key: tuple[PackArgs, bool], ctx: FileContext, offsets: list[tuple[int, int]], *pieces: bytes
+    key: Key, ctx: FileContext, offsets: list[tuple[int, int]], *pieces: bytes
 ) -> bytes:
     """One partition of a file's partitioned checks: each check's result from its piece of
     every chunk, in file order."""
@@ -325,19 +344,29 @@ def _reduce_task(
     return _packed(results)
 
 
-def _file_task(key: tuple[PackArgs, bool], source: readers.Source, ctx: FileContext) -> tuple:
-    """A whole file linted on a worker: its findings and notes, stats, and the error that
-    stopped it (a damaged file: what was read before the damage is still reported)."""
-    plan = _plan(key)
-    ctx = replace(ctx, stats=FileStats(source.display))
+def _file_task(key: Key, source: readers.Source, ctx: FileContext) -> tuple:
+    """A whole file linted on a worker: its findings and notes, a Chunk of its stats and what
+    the run collects, and the error that stopped it (a damaged file: what was read before
+    the damage is still reported)."""
+    plan, wants = _plan(key), key[2]
+    ctx = _here(ctx)
+    if ctx.setup is not None:
+        ctx = replace(ctx, meter=Meter(ctx.setup.tokenizer, ctx.setup.template,
+                                       ctx.setup.image_tokens))  # fmt: skip
+    hashes = {} if wants.hashes else None
     items: list = []
     error = None
     try:
-        items.extend(linter.lint_file(source, ctx, plan))
+        items.extend(linter.lint_file(source, ctx, plan, None, hashes, wants.profile))
     except DataprepError as exc:
         error = exc
+    meter = ctx.meter
+    collected = chunks.Chunk(
+        [], 0, [], ctx.stats, meter.finish() if meter else None,
+        tuple(meter.examples) if meter else (), hashes, wants.profile,
+    )  # fmt: skip
     fault()
-    return _packed((items, ctx.stats, error))
+    return _packed((items, collected, error))
 
 
 def _packed(result: tuple) -> bytes:

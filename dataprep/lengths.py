@@ -18,7 +18,7 @@ import math
 from array import array
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from dataprep.sample import ASSISTANT, FUNCTION_CALL, OBSERVATION, SYSTEM, USER, Sample, Turn
 from dataprep.templates import FAMILY_MARKERS, Template
@@ -29,6 +29,7 @@ IMAGE = "<image>"
 # trains the template's end-of-turn token): the model learns to stop with them.
 STOPS = ("<|im_end|>", "<|eot_id|>", "<|end|>", "<end_of_turn>", "</s>", "<|endoftext|>")
 PERCENTILES = (50, 90, 95, 99)
+EXAMPLES = 64  # samples a meter keeps for the template checks (the first of the file)
 ROLES = {USER: "user", ASSISTANT: "assistant", FUNCTION_CALL: "assistant", OBSERVATION: "tool"}
 
 
@@ -101,6 +102,24 @@ class Lengths:
 
     def __len__(self) -> int:
         return len(self.full)
+
+    def absorb(self, other: Lengths, lines: int, records: int) -> None:
+        """Append a later chunk's lengths (its lines and records counted from its start)."""
+        self.lines.extend(line + lines for line in other.lines)
+        self.records.extend(index + records for index in other.records)
+        self.full.extend(other.full)
+        self.label.extend(other.label)
+        self.starts.extend(start + len(self.turns) for start in other.starts)
+        self.turns.extend(other.turns)
+        self.pairs.extend(other.pairs)
+        self.unmapped += other.unmapped
+        self.failed.extend((line + lines, why) for line, why in other.failed)
+        self.images += other.images
+        self.answers += other.answers
+        self.stops.update(other.stops)
+        self.markup.update(other.markup)
+        for family, line in other.markup_first.items():
+            self.markup_first.setdefault(family, line + lines)
 
     def record_turns(self, i: int) -> list[tuple[int, int]]:
         end = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.turns)
@@ -245,7 +264,7 @@ class Meter:
     def add(self, line: int, index: int, sample: Sample) -> None:
         if sample.kind == "pretrain":
             return
-        if len(self.examples) < 64:
+        if len(self.examples) < EXAMPLES:
             self.examples.append((line, sample))
         parts = []
         conversations = rendered(sample)
@@ -326,6 +345,13 @@ class Meter:
     def finish(self) -> Lengths:
         self.flush()
         return self.lengths
+
+    def absorb(self, lengths: Lengths, examples: list, lines: int, records: int) -> None:
+        """A later chunk's lengths and first samples, measured elsewhere (a Ray task)."""
+        self.lengths.absorb(lengths, lines, records)
+        for line, sample in examples[: max(0, EXAMPLES - len(self.examples))]:
+            moved = replace(sample, line=sample.line + lines, index=sample.index + records)
+            self.examples.append((line + lines, moved))
 
 
 def message_spans(
@@ -409,19 +435,7 @@ def merge(parts: list[Lengths]) -> Lengths:
     """Several files' lengths as one (for a summary over all of them)."""
     out = Lengths()
     for part in parts:
-        base = len(out.turns)
-        out.lines.extend(part.lines)
-        out.records.extend(part.records)
-        out.full.extend(part.full)
-        out.label.extend(part.label)
-        out.pairs.extend(part.pairs)
-        out.starts.extend(start + base for start in part.starts)
-        out.turns.extend(part.turns)
-        out.unmapped += part.unmapped
-        out.failed.extend(part.failed)
-        out.images += part.images
-        out.answers += part.answers
-        out.stops.update(part.stops)
+        out.absorb(part, 0, 0)
     return out
 
 

@@ -170,14 +170,16 @@ def lint_paths(
         )
         files.append((source, ctx))
     local = summary.hashes is None and lengths is None and observe is None
-    remote = _cluster().start(ray, pack_args, plan, files, local) if ray is not None else None
+    remote = None
+    if ray is not None:
+        remote = _cluster().start(ray, pack_args, plan, files, _wants(summary, observe, pack_args))
     for source, ctx in files:
         summary.files.append(ctx.stats)
         size = readers.file_size(source)
         tick = progress(source.display, size) if progress else None
         try:
             if remote is not None and remote.handles(ctx):
-                found = remote.lint(ctx, plan, tick)
+                found = remote.lint(ctx, plan, tick, summary.hashes, observe)
             elif jobs > 1 and local and pack_args and _parallel(source, size):
                 found = _chunks().lint_parallel(source, ctx, plan, pack_args, jobs, tick)
             else:
@@ -193,6 +195,19 @@ def lint_paths(
             summary.errors.append(exc)
             if not ctx.stats.records:
                 summary.files.remove(ctx.stats)  # never read: the error says all there is
+
+
+def _wants(summary: Summary, observe: Any, pack_args: PackArgs | None):
+    """What Ray tasks collect beside findings: record hashes (baselines), and a fork of the
+    observer (the report's profile), which must know how to run elsewhere."""
+    fork = getattr(observe, "fork", None)
+    if observe is not None and (fork is None or pack_args is None):
+        raise DataprepError(
+            "this observer cannot run on Ray workers (it has no fork and absorb)",
+            fix="lint in this process, or observe with a dataprep.profile.Profile",
+        )
+    profile = fork(pack_args) if fork is not None else None
+    return _chunks().Wants(hashes=summary.hashes is not None, profile=profile)
 
 
 def _parallel(source: readers.Source, size: int | None) -> bool:

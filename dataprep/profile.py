@@ -14,7 +14,9 @@ import re
 from array import array
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cache
+from typing import Any
 
 from dataprep.checks.reasoning.empty_reasoning import answer_kind
 from dataprep.checks.tools._calls import call_turns
@@ -23,6 +25,7 @@ from dataprep.sample import Sample, answers, prompts
 from dataprep.text import cjk_share
 
 NGRAM = 13  # words: the contamination window GPT-3's authors used
+IMAGES = 50_000  # records whose image references the report keeps
 _WORDS = re.compile(r"\w+")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]")
 
@@ -89,7 +92,7 @@ class Profile:
             self.fixed.update(self.fix(record, sample))
         self.kinds[f"{sample.format} {sample.kind}"] += 1
         self._modern(sample)
-        if sample.images and len(self.images) < 50_000:
+        if sample.images and len(self.images) < IMAGES:
             self.images[record.source, record.index] = sample.images
         prompt = "\n".join(t.content for t in prompts(sample) if t.content)
         if sample.kind == "dpo":
@@ -124,6 +127,37 @@ class Profile:
                     if lines:
                         self.near.update(lines)
 
+    def fork(self, pack: Any) -> Profile:
+        """An empty profile like this one, to fill elsewhere (a Ray task) and `absorb` back:
+        it pickles (its fix counter is rebuilt from `pack`, a PackArgs, where it runs)."""
+        against = replace(self.against, fix=None) if self.against is not None else None
+        fix = FixCounter(pack) if self.fix is not None else None
+        return Profile(keep_ngrams=self.keep_ngrams, against=against, fix=fix)
+
+    def absorb(self, other: Profile, lines: int, records: int) -> None:
+        """Fold in a later chunk's profile (its lines and records counted from its start), as
+        if this profile had seen its records."""
+        self.records += other.records
+        self.bytes += other.bytes
+        for name in ("prompt_chars", "answer_chars", "chosen_chars", "rejected_chars"):
+            getattr(self, name).extend(getattr(other, name))
+        for name in ("languages", "openings", "kinds", "calls", "reasoning", "kto", "media",
+                     "fixed"):  # fmt: skip
+            getattr(self, name).update(getattr(other, name))
+        self.tool_records += other.tool_records
+        for key, line in other.prompts.items():
+            self.prompts.setdefault(key, line + lines)
+        for (source, index), refs in other.images.items():
+            if len(self.images) >= IMAGES:
+                break
+            self.images[source, index + records] = refs
+        for gram, found in other.grams.items():
+            self.grams.setdefault(gram, []).extend(line + lines for line in found)
+        for line, text in other.texts.items():
+            self.texts.setdefault(line + lines, text)
+        self.exact |= other.exact
+        self.near |= other.near
+
     def _modern(self, sample: Sample) -> None:
         """Count what the tool, reasoning, KTO and media checks look at."""
         if sample.tools is not None:
@@ -142,6 +176,31 @@ class Profile:
                            ("audios", sample.audios)):  # fmt: skip
             if refs:
                 self.media[kind] += len(refs)
+
+
+def fix_counter(pack) -> Callable:
+    """(record, sample) -> the fixers `dataprep clean` would apply: the one function clean and
+    build count with, so the report's counts are theirs."""
+    from dataprep.engine import Plan
+    from dataprep.fixers import Fixers, fixed_value
+
+    plan, fixers = Plan(pack), Fixers.from_pack(pack)
+    return lambda record, sample: fixed_value(record, sample, plan, fixers)[1]
+
+
+@dataclass(frozen=True)
+class FixCounter:
+    """`fix_counter` of a pack loaded where it is called (a Ray worker), once per process."""
+
+    pack: Any  # PackArgs
+
+    def __call__(self, record: Record, sample: Sample) -> list[str]:
+        return _counter(self.pack)(record, sample)
+
+
+@cache
+def _counter(pack) -> Callable:
+    return fix_counter(pack.load())
 
 
 def overlap(train: Profile, evaluation: Profile, examples: int = 10) -> dict:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,7 +22,7 @@ from dataprep.findings import SEVERITY_RANK, Finding
 from dataprep.images import ImageCache
 from dataprep.lengths import Lengths, merge
 from dataprep.linter import LengthSetup, PackArgs, Summary, lint_paths
-from dataprep.profile import Profile
+from dataprep.profile import Profile, fix_counter
 
 EXAMPLES = 5  # per rule, with the record's text
 PAGE = 50  # findings table rows per page (report.js reads it from the table)
@@ -142,27 +142,19 @@ def collect(
     info: str | None = None,
     against: Profile | None = None,
     keep_ngrams: bool = False,
+    ray=None,
 ) -> Dataset:
-    """Lint `paths` once, recording findings, lengths and the profile for the report."""
+    """Lint `paths` once, recording findings, lengths and the profile for the report (`ray`:
+    a `dataprep.cluster.Ray` to lint on)."""
     summary, found = Summary(), Findings()
-    loaded = pack.load()
-    profile = Profile(keep_ngrams=keep_ngrams, against=against, fix=fix_counter(loaded))
+    profile = Profile(keep_ngrams=keep_ngrams, against=against, fix=fix_counter(pack.load()))
     stream = lint_paths(
-        paths, loaded, summary, spec=spec, info=info, lengths=setup, images=images, observe=profile
-    )
+        paths, pack, summary, spec=spec, info=info, lengths=setup, images=images,
+        observe=profile, ray=ray,
+    )  # fmt: skip
     for _ in found.tee(stream):
         pass
     return Dataset(paths, summary, found, profile, images, setup)
-
-
-def fix_counter(pack) -> Callable:
-    """(record, sample) -> the fixers `dataprep clean` would apply: the one function clean and
-    build count with, so the report's counts are theirs."""
-    from dataprep.engine import Plan
-    from dataprep.fixers import Fixers, fixed_value
-
-    plan, fixers = Plan(pack), Fixers.from_pack(pack)
-    return lambda record, sample: fixed_value(record, sample, plan, fixers)[1]
 
 
 class Recorder:

@@ -149,11 +149,7 @@ def test_lint_on_a_cluster_started_with_ray_start(corpus, local, tmp_path):
     assert ray.stdout == local.stdout
 
 
-def test_what_ray_cannot_do_yet_is_refused_clearly(corpus):
-    lengths = _dataprep("lint", corpus, "--executor", "ray", "--lengths")
-    assert lengths.returncode == 2
-    assert "--executor ray does not yet measure token lengths" in lengths.stderr
-    assert "Traceback" not in lengths.stderr
+def test_bad_flags_and_addresses_are_refused_clearly(corpus):
     address = _dataprep("lint", corpus, "--address", "auto")
     assert address.returncode == 2
     assert "need --executor ray" in address.stderr
@@ -162,6 +158,44 @@ def test_what_ray_cannot_do_yet_is_refused_clearly(corpus):
     )
     assert nobody.returncode == 2
     assert "no Ray cluster answers at 127.0.0.1:" in nobody.stderr
+    assert "Traceback" not in nobody.stderr
+
+
+RAY = ("--executor", "ray", "--chunk-size", CHUNK)
+
+
+def test_token_lengths_and_baselines_on_ray_are_those_of_a_local_run(corpus, tmp_path):
+    """What needs every record (lengths and their findings, record hashes) is collected by
+    the tasks and merged in file order."""
+    lengths = ("--lengths", "--cutoff-len", "64", "--no-progress")
+    local = _dataprep("lint", corpus, *lengths, "--jobs", "1")
+    ray = _dataprep("lint", corpus, *lengths, *RAY)
+    assert ray.returncode == local.returncode == 1, ray.stderr
+    assert ray.stdout == local.stdout
+    assert "exceeds-cutoff" in ray.stdout and "p95" in ray.stdout
+    here, there = tmp_path / "local.json", tmp_path / "ray.json"
+    assert _dataprep("lint", corpus, "--write-baseline", here).returncode == 0
+    assert _dataprep("lint", corpus, "--write-baseline", there, *RAY).returncode == 0
+    assert there.read_bytes() == here.read_bytes()
+    again = _dataprep("lint", corpus, "--baseline", there, "--format", "json", *RAY)
+    assert again.returncode == 0 and again.stdout == "", again.stderr
+
+
+def _undated(html: str) -> str:
+    import re
+
+    return re.sub(r"\d{4}-\d\d-\d\d[ T][\d:]+", "", html)
+
+
+def test_the_report_on_ray_is_the_report_of_a_local_run(corpus, tmp_path):
+    here, there = tmp_path / "local.html", tmp_path / "ray.html"
+    examples = ROOT / "examples" / "dpo_clean.jsonl"
+    local = _dataprep("report", corpus, "-o", here, "--against", examples)
+    ray = _dataprep("report", corpus, "-o", there, "--against", examples, *RAY)
+    assert local.returncode == ray.returncode == 0, ray.stderr
+    assert _undated(there.read_text()) == _undated(here.read_text())
+    html = there.read_text()
+    assert "near-duplicate" in html and "<h2>Token lengths" in html and "<h2>Duplicates" in html
 
 
 # --- dataprep build --executor ray -------------------------------------------------------------

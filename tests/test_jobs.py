@@ -144,15 +144,15 @@ def test_partitioned_checks_reduce_to_what_finish_finds(tmp_path):
     ranges = [chunks.lint_range(plan, source, ctx, a, b) for a, b in itertools.pairwise(ends)]
     assert len(ranges) >= 9
     offsets, lines, records = [], 0, 0
-    for _, chunk_lines, _, stats in ranges:
+    for chunk in ranges:
         offsets.append((lines, records))
-        lines, records = lines + chunk_lines, records + stats.records
+        lines, records = lines + chunk.lines, records + chunk.stats.records
     checked = set()
-    for i, (setting, _) in enumerate(ranges[0][2]):
+    for i, (setting, _) in enumerate(ranges[0].states):
         module = setting.module
         if not isinstance(module, PartitionedCheck):
             continue
-        states = [r[2][i][1] for r in ranges]
+        states = [r.states[i][1] for r in ranges]
         pieces = {n: [module.partition(s, n) for s in states] for n in (1, 2, 5)}
         whole = module.new_state(ctx)
         for state, offset in zip(states, offsets, strict=True):

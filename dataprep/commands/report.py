@@ -38,6 +38,7 @@ def arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ignore", metavar="RULES", help="skip these rules")
     parser.add_argument("--image-root", metavar="DIR", help="folder image paths are relative to")
     flags.lengths(parser)
+    flags.executor(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,15 +54,16 @@ def run(args: argparse.Namespace) -> int:
     setup = flags.length_setup(args)
     if Path(args.output).is_dir():
         raise DataprepError(f"-o {args.output!r} is a folder", fix="name the HTML file to write")
+    ray = flags.ray_settings(args, None)
     other = None
     if args.against:
         images = flags.image_cache(args.image_root, 0)
         other = report.collect(args.against, pack, spec=spec, setup=setup, images=images,
-                               keep_ngrams=True)  # fmt: skip
+                               keep_ngrams=True, ray=ray)  # fmt: skip
     images = flags.image_cache(args.image_root, 0)
     data = report.collect(
         args.paths, pack, spec=spec, setup=setup, images=images,
-        against=other.profile if other else None,
+        against=other.profile if other else None, ray=ray,
     )  # fmt: skip
     errors = data.summary.errors + (other.summary.errors if other else [])
     for error in errors:
