@@ -238,10 +238,9 @@ class _Run:
     def media(self, item: Input) -> ImageCache | None:
         """The image checks of a dataset's image root (asked once a record)."""
         if item.image_root not in self.caches:
-            from dataprep.images import ImageCache
-            from dataprep.linter import image_cache
+            from dataprep.images import ImageCache, cache_for
 
-            cache = image_cache(self.plan, ImageCache(root=item.image_root))
+            cache = cache_for(self.plan, ImageCache(root=item.image_root))
             self.caches[item.image_root] = cache
         return self.caches[item.image_root]
 

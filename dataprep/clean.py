@@ -24,8 +24,8 @@ from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Hit
 from dataprep.fixers import Fixers, fixed_value
 from dataprep.formats import Spec, normalise
-from dataprep.images import MISSING, OUTSIDE, TOO_LARGE, UNREADABLE, ImageCache
-from dataprep.linter import finding, image_cache, problem_errors, problem_findings
+from dataprep.images import MISSING, OUTSIDE, TOO_LARGE, UNREADABLE, ImageCache, cache_for
+from dataprep.linter import finding, problem_errors, problem_findings
 from dataprep.records import UNPARSED, Record
 from dataprep.rulepack import Pack
 from dataprep.sample import Sample
@@ -65,7 +65,7 @@ def clean(
     Records whose images fail an image rule at error severity (missing, outside the root,
     unreadable, too large) are rejected like any other error; each file is opened once."""
     plan = Plan(pack)
-    images = image_cache(plan, images)
+    images = cache_for(plan, images)
     fixers = Fixers.from_pack(pack)
     report = Report()
     seen: dict[int, tuple[str, int]] = {}

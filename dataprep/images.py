@@ -20,6 +20,10 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dataprep.engine import Plan
 
 OK, MISSING, OUTSIDE, UNREADABLE, TOO_LARGE, REMOTE = (
     "ok",
@@ -283,3 +287,22 @@ def statistics(infos: Iterable[ImageInfo]) -> dict:
         "bytes": sum(i.bytes for i in ok),
         "duplicate_files": sum(n - 1 for n in digests.values() if n > 1),
     }
+
+
+IMAGE_FILE_RULES = ("missing-image", "image-outside-root", "unreadable-image", "image-too-large",
+                    "missing-media", "media-outside-root", "unreadable-media")  # fmt: skip
+
+
+def cache_for(plan: Plan, given: ImageCache | None) -> ImageCache | None:
+    """A run's image cache (`given`, or a new one), set up from the active image rules'
+    options (None: none active)."""
+    active = {s.module.NAME: s for s in plan.dataset_rules if s.module.NAME in IMAGE_FILE_RULES}
+    if not active:
+        return None
+    cache = given if given is not None else ImageCache()
+    unreadable = active.get("unreadable-image")
+    cache.decode = bool(unreadable and unreadable.options.decode)
+    too_large = active.get("image-too-large")
+    if too_large is not None:
+        cache.max_pixels = too_large.options.max_pixels
+    return cache

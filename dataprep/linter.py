@@ -22,7 +22,7 @@ from dataprep.engine import BATCH, Costs, Plan, batch_of, observe_batch, sample_
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Hit, Note
 from dataprep.formats import Spec, normalise
-from dataprep.images import ImageCache
+from dataprep.images import ImageCache, cache_for
 from dataprep.lengths import Lengths, LengthSetup, Meter, summary_lines
 from dataprep.records import UNPARSED, Plain, Problem, Record
 from dataprep.rulepack import Pack, PackArgs, Setting
@@ -90,24 +90,6 @@ class Summary:
         return sum(f.records for f in self.files)
 
 
-IMAGE_FILE_RULES = ("missing-image", "image-outside-root", "unreadable-image", "image-too-large",
-                    "missing-media", "media-outside-root", "unreadable-media")  # fmt: skip
-
-
-def image_cache(plan: Plan, given: ImageCache | None) -> ImageCache | None:
-    """The run's image cache, set up from the active image rules' options (None: none active)."""
-    active = {s.module.NAME: s for s in plan.dataset_rules if s.module.NAME in IMAGE_FILE_RULES}
-    if not active:
-        return None
-    cache = given if given is not None else ImageCache()
-    unreadable = active.get("unreadable-image")
-    cache.decode = bool(unreadable and unreadable.options.decode)
-    too_large = active.get("image-too-large")
-    if too_large is not None:
-        cache.max_pixels = too_large.options.max_pixels
-    return cache
-
-
 Observe = Callable[[FileContext, Record, Sample | None], None]
 
 
@@ -150,7 +132,7 @@ def lint_paths(
     if reference is None:
         reference = _small(paths, info)
     plan = Plan(pack, batched=not reference)
-    images = image_cache(plan, images)
+    images = cache_for(plan, images)
     summary = summary if summary is not None else Summary()
     units: list[tuple[readers.Source, Spec | None, dataset_info.Entry | None]] = []
     if info:
@@ -159,16 +141,8 @@ def lint_paths(
             yield from _entry_notes(entry, plan)
             units.extend(_entry_sources(entry, summary.errors))
     units.extend((source, spec, None) for source in readers.expand(paths or []))
-    files = []
-    for source, file_spec, entry in units:
-        meter = None
-        if lengths is not None:
-            meter = Meter(lengths.tokenizer, lengths.template, lengths.image_tokens)
-        stats = FileStats(source.display)
-        ctx = FileContext(
-            source.display, stats, file_spec, entry, images, tuple(sft or ()), lengths, meter
-        )
-        files.append((source, ctx))
+    files = [(source, _context(source, file_spec, entry, images, sft, lengths))
+             for source, file_spec, entry in units]  # fmt: skip
     local = summary.hashes is None and lengths is None and observe is None
     remote = None
     if ray is not None:
@@ -195,6 +169,22 @@ def lint_paths(
             summary.errors.append(exc)
             if not ctx.stats.records:
                 summary.files.remove(ctx.stats)  # never read: the error says all there is
+
+
+def _context(
+    source: readers.Source,
+    spec: Spec | None,
+    entry: dataset_info.Entry | None,
+    images: ImageCache | None,
+    sft: list[str] | None,
+    lengths: LengthSetup | None,
+) -> FileContext:
+    """A file's context, with a meter of its own when token lengths are measured."""
+    meter = None
+    if lengths is not None:
+        meter = Meter(lengths.tokenizer, lengths.template, lengths.image_tokens)
+    stats = FileStats(source.display)
+    return FileContext(source.display, stats, spec, entry, images, tuple(sft or ()), lengths, meter)
 
 
 def _wants(summary: Summary, observe: Any, pack_args: PackArgs | None):
