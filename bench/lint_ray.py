@@ -172,6 +172,8 @@ def main() -> None:
     print(f"  per-core rate (--jobs 1, start-up included): {per_core:,.0f} records/s")
     workers = math.ceil(100e6 / (per_core * 3600))
     print(f"  cores for 100M records in one hour at that rate: {workers:,.0f}")
+    if args.build_records:
+        build(path, args.build_records)
 
 
 if __name__ == "__main__":
