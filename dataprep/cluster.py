@@ -4,13 +4,16 @@ A splittable JSONL file is cut into byte ranges (`chunks.bounds`) and each range
 running the same `chunks.lint_chunk` as `--jobs`; any other file (gzip, a JSON array) is one task
 linting the whole file. Every file's tasks are submitted at once, so many small files keep the
 cluster as busy as one large one; their results are stitched in file order by `chunks.stitch`,
-so the findings are those of a local run. Ray retries a task whose worker died (killed, out of
-memory, its node lost) up to `RETRIES` times; a task has no side effects, so a retry is just
-the same work again.
+so the findings are those of a local run. The duplicate checks (`PartitionedCheck`) are not
+gathered: each chunk task cuts their states by key into one piece per partition, and one
+reducer task per partition meets that partition's pieces of every chunk. Token lengths,
+record hashes and the report's profile are collected by the tasks and merged in file order.
+Ray retries a task whose worker died (killed, out of memory, its node lost) up to `RETRIES`
+times; a task has no side effects, so a retry is just the same work again.
 
-Workers read the input files by path: on a cluster, the data (and `--rules`) must be on storage
-every node mounts at the same path, and llm-dataprep installed on every node, as for any Ray
-program.
+Workers read the input files by path: on a cluster, the data (and `--rules`, a local
+`--tokenizer`) must be on storage every node mounts at the same path, and llm-dataprep
+installed on every node, as for any Ray program.
 """
 
 from __future__ import annotations
