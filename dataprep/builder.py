@@ -146,7 +146,7 @@ def build(
             from dataprep import clusterbuild
 
             shards = functools.partial(clusterbuild.write_shards, ray=ray, pack=pack)
-        run = _start(partial, setup, loaded, options, progress)
+        run = start(partial, setup, loaded, options, progress)
         try:
             cutoff = shards(run, inputs)
         except FastPathMismatch:  # tiktoken is not exact on this data: all of it again, exactly
@@ -155,7 +155,7 @@ def build(
             shutil.rmtree(partial)
             partial.mkdir()
             options = Options(**{**asdict(options), "tokenizer_engine": "tokenizers"})
-            run = _start(partial, setup, loaded, options, progress)
+            run = start(partial, setup, loaded, options, progress)
             cutoff = shards(run, inputs)
         finally:
             run.pool.shutdown()
@@ -218,7 +218,7 @@ def _validate(options: Options) -> None:
 
 
 @dataclass
-class _Run:
+class Run:
     """What one build carries from shard to shard."""
 
     partial: Path
@@ -245,7 +245,9 @@ class _Run:
         return self.caches[item.image_root]
 
 
-def _start(partial: Path, setup: LengthSetup, pack, options: Options, progress) -> _Run:
+def start(partial: Path, setup: LengthSetup, pack, options: Options, progress) -> Run:
+    """A run writing into `partial`: the tokenizer's encoder (its vocabulary loading in its
+    thread), the plan and fixers of the loaded `pack`."""
     from concurrent.futures import ThreadPoolExecutor
 
     from dataprep.encode import Encoder
@@ -256,11 +258,11 @@ def _start(partial: Path, setup: LengthSetup, pack, options: Options, progress) 
     pool = ThreadPoolExecutor(1)
     encoder = Encoder(setup, options, pool)  # its vocabulary loads beside the rules
     fixers = Fixers.from_pack(pack) if options.fix == "safe" else None
-    return _Run(partial, setup, Plan(pack), fixers, encoder, options, progress, Layout(),
+    return Run(partial, setup, Plan(pack), fixers, encoder, options, progress, Layout(),
                 Timings(), pool)  # fmt: skip
 
 
-def _write_shards(run: _Run, inputs: list[Input]) -> int:
+def _write_shards(run: Run, inputs: list[Input]) -> int:
     """Every shard built (or replayed from its marker); returns the cutoff_len used."""
     from dataprep.lengths import recommended_cutoff
 
@@ -272,26 +274,26 @@ def _write_shards(run: _Run, inputs: list[Input]) -> int:
     written = buildcache.markers(partial, "shard")
     if options.cutoff_len is not None:
         for number, records in shards:
-            if not _replay(run, "shard", number, written):
-                _whole_shard(run, number, records, options.cutoff_len)
+            if not replay(run, "shard", number, written):
+                whole_shard(run, number, records, options.cutoff_len)
         cutoff = options.cutoff_len
     else:  # auto: every shard encoded and spilled first, then the cutoff, then cut and written
         lengths: list[int] = []
         encoded = buildcache.markers(partial, "encoded")
         count = 0
         for number, records in shards:
-            state = _replay(run, "encoded", number, encoded)
-            lengths.extend(state["lengths"] if state else _encoded_shard(run, number, records))
+            state = replay(run, "encoded", number, encoded)
+            lengths.extend(state["lengths"] if state else encoded_shard(run, number, records))
             count += 1
         cutoff = recommended_cutoff(lengths, run.setup.coverage, run.setup.round)
         for number in range(count):
-            if not _replay(run, "shard", number, written):
-                _spilled_shard(run, number, cutoff)
+            if not replay(run, "shard", number, written):
+                spilled_shard(run, number, cutoff)
     closed(run)
     return cutoff
 
 
-def closed(run: _Run) -> None:
+def closed(run: Run) -> None:
     """Every shard is written: datasets' metadata, and read == kept + rejected checked."""
     from dataprep.shards import write_metadata
 
@@ -305,7 +307,7 @@ def closed(run: _Run) -> None:
         )
 
 
-def _encoded(run: _Run, records: list, ledger: Ledger, new_seen: list) -> Iterator[list[Item]]:
+def _encoded(run: Run, records: list, ledger: Ledger, new_seen: list) -> Iterator[list[Item]]:
     """A shard's records through every stage up to tokenize."""
     from dataprep import stages
     from dataprep.kto import kl_answers
@@ -324,7 +326,7 @@ def _encoded(run: _Run, records: list, ledger: Ledger, new_seen: list) -> Iterat
     return t("tokenize", stages.tokenize(batches, run.encoder, run.pool))
 
 
-def _written(run: _Run, batches: Iterator[list[Item]], number: int, cutoff: int, ledger: Ledger):
+def _written(run: Run, batches: Iterator[list[Item]], number: int, cutoff: int, ledger: Ledger):
     """Encoded batches through cut and write, into shard `number`'s files."""
     from dataprep import stages
     from dataprep.shards import open_writer
@@ -340,7 +342,8 @@ def _written(run: _Run, batches: Iterator[list[Item]], number: int, cutoff: int,
     run.timings.consume("write", lambda: stages.write(rows, writer, ledger))
 
 
-def _whole_shard(run: _Run, number: int, records: list, cutoff: int) -> None:
+def whole_shard(run: Run, number: int, records: list, cutoff: int) -> None:
+    """Shard `number` through every stage and written, its marker last."""
     from dataprep.stages import Ledger
 
     ledger, new_seen = Ledger(), []
@@ -348,7 +351,7 @@ def _whole_shard(run: _Run, number: int, records: list, cutoff: int) -> None:
     _finish(run, number, "shard", ledger, {"seen": _seen(new_seen), **_layout(run)})
 
 
-def _encoded_shard(run: _Run, number: int, records: list) -> list[int]:
+def encoded_shard(run: Run, number: int, records: list) -> list[int]:
     """Encode a shard and spill it to disk; returns each kept record's longest sequence."""
     import pickle
 
@@ -372,7 +375,7 @@ def _encoded_shard(run: _Run, number: int, records: list) -> list[int]:
     return lengths
 
 
-def _spilled_shard(run: _Run, number: int, cutoff: int) -> None:
+def spilled_shard(run: Run, number: int, cutoff: int) -> None:
     import pickle
 
     from dataprep.stages import Ledger
@@ -393,7 +396,7 @@ def _spilled_shard(run: _Run, number: int, cutoff: int) -> None:
     path.unlink()
 
 
-def _finish(run: _Run, number: int, stage: str, ledger: Ledger, state: dict) -> None:
+def _finish(run: Run, number: int, stage: str, ledger: Ledger, state: dict) -> None:
     """A shard's stage is done: its rejects and its marker on disk, its counts added."""
     run.encoder.confirm()  # a shard is final only once the fast path's checks on it agree
     # rejects-N-encoded sorts before rejects-N-shard: a shard's rejects stay together, in order
@@ -405,7 +408,7 @@ def _finish(run: _Run, number: int, stage: str, ledger: Ledger, state: dict) -> 
         run.progress(run.counts.read, "building")
 
 
-def _replay(run: _Run, stage: str, number: int, done: set[int]) -> dict | None:
+def replay(run: Run, stage: str, number: int, done: set[int]) -> dict | None:
     """A shard's stage finished before (resumed): its counts, kept keys and layout replayed."""
     if number not in done:
         return None
@@ -424,5 +427,5 @@ def _seen(new_seen: list) -> list:
     return [[format(k, "x"), list(v)] for k, v in new_seen]
 
 
-def _layout(run: _Run) -> dict:
+def _layout(run: Run) -> dict:
     return {"kind": run.layout.kind, "images": run.layout.images}

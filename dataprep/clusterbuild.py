@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from dataprep import buildcache, builder, cluster, stages
-from dataprep.builder import ENCODE_BATCH, Input, Options, _Run
+from dataprep.builder import ENCODE_BATCH, Input, Options, Run
 from dataprep.lengths import LengthSetup
 from dataprep.rulepack import PackArgs
 from dataprep.stages import Layout, Ledger, Timings
@@ -53,7 +53,7 @@ class Work:
     options: Options
 
 
-def write_shards(run: _Run, inputs: list[Input], *, ray: cluster.Ray, pack: PackArgs) -> int:
+def write_shards(run: Run, inputs: list[Input], *, ray: cluster.Ray, pack: PackArgs) -> int:
     """Every shard built by Ray tasks (or replayed from its marker); returns the cutoff_len
     used. `run` is the driver's: it collects the counts, keys and layout of every shard."""
     api = cluster.connect(ray.address)
@@ -69,11 +69,12 @@ def write_shards(run: _Run, inputs: list[Input], *, ray: cluster.Ray, pack: Pack
     return cutoff
 
 
-def _built(run: _Run, inputs: list[Input], tasks: _Tasks) -> int:
+def _built(run: Run, inputs: list[Input], tasks: _Tasks) -> int:
     from dataprep.lengths import recommended_cutoff
 
     options, partial = run.options, run.partial
-    shards = stages.shards(stages.read(inputs, options), options.shard_size)
+    shards = stages.shards(run.timings.stage("read", stages.read(inputs, options)),
+                           options.shard_size)  # fmt: skip
     auto = options.cutoff_len is None
     first = "encoded" if auto else "shard"
     done = buildcache.markers(partial, first)
@@ -82,7 +83,7 @@ def _built(run: _Run, inputs: list[Input], tasks: _Tasks) -> int:
     count = 0
     for number, records, keys in tasks.keyed(shards, done):
         count += 1
-        state = builder._replay(run, first, number, done)
+        state = builder.replay(run, first, number, done)
         if state is not None:
             lengths[number] = state.get("lengths", [])
             continue
@@ -94,7 +95,7 @@ def _built(run: _Run, inputs: list[Input], tasks: _Tasks) -> int:
         building.append((number, stage(number, records, prior, layout, options.cutoff_len)))
     for number, ref in building:  # in order: counts, keys and layout as a local build adds them
         tasks.timings(run, ref)
-        state = builder._replay(run, first, number, {number})
+        state = builder.replay(run, first, number, {number})
         lengths[number] = state.get("lengths", []) if state else []
     if not auto:
         return options.cutoff_len
@@ -104,19 +105,19 @@ def _built(run: _Run, inputs: list[Input], tasks: _Tasks) -> int:
     layout = (run.layout.kind, run.layout.images)
     pending = [(n, tasks.spilled(n, layout, cutoff)) for n in range(count) if n not in written]
     for number in sorted(written):
-        builder._replay(run, "shard", number, written)
+        builder.replay(run, "shard", number, written)
     for number, ref in pending:
         tasks.timings(run, ref)
-        builder._replay(run, "shard", number, {number})
+        builder.replay(run, "shard", number, {number})
     return cutoff
 
 
-def _prior(run: _Run, passing: list[tuple]) -> dict:
+def _prior(run: Run, passing: list[tuple]) -> dict:
     """The first occurrences, in earlier shards, of the keys this shard's gate passes."""
     return {key: run.seen[key] for key, _, _, _ in passing if key in run.seen}
 
 
-def _advance(run: _Run, passing: list[tuple]) -> None:
+def _advance(run: Run, passing: list[tuple]) -> None:
     """This shard's passing keys and first admitted kind, as seen by the shards after it."""
     for key, where, kind, images in passing:
         if key not in run.seen:
@@ -180,7 +181,7 @@ class _Tasks:
                 "shards already built",
             ) from None
 
-    def timings(self, run: _Run, ref: Any) -> None:
+    def timings(self, run: Run, ref: Any) -> None:
         """Wait for a build task; its stages' seconds added to the driver's."""
         run.timings.seconds.update(self.result(ref))
 
@@ -196,7 +197,7 @@ class _Tasks:
 _PARTS: dict[tuple, tuple] = {}  # per worker process: encoder, plan and fixers load once a build
 
 
-def _run(work: Work, scratch: Path | None) -> _Run:
+def _run(work: Work, scratch: Path | None) -> Run:
     """A fresh run for one task (its own counts, keys and timings) on the worker's encoder."""
     key = (work.partial, work.options, work.pack, work.setup.tokenizer.name)
     parts = _PARTS.get(key)
@@ -204,11 +205,11 @@ def _run(work: Work, scratch: Path | None) -> _Run:
         for old in _PARTS.values():  # another build's: its vocabulary process ends with it
             old[0].encoder.close()
         _PARTS.clear()
-        started = builder._start(Path(work.partial), work.setup, work.pack.load(), work.options,
+        started = builder.start(Path(work.partial), work.setup, work.pack.load(), work.options,
                                  None)  # fmt: skip
         parts = _PARTS[key] = (started,)
     base = parts[0]
-    return _Run(scratch or Path(work.partial), base.setup, base.plan, base.fixers, base.encoder,
+    return Run(scratch or Path(work.partial), base.setup, base.plan, base.fixers, base.encoder,
                 base.options, None, Layout(), Timings(), base.pool, caches=base.caches)  # fmt: skip
 
 
@@ -244,7 +245,7 @@ def _shard_task(work: Work, number: int, records: list, prior: dict, layout: tup
                 cutoff: int) -> bytes:  # fmt: skip
     with _scratch(work, "shard", number) as scratch:
         run = _prepared(work, scratch, prior, layout)
-        builder._whole_shard(run, number, records, cutoff)
+        builder.whole_shard(run, number, records, cutoff)
         _fault_and_publish(scratch, Path(work.partial), "shard", number)
     return _timings(run)
 
@@ -252,7 +253,7 @@ def _shard_task(work: Work, number: int, records: list, prior: dict, layout: tup
 def _encoded_task(work: Work, number: int, records: list, prior: dict, layout: tuple) -> bytes:
     with _scratch(work, "encoded", number) as scratch:
         run = _prepared(work, scratch, prior, layout)
-        builder._encoded_shard(run, number, records)
+        builder.encoded_shard(run, number, records)
         _fault_and_publish(scratch, Path(work.partial), "encoded", number)
     return _timings(run)
 
@@ -262,13 +263,13 @@ def _spilled_task(work: Work, number: int, layout: tuple, cutoff: int) -> bytes:
     with _scratch(work, "spilled", number) as scratch:
         os.link(spill, scratch / spill.name)  # consumed there; the original stays for a retry
         run = _prepared(work, scratch, {}, layout)
-        builder._spilled_shard(run, number, cutoff)
+        builder.spilled_shard(run, number, cutoff)
         _fault_and_publish(scratch, Path(work.partial), "shard", number)
     spill.unlink(missing_ok=True)
     return _timings(run)
 
 
-def _prepared(work: Work, scratch: Path, prior: dict, layout: tuple) -> _Run:
+def _prepared(work: Work, scratch: Path, prior: dict, layout: tuple) -> Run:
     run = _run(work, scratch)
     run.seen.update(prior)
     run.layout.kind, run.layout.images = layout
@@ -298,5 +299,5 @@ def _fault_and_publish(scratch: Path, partial: Path, stage: str, number: int) ->
     os.replace(marker, partial / marker.name)
 
 
-def _timings(run: _Run) -> bytes:
+def _timings(run: Run) -> bytes:
     return pickle.dumps(dict(run.timings.seconds), protocol=pickle.HIGHEST_PROTOCOL)
