@@ -36,7 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import lint_speed  # the same corpus as the lint benchmark
 
 from dataprep import chunks, linter, readers
-from dataprep.checks.shape import PartitionedCheck
+from dataprep.checks.shape import LookupCheck, PartitionedCheck
 from dataprep.engine import Plan
 from dataprep.rulepack import load
 
@@ -55,29 +55,32 @@ def run(path: Path, *flags: str) -> tuple[float, str]:
     return elapsed, hashlib.sha256(out.stdout).hexdigest()[:12]
 
 
-def shipped(path: Path, parts: int) -> tuple[int, float, dict[str, float], dict[str, float]]:
+def shipped(path: Path, parts: int) -> tuple[int, float, dict, dict, dict]:
     """Records in one work unit, and bytes per record, as `dataprep.cluster`'s tasks pickle
-    them: of the main result, of each unpartitioned check's state (merged in the driver) and
-    of each partitioned check's pieces (the shuffle)."""
+    them: of the main result, of each unpartitioned check's state (merged in the driver), of
+    each partitioned check's pieces (the shuffle), and of the lookup checks' states (kept in
+    the object store where the chunk ran, for the rows candidate pairs need)."""
     plan = Plan(load(), batched=True)
     source = readers.Source(str(path), path, "json")
     ends = chunks.bounds(source, 1)
     ctx = linter.FileContext(str(path), linter.FileStats(str(path)))
     chunk = chunks.lint_range(plan, source, ctx, ends[0], ends[1])
     stats = chunk.stats
-    shuffle, merged = {}, {}
+    shuffle, merged, stored = {}, {}, {}
     kept = []
     for setting, state in chunk.states:
         module = setting.module
         if isinstance(module, PartitionedCheck):
             pieces = module.partition(state, parts)
             shuffle[module.NAME] = sum(map(_size, pieces)) / stats.records
+            if isinstance(module, LookupCheck):
+                stored[module.NAME] = _size(state) / stats.records
             state = None
         else:
             merged[module.NAME] = _size(state) / stats.records
         kept.append(state)
     main = _size(chunk._replace(states=kept))
-    return stats.records, main / stats.records, merged, shuffle
+    return stats.records, main / stats.records, merged, shuffle, stored
 
 
 def _size(value: object) -> int:
@@ -151,8 +154,8 @@ def main() -> None:
     print(f"  same findings in all three runs: {len(digests) == 1}")
 
     parts = max(2, cores)
-    records, main_bytes, merged, shuffle = shipped(path, parts)
-    _, _, _, wide = shipped(path, 64)
+    records, main_bytes, merged, shuffle, stored = shipped(path, parts)
+    wide = shipped(path, 64)[3]
     print(f"\nwhat a task ships, per record ({records:,} records in one 32 MB unit, {parts} "
           "partitions; with 64 in brackets):")  # fmt: skip
     print(f"  main result (findings, unpartitioned states, stats): {main_bytes:,.0f} B, of which")
@@ -160,6 +163,8 @@ def main() -> None:
         print(f"    {name} state (merged in the driver): {per:,.1f} B")
     for name, per in shuffle.items():
         print(f"  {name} pieces (shuffled to reducers): {per:,.0f} B ({wide[name]:,.0f} B)")
+    for name, per in stored.items():
+        print(f"  {name} state kept in the object store for lookups: {per:,.0f} B")
     total = sum(wide.values())  # a cluster runs many partitions: size with 64
     per_core = rates["--jobs 1 (one core)"]
     print("\nsizing:")
@@ -169,6 +174,8 @@ def main() -> None:
     print(f"  driver per billion records: {main_bytes * 1e9 / 1e12:,.2f} TB streamed through, "
           f"{kept * 1e9 / 1e9:,.0f} GB of merged state held")  # fmt: skip
     print(f"  reducer memory with R partitions: {total * 1e9 / 1e9:,.0f} GB / R per billion")
+    kept_store = sum(stored.values())
+    print(f"  object store, spread over the nodes, per billion: {kept_store * 1e9 / 1e9:,.0f} GB")
     print(f"  per-core rate (--jobs 1, start-up included): {per_core:,.0f} records/s")
     workers = math.ceil(100e6 / (per_core * 3600))
     print(f"  cores for 100M records in one hour at that rate: {workers:,.0f}")

@@ -148,6 +148,29 @@ def stitch(
     yield from linter.finish(plan, states, ctx, reduced)
 
 
+def fetcher(
+    offsets: list[tuple[int, int]], records: int, lookup: Callable[[list], list]
+) -> Callable[[Any], list]:
+    """`fetch(indexes)` for a lookup check's combine: file-wide record indexes split by the
+    chunk they fall in (`offsets`: each chunk's lines and records before it; `records`: the
+    file's), looked up by `lookup([(chunk, chunk-relative indexes), ...])`, each result with
+    its chunk's offset."""
+    import numpy as np
+
+    starts = np.array([r for _, r in offsets] + [records])
+
+    def fetch(indexes: Any) -> list:
+        wanted = []
+        for c in range(len(offsets)):
+            inside = (indexes >= starts[c]) & (indexes < starts[c + 1])
+            if inside.any():
+                wanted.append((c, indexes[inside] - starts[c]))
+        found = lookup(wanted)
+        return [(piece, offsets[c]) for (c, _), piece in zip(wanted, found, strict=True)]
+
+    return fetch
+
+
 def collected(
     chunk: Chunk, ctx: FileContext, hashes: dict | None, observe: Any, lines: int, records: int
 ) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from dataprep import chunks, linter, readers
-from dataprep.checks.shape import PartitionedCheck
+from dataprep.checks.shape import LookupCheck, PartitionedCheck
 from dataprep.engine import Plan
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Note
@@ -58,7 +58,8 @@ def connect(address: str | None) -> Any:
     if not ray.is_initialized():
         _reachable(address)
         try:
-            ray.init(address=address, logging_level="ERROR", log_to_driver=False)
+            # "local", not None: None would join any cluster `ray start` left on this machine.
+            ray.init(address=address or "local", logging_level="ERROR", log_to_driver=False)
         except (ConnectionError, RuntimeError, ValueError) as exc:
             raise DataprepError(
                 f"cannot connect to the Ray cluster at {address!r}: {exc}",
@@ -137,6 +138,7 @@ class _File:
     refs: list  # each task's main result
     ends: list[int] | None  # the chunks' byte bounds; None for a whole-file task
     pieces: list = field(default_factory=list)  # per chunk: its partitions' refs
+    kept: list = field(default_factory=list)  # per chunk: its lookup checks' states' ref
 
 
 @dataclass
@@ -163,6 +165,7 @@ class RayLinter:
         self._chunk = ray.remote(**options)(_chunk_task)
         self._whole = ray.remote(**options)(_file_task)
         self._reducer = ray.remote(**options)(_reduce_task)
+        self._lookup = ray.remote(**options)(_lookup_task)
         # One partition per core (at least 2, so the shuffle is always exercised).
         self._parts = max(2, int(ray.cluster_resources().get("CPU", 1)))
 
@@ -175,10 +178,13 @@ class RayLinter:
         shipped = replace(ctx, meter=None)  # each task measures with a meter of its own
         if chunks.splittable(source, size, minimum=0):
             ends = chunks.bounds(source, self._parts, self.chunk_bytes)
-            task = self._chunk.options(num_returns=1 + self._parts)
-            refs = [task.remote(key, source, shipped, a, b, self._parts)
+            parts = self._parts
+            task = self._chunk.options(num_returns=2 + parts)
+            refs = [task.remote(key, source, shipped, a, b, parts)
                     for a, b in itertools.pairwise(ends)]  # fmt: skip
-            self._files[id(ctx)] = _File([r[0] for r in refs], ends, [r[1:] for r in refs])
+            self._files[id(ctx)] = _File([r[0] for r in refs], ends,
+                                         [r[1 : 1 + parts] for r in refs],
+                                         [r[1 + parts] for r in refs])  # fmt: skip
         else:
             self._files[id(ctx)] = _File([self._whole.remote(key, source, shipped)], None)
         self._waiting.extend(self._files[id(ctx)].refs)
@@ -201,7 +207,7 @@ class RayLinter:
             results = self._results(submitted.refs, ctx.path)
 
             def reduce(states: list, offsets: list[tuple[int, int]]) -> dict:
-                return self._reduce(states, offsets, submitted.pieces, ctx)
+                return self._reduce(states, offsets, submitted, ctx)
 
             yield from chunks.stitch(results, submitted.ends, ctx, plan, tick, reduce, hashes,
                                      observe)  # fmt: skip
@@ -227,23 +233,36 @@ class RayLinter:
             yield result
 
     def _reduce(
-        self, states: list, offsets: list[tuple[int, int]], pieces: list, ctx: FileContext
+        self, states: list, offsets: list[tuple[int, int]], submitted: _File, ctx: FileContext
     ) -> dict[int, list]:
         """The partitioned checks' hits: one reducer task per partition meets that partition's
         piece of every chunk (Ray moves them between workers, never through here), then
-        each check combines its partitions' results."""
+        each check combines its partitions' results; a lookup check's with the rows it asks
+        for, looked up by a task per chunk in the states the chunk tasks kept."""
         key = (self.pack_args, self.batched)
+        total = ctx.stats.records
         ctx = replace(ctx, stats=FileStats(ctx.path))
         refs = [
-            self._reducer.remote(key, ctx, offsets, *(chunk[part] for chunk in pieces))
+            self._reducer.remote(key, ctx, offsets, *(chunk[part] for chunk in submitted.pieces))
             for part in range(self._parts)
         ]
         results = [pickle.loads(r) for r in self._get(refs, ctx.path)]
-        return {
-            i: list(setting.module.combine([r[i] for r in results], setting.options, ctx))
-            for i, (setting, _) in enumerate(states)
-            if i in results[0]
-        }
+        found = {}
+        for i, (setting, _) in enumerate(states):
+            if i not in results[0]:
+                continue
+            fetch = None
+            if isinstance(setting.module, LookupCheck):
+
+                def lookup(wanted: list, i: int = i) -> list:
+                    refs = [self._lookup.remote(key, ctx, i, submitted.kept[c], local)
+                            for c, local in wanted]  # fmt: skip
+                    return [pickle.loads(r) for r in self._get(refs, ctx.path)]
+
+                fetch = chunks.fetcher(offsets, total, lookup)
+            combined = setting.module.combine([r[i] for r in results], setting.options, ctx, fetch)
+            found[i] = list(combined)
+        return found
 
     def _get(self, refs: list, path: str) -> list:
         try:
@@ -316,18 +335,21 @@ def _chunk_task(
     parts: int,
 ) -> tuple[bytes, ...]:
     """A byte range linted: its main result (`chunks.lint_chunk`'s, with None for the states
-    of partitioned checks), then each partition's pieces of those states."""
+    of partitioned checks), each partition's pieces of those states, and the states of the
+    lookup checks (kept in Ray's object store for the rows their results ask for)."""
     chunk = chunks.lint_range(_plan(key), source, _here(ctx), start, end, key[2])
     pieces: list[dict[int, Any]] = [{} for _ in range(parts)]
-    kept = []
+    states, kept = [], {}
     for i, (setting, state) in enumerate(chunk.states):
         if isinstance(setting.module, PartitionedCheck):
             for part, piece in enumerate(setting.module.partition(state, parts)):
                 pieces[part][i] = piece
+            if isinstance(setting.module, LookupCheck):
+                kept[i] = state
             state = None
-        kept.append(state)
+        states.append(state)
     fault()
-    return _packed(chunk._replace(states=kept)), *map(_packed, pieces)
+    return _packed(chunk._replace(states=states)), *map(_packed, pieces), _packed(kept)
 
 
 def _reduce_task(
@@ -345,6 +367,12 @@ def _reduce_task(
             results[i] = setting.module.reduce(given, setting.options, ctx)
     fault()
     return _packed(results)
+
+
+def _lookup_task(key: Key, ctx: FileContext, i: int, kept: bytes, indexes: Any) -> bytes:
+    """Rows of one chunk's kept state of lookup check `i`, by chunk-relative record index."""
+    setting, _ = linter.new_states(_plan(key), ctx)[i]
+    return _packed(setting.module.lookup(pickle.loads(kept)[i], indexes))
 
 
 def _file_task(key: Key, source: readers.Source, ctx: FileContext) -> tuple:

@@ -129,10 +129,12 @@ def _copies_file(tmp_path):
 def test_partitioned_checks_reduce_to_what_finish_finds(tmp_path):
     """The cluster's shuffle (dataprep.cluster): each chunk's state cut by key into
     partitions, each partition reduced over every chunk, the results combined, gives the
-    hits `finish` gives on the merged state, for any number of partitions."""
+    hits `finish` gives on the merged state, for any number of partitions; near-duplicate's
+    combine scores its candidates on the rows it looks up in the chunks' states."""
+    import copy
     import itertools
 
-    from dataprep.checks.shape import PartitionedCheck
+    from dataprep.checks.shape import LookupCheck, PartitionedCheck
     from dataprep.engine import Plan
     from dataprep.rulepack import load
 
@@ -155,8 +157,15 @@ def test_partitioned_checks_reduce_to_what_finish_finds(tmp_path):
         states = [r.states[i][1] for r in ranges]
         pieces = {n: [module.partition(s, n) for s in states] for n in (1, 2, 5)}
         whole = module.new_state(ctx)
-        for state, offset in zip(states, offsets, strict=True):
+        for state, offset in zip(copy.deepcopy(states), offsets, strict=True):
             module.merge(whole, state, offset)
+        fetch = None
+        if isinstance(module, LookupCheck):
+
+            def lookup(wanted, module=module, states=states):
+                return [module.lookup(states[c], local) for c, local in wanted]
+
+            fetch = chunks.fetcher(offsets, records, lookup)
         expected = list(module.finish(whole, setting.options, ctx))
         assert len(expected) >= 20, module.NAME
         for n, cut in pieces.items():
@@ -165,7 +174,8 @@ def test_partitioned_checks_reduce_to_what_finish_finds(tmp_path):
                               setting.options, ctx)
                 for part in range(n)
             ]  # fmt: skip
-            assert list(module.combine(results, setting.options, ctx)) == expected, (module, n)
+            combined = list(module.combine(results, setting.options, ctx, fetch))
+            assert combined == expected, (module.NAME, n)
         checked.add(module.NAME)
     assert checked == {"exact-duplicate", "near-duplicate", "conflicting-duplicate"}
 

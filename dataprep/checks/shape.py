@@ -86,8 +86,19 @@ class PartitionedCheck(ObservingCheck, Protocol):
         """One partition's result from the pieces of every chunk, in file order, each with
         its chunk's offset (lines and records before it)."""
 
-    def combine(self, results: list[Any], opts: Any, ctx: Any) -> Iterable[Any]:
-        """The Hits `finish` gives for the whole file, from every partition's result."""
+    def combine(self, results: list[Any], opts: Any, ctx: Any, fetch: Any) -> Iterable[Any]:
+        """The Hits `finish` gives for the whole file, from every partition's result. A
+        `LookupCheck` gets `fetch(indexes)`: its chunks' `lookup` of those file-wide record
+        indexes, as (piece, offset) in file order (None for other checks)."""
+
+
+@runtime_checkable
+class LookupCheck(PartitionedCheck, Protocol):
+    """A partitioned check whose pieces hold keys only: the rows its results need are looked
+    up afterwards in the states the chunks keep (near-duplicate's signatures)."""
+
+    def lookup(self, state: Any, indexes: Any) -> Any:
+        """A chunk state's rows of these chunk-relative record indexes."""
 
 
 def observes_plain(module: object) -> bool:

@@ -13,7 +13,7 @@ from dataprep.checks import shape
 
 ROLES = (shape.ProblemCheck, shape.RecordCheck, shape.DatasetCheck)
 ARITY = {"check": 2, "prefilter": 1, "new_state": 1, "finish": 3, "observe": 3, "merge": 3,
-         "observe_batch": 3, "partition": 2, "reduce": 3, "combine": 3}  # fmt: skip
+         "observe_batch": 3, "partition": 2, "reduce": 3, "combine": 4, "lookup": 2}  # fmt: skip
 
 
 @pytest.mark.parametrize("module", checks.ALL, ids=lambda m: m.NAME)
@@ -34,6 +34,7 @@ def test_a_check_has_one_role_and_the_signatures_the_engine_calls(module):
     assert not hasattr(module, "prefilter") or isinstance(module, shape.Prefiltered)
     assert not hasattr(module, "observe_batch") or isinstance(module, shape.BatchObservingCheck)
     assert not hasattr(module, "partition") or isinstance(module, shape.PartitionedCheck)
+    assert not hasattr(module, "lookup") or isinstance(module, shape.LookupCheck)
     if hasattr(module, "OBSERVES_PLAIN"):
         assert observes and module.OBSERVES_PLAIN is False, module.NAME
 

@@ -87,7 +87,7 @@ def reduce(pieces: list[tuple[Chunked, tuple[int, int]]], opts: Options, ctx) ->
     return list(finish(merged(pieces), opts, ctx))
 
 
-def combine(results: list[list[Hit]], opts: Options, ctx) -> list[Hit]:
+def combine(results: list[list[Hit]], opts: Options, ctx, fetch=None) -> list[Hit]:
     return in_file_order(results)
 
 

@@ -210,10 +210,17 @@ def _linked(signatures: np.ndarray, members: list[np.ndarray]) -> np.ndarray:
     """(position, earlier position) pairs: in each band, every member row and the first
     member of its bucket. `members[band]`: the rows indexed in that band, in row order."""
     # Band by band (a band's keys are 8 bytes a record, its rows' values are never copied
-    # whole): the first member of each row's bucket, in row order.
+    # whole).
+    bands = [(rows, _band_key(signatures, rows, band)) for band, rows in enumerate(members)]
+    return _linked_by_key(bands)
+
+
+def _linked_by_key(bands: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """`_linked` from each band's (rows, band keys), rows in order: unique (row, first row
+    of its bucket) pairs."""
     linked = [np.zeros((0, 2), dtype=np.int64)]
-    for band, rows in enumerate(members):
-        first = first_of(_band_key(signatures, rows, band))
+    for rows, keys in bands:
+        first = first_of(keys)
         pick = first != np.arange(len(rows))
         linked.append(np.stack([rows[pick], rows[first[pick]]], axis=1))
     return np.unique(np.concatenate(linked), axis=0)
@@ -263,47 +270,59 @@ def merge(a: dict, b: dict, offset: tuple[int, int]) -> dict:
 
 
 def partition(state: dict, parts: int) -> list[dict]:
-    """Each band's buckets dealt to `parts` pieces by band key: a piece holds the rows of its
-    buckets (a row is in up to BANDS pieces) and, per band, which of them it indexes."""
+    """Each band's buckets dealt to `parts` pieces by band key: per band, the band keys and
+    record indexes of the rows in the piece's buckets (16 bytes a row and band). Signatures
+    stay with the chunk: `lookup` gives the few that candidate pairs need."""
     _flush(state)
     rows = state["rows"]
-    signatures = rows.column("signature")
+    signatures, indexes = rows.column("signature"), rows.column("index")
     indexed = np.flatnonzero(rows.column("length") >= MIN_INDEX_CHARS)
-    labels = [_band_key(signatures, indexed, band) % np.uint64(parts) for band in range(BANDS)]
+    keys = [_band_key(signatures, indexed, band) for band in range(BANDS)]
+    labels = [key % np.uint64(parts) for key in keys]
     pieces = []
     for part in range(parts):
-        members = [indexed[label == part] for label in labels]
-        used = np.unique(np.concatenate(members))
-        bands = [np.searchsorted(used, rows_) for rows_ in members]
-        pieces.append({"rows": rows.take(used), "bands": bands})
+        bands = [(key[label == part], indexes[indexed[label == part]])
+                 for key, label in zip(keys, labels, strict=True)]  # fmt: skip
+        pieces.append({"bands": bands})
     return pieces
 
 
-def reduce(pieces: list[tuple[dict, tuple[int, int]]], opts: Options, ctx) -> dict:
+def reduce(pieces: list[tuple[dict, tuple[int, int]]], opts: Options, ctx) -> np.ndarray:
     """One partition's candidate pairs from every chunk's piece of it: (record, earlier
-    record) by file-wide record index, with their similarity, lines and text lengths."""
-    shift, members = 0, [[] for _ in range(BANDS)]
-    for piece, _ in pieces:
-        for band, rows in enumerate(piece["bands"]):
-            members[band].append(rows + shift)
-        shift += len(piece["rows"])
-    table = merged([(piece["rows"], offset) for piece, offset in pieces])
-    bands = [np.concatenate(rows) for rows in members]
-    at, before, scores = _scored(table, _linked(table.column("signature"), bands))
-    keep = scores >= FLOOR
-    at, before = at[keep], before[keep]
-    lines, indexes, lengths = (table.column(c) for c in ("line", "index", "length"))
-    return {
-        "at": indexes[at], "before": indexes[before], "score": scores[keep],
-        "line": lines[at], "first_line": lines[before],
-        "length": np.minimum(lengths[at], lengths[before]),
+    record) by file-wide record index, each record with the first of its bucket in a band."""
+    bands = []
+    for band in range(BANDS):
+        keys = np.concatenate([piece["bands"][band][0] for piece, _ in pieces])
+        indexes = np.concatenate([piece["bands"][band][1] + records
+                                  for piece, (_, records) in pieces])  # fmt: skip
+        bands.append((indexes, keys))
+    return _linked_by_key(bands)
+
+
+def lookup(state: dict, indexes: np.ndarray) -> Chunked:
+    """A chunk's rows of these (chunk-relative) record indexes: what scoring a pair needs."""
+    _flush(state)
+    rows = state["rows"]
+    return rows.take(np.searchsorted(rows.column("index"), indexes))
+
+
+def combine(results: list[np.ndarray], opts: Options, ctx, fetch) -> Iterator[Hit]:
+    """The hits of every partition's candidate pairs, scored on the rows `fetch(indexes)`
+    gives (each chunk's `lookup`, with its offset), the best pair per record kept."""
+    pairs = np.unique(np.concatenate([np.zeros((0, 2), dtype=np.int64), *results]), axis=0)
+    if not len(pairs):
+        return
+    table = merged(fetch(np.unique(pairs.ravel())))  # every candidate's row, in record order
+    indexes = table.column("index")
+    at, before, scores = _scored(table, np.searchsorted(indexes, pairs))
+    best = _best(at, before, scores)
+    at, before = at[best], before[best]
+    lines, lengths = table.column("line"), table.column("length")
+    kept = {
+        "at": indexes[at], "score": scores[best], "line": lines[at],
+        "first_line": lines[before], "length": np.minimum(lengths[at], lengths[before]),
     }  # fmt: skip
-
-
-def combine(results: list[dict], opts: Options, ctx) -> Iterator[Hit]:
-    joined = {name: np.concatenate([r[name] for r in results]) for name in results[0]}
-    best = _best(joined["at"], joined["before"], joined["score"])
-    yield from _hits({name: column[best] for name, column in joined.items()}, opts, ctx)
+    yield from _hits(kept, opts, ctx)
 
 
 def finish(state: dict, opts: Options, ctx) -> Iterator[Hit]:
