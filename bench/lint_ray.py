@@ -35,8 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lint_speed  # the same corpus as the lint benchmark
 
-from dataprep import chunks, linter, readers
-from dataprep.checks.shape import LookupCheck, PartitionedCheck
+from dataprep import chunks, cluster, linter, readers
 from dataprep.engine import Plan
 from dataprep.rulepack import load
 
@@ -65,22 +64,15 @@ def shipped(path: Path, parts: int) -> tuple[int, float, dict, dict, dict]:
     ends = chunks.bounds(source, 1)
     ctx = linter.FileContext(str(path), linter.FileStats(str(path)))
     chunk = chunks.lint_range(plan, source, ctx, ends[0], ends[1])
-    stats = chunk.stats
-    shuffle, merged, stored = {}, {}, {}
-    kept = []
-    for setting, state in chunk.states:
-        module = setting.module
-        if isinstance(module, PartitionedCheck):
-            pieces = module.partition(state, parts)
-            shuffle[module.NAME] = sum(map(_size, pieces)) / stats.records
-            if isinstance(module, LookupCheck):
-                stored[module.NAME] = _size(state) / stats.records
-            state = None
-        else:
-            merged[module.NAME] = _size(state) / stats.records
-        kept.append(state)
-    main = _size(chunk._replace(states=kept))
-    return stats.records, main / stats.records, merged, shuffle, stored
+    records = chunk.stats.records
+    unpartitioned, pieces, kept = cluster.split_states(chunk.states, parts)
+    names = [setting.module.NAME for setting, _ in chunk.states]
+    merged = {names[i]: _size(state) / records
+              for i, state in enumerate(unpartitioned) if state is not None}  # fmt: skip
+    shuffle = {names[i]: sum(_size(piece[i]) for piece in pieces) / records for i in pieces[0]}
+    stored = {names[i]: _size(state) / records for i, state in kept.items()}
+    main = _size(chunk._replace(states=unpartitioned))
+    return records, main / records, merged, shuffle, stored
 
 
 def _size(value: object) -> int:

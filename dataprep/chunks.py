@@ -23,7 +23,7 @@ from dataprep.checks.shape import ObservingCheck
 from dataprep.engine import Plan
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Hit, Note
-from dataprep.lengths import Lengths, Meter
+from dataprep.lengths import Lengths
 from dataprep.linter import FileContext, FileStats
 from dataprep.rulepack import PackArgs, Setting
 
@@ -229,9 +229,7 @@ def lint_range(
     """The lines [start, end) of a JSONL file linted as a chunk, its states beside their
     checks; token lengths measured when `ctx.setup` asks, hashes and a profile when `wants`."""
     path = Path(source.path)
-    meter = None
-    if ctx.setup is not None:
-        meter = Meter(ctx.setup.tokenizer, ctx.setup.template, ctx.setup.image_tokens)
+    meter = ctx.setup.meter() if ctx.setup is not None else None
     ctx = replace(ctx, stats=FileStats(source.display), meter=meter)
     states = linter.new_states(plan, ctx)
     hashes = {} if wants.hashes else None

@@ -33,7 +33,6 @@ from dataprep.checks.shape import LookupCheck, PartitionedCheck
 from dataprep.engine import Plan
 from dataprep.errors import DataprepError
 from dataprep.findings import Finding, Note
-from dataprep.lengths import Meter
 from dataprep.linter import FileContext, FileStats
 from dataprep.rulepack import PackArgs
 
@@ -173,20 +172,20 @@ class RayLinter:
         """Start linting one file on the cluster (stdin stays local: it cannot be shipped)."""
         if source.path is None:
             return
-        key = (self.pack_args, self.batched, self.wants)
+        key, wants = (self.pack_args, self.batched), self.wants
         size = readers.file_size(source)
         shipped = replace(ctx, meter=None)  # each task measures with a meter of its own
         if chunks.splittable(source, size, minimum=0):
             ends = chunks.bounds(source, self._parts, self.chunk_bytes)
             parts = self._parts
             task = self._chunk.options(num_returns=2 + parts)
-            refs = [task.remote(key, source, shipped, a, b, parts)
+            refs = [task.remote(key, wants, source, shipped, a, b, parts)
                     for a, b in itertools.pairwise(ends)]  # fmt: skip
             self._files[id(ctx)] = _File([r[0] for r in refs], ends,
                                          [r[1 : 1 + parts] for r in refs],
                                          [r[1 + parts] for r in refs])  # fmt: skip
         else:
-            self._files[id(ctx)] = _File([self._whole.remote(key, source, shipped)], None)
+            self._files[id(ctx)] = _File([self._whole.remote(key, wants, source, shipped)], None)
         self._waiting.extend(self._files[id(ctx)].refs)
 
     def handles(self, ctx: FileContext) -> bool:
@@ -273,8 +272,8 @@ class RayLinter:
                 f"a Ray task failed ({type(exc).__name__}: {first}); a task whose worker "
                 f"died was retried {RETRIES} times first",
                 path=path,
-                fix="check the workers' logs (ray logs), their memory, and that every node "
-                "reads the data at the same path",
+                fix="check the workers' logs (ray logs) and memory, and that every node has "
+                "llm-dataprep installed and reads the data at the same path",
             ) from None
 
     def _report(self) -> None:
@@ -305,14 +304,14 @@ def fault() -> None:
 _PLANS: dict[tuple[PackArgs, bool], Plan] = {}  # per worker process: packs load once
 _TOKENIZERS: dict[str, Any] = {}  # per worker process: a vocabulary loads once
 
-Key = tuple[PackArgs, bool, chunks.Wants]  # how to lint: the pack, batched, what to collect
+Key = tuple[PackArgs, bool]  # how to lint: the pack, and whether batched
 
 
 def _plan(key: Key) -> Plan:
-    plan = _PLANS.get(key[:2])
+    plan = _PLANS.get(key)
     if plan is None:
         gc.set_threshold(50_000, 20, 20)  # as in the CLI (dataprep.cli.main): no cycles to chase
-        plan = _PLANS[key[:2]] = Plan(key[0].load(), batched=key[1])
+        plan = _PLANS[key] = Plan(key[0].load(), batched=key[1])
     return plan
 
 
@@ -328,6 +327,7 @@ def _here(ctx: FileContext) -> FileContext:
 
 def _chunk_task(
     key: Key,
+    wants: chunks.Wants,
     source: readers.Source,
     ctx: FileContext,
     start: int,
@@ -337,19 +337,27 @@ def _chunk_task(
     """A byte range linted: its main result (`chunks.lint_chunk`'s, with None for the states
     of partitioned checks), each partition's pieces of those states, and the states of the
     lookup checks (kept in Ray's object store for the rows their results ask for)."""
-    chunk = chunks.lint_range(_plan(key), source, _here(ctx), start, end, key[2])
+    chunk = chunks.lint_range(_plan(key), source, _here(ctx), start, end, wants)
+    states, pieces, kept = split_states(chunk.states, parts)
+    fault()
+    return _packed(chunk._replace(states=states)), *map(_packed, pieces), _packed(kept)
+
+
+def split_states(states: list, parts: int) -> tuple[list, list[dict[int, Any]], dict[int, Any]]:
+    """A chunk's states as its task ships them: the unpartitioned ones (None for the others)
+    to the driver, each partition's pieces of the partitioned ones (by position) to the
+    reducers, and the lookup checks' states, kept in the object store for their lookups."""
     pieces: list[dict[int, Any]] = [{} for _ in range(parts)]
-    states, kept = [], {}
-    for i, (setting, state) in enumerate(chunk.states):
+    shipped, kept = [], {}
+    for i, (setting, state) in enumerate(states):
         if isinstance(setting.module, PartitionedCheck):
             for part, piece in enumerate(setting.module.partition(state, parts)):
                 pieces[part][i] = piece
             if isinstance(setting.module, LookupCheck):
                 kept[i] = state
             state = None
-        states.append(state)
-    fault()
-    return _packed(chunk._replace(states=states)), *map(_packed, pieces), _packed(kept)
+        shipped.append(state)
+    return shipped, pieces, kept
 
 
 def _reduce_task(
@@ -375,15 +383,14 @@ def _lookup_task(key: Key, ctx: FileContext, i: int, kept: bytes, indexes: Any) 
     return _packed(setting.module.lookup(pickle.loads(kept)[i], indexes))
 
 
-def _file_task(key: Key, source: readers.Source, ctx: FileContext) -> tuple:
+def _file_task(key: Key, wants: chunks.Wants, source: readers.Source, ctx: FileContext) -> tuple:
     """A whole file linted on a worker: its findings and notes, a Chunk of its stats and what
     the run collects, and the error that stopped it (a damaged file: what was read before
     the damage is still reported)."""
-    plan, wants = _plan(key), key[2]
+    plan = _plan(key)
     ctx = _here(ctx)
     if ctx.setup is not None:
-        ctx = replace(ctx, meter=Meter(ctx.setup.tokenizer, ctx.setup.template,
-                                       ctx.setup.image_tokens))  # fmt: skip
+        ctx = replace(ctx, meter=ctx.setup.meter())
     hashes = {} if wants.hashes else None
     items: list = []
     error = None

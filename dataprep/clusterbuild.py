@@ -91,8 +91,11 @@ def _built(run: Run, inputs: list[Input], tasks: _Tasks) -> int:
         prior = _prior(run, passing)
         layout = (run.layout.kind, run.layout.images)
         _advance(run, passing)
-        stage = tasks.encoded if auto else tasks.shard
-        building.append((number, stage(number, records, prior, layout, options.cutoff_len)))
+        if auto:
+            ref = tasks.encoded(number, records, prior, layout)
+        else:
+            ref = tasks.shard(number, records, prior, layout, options.cutoff_len)
+        building.append((number, ref))
     for number, ref in building:  # in order: counts, keys and layout as a local build adds them
         tasks.timings(run, ref)
         state = builder.replay(run, first, number, {number})
@@ -153,7 +156,7 @@ class _Tasks:
     def shard(self, number: int, records: Any, prior: dict, layout: tuple, cutoff: int):
         return self._submit(self._shard, number, records, prior, layout, cutoff)
 
-    def encoded(self, number: int, records: Any, prior: dict, layout: tuple, _cutoff: None):
+    def encoded(self, number: int, records: Any, prior: dict, layout: tuple):
         return self._submit(self._encoded, number, records, prior, layout)
 
     def spilled(self, number: int, layout: tuple, cutoff: int):
@@ -194,21 +197,19 @@ class _Tasks:
 
 # --- on the workers ---------------------------------------------------------------------------
 
-_PARTS: dict[tuple, tuple] = {}  # per worker process: encoder, plan and fixers load once a build
+_STARTED: dict[tuple, Run] = {}  # per worker process: encoder, plan and fixers load once a build
 
 
 def _run(work: Work, scratch: Path | None) -> Run:
     """A fresh run for one task (its own counts, keys and timings) on the worker's encoder."""
     key = (work.partial, work.options, work.pack, work.setup.tokenizer.name)
-    parts = _PARTS.get(key)
-    if parts is None:
-        for old in _PARTS.values():  # another build's: its vocabulary process ends with it
-            old[0].encoder.close()
-        _PARTS.clear()
-        started = builder.start(Path(work.partial), work.setup, work.pack.load(), work.options,
-                                 None)  # fmt: skip
-        parts = _PARTS[key] = (started,)
-    base = parts[0]
+    base = _STARTED.get(key)
+    if base is None:
+        for old in _STARTED.values():  # another build's: its vocabulary process ends with it
+            old.encoder.close()
+        _STARTED.clear()
+        base = builder.start(Path(work.partial), work.setup, work.pack.load(), work.options, None)
+        _STARTED[key] = base
     return Run(scratch or Path(work.partial), base.setup, base.plan, base.fixers, base.encoder,
                 base.options, None, Layout(), Timings(), base.pool, caches=base.caches)  # fmt: skip
 

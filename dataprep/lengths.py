@@ -238,6 +238,10 @@ class LengthSetup:
     coverage: float = 0.95
     round: int = 64
 
+    def meter(self) -> Meter:
+        """A new meter measuring with this setup (one per file, or per chunk of one)."""
+        return Meter(self.tokenizer, self.template, self.image_tokens)
+
 
 class Meter:
     """Measures samples a batch at a time; `finish()` returns the file's Lengths."""

@@ -180,9 +180,7 @@ def _context(
     lengths: LengthSetup | None,
 ) -> FileContext:
     """A file's context, with a meter of its own when token lengths are measured."""
-    meter = None
-    if lengths is not None:
-        meter = Meter(lengths.tokenizer, lengths.template, lengths.image_tokens)
+    meter = lengths.meter() if lengths is not None else None
     stats = FileStats(source.display)
     return FileContext(source.display, stats, spec, entry, images, tuple(sft or ()), lengths, meter)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from dataprep import readers
 from dataprep.errors import DataprepError
 from dataprep.formats import normalise
-from dataprep.lengths import Lengths, LengthSetup, Meter
+from dataprep.lengths import Lengths, LengthSetup
 from dataprep.records import UNPARSED
 from dataprep.spec import Spec
 
@@ -53,7 +53,7 @@ def measure(paths: list[str], setup: LengthSetup, spec: Spec | None = None) -> M
     and measuring goes on (records read before a damaged part of a file still count)."""
     out = Measured()
     for source in readers.expand(paths):
-        meter = Meter(setup.tokenizer, setup.template, setup.image_tokens)
+        meter = setup.meter()
         read = 0
         try:
             for record in readers.read_source(source):
